@@ -1,0 +1,330 @@
+#pragma once
+// Prime fields in Montgomery form, one implementation for the host and the device.
+//
+// Storage is always N little-endian 32-bit limbs (the layout of uint32[..., N] arrays in JAX).
+// Arithmetic runs on 32-bit limbs on the device, where the integer units are 32-bit wide, and on
+// 64-bit limbs with 128-bit products on the host, which is ~3x faster there. Both paths compute
+// the same canonical Montgomery representative, so device results are checked bit for bit
+// against host results.
+#include <cstdint>
+
+#include "zkllm/constants.h"
+#include "zkllm/macros.h"
+
+namespace zk {
+
+namespace detail {
+
+#if !ZK_DEVICE_PASS
+using u128 = unsigned __int128;
+
+template <int N>  // N 64-bit limbs
+inline bool geq64(const uint64_t* a, const uint64_t* m) {
+  for (int i = N - 1; i >= 0; --i) {
+    if (a[i] != m[i]) return a[i] > m[i];
+  }
+  return true;
+}
+
+template <int N>
+inline uint64_t sub64(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  uint64_t borrow = 0;
+  for (int i = 0; i < N; ++i) {
+    u128 d = (u128)a[i] - b[i] - borrow;
+    r[i] = (uint64_t)d;
+    borrow = (uint64_t)(d >> 64) & 1;
+  }
+  return borrow;
+}
+
+template <int N>
+inline uint64_t add64(uint64_t* r, const uint64_t* a, const uint64_t* b) {
+  uint64_t carry = 0;
+  for (int i = 0; i < N; ++i) {
+    u128 s = (u128)a[i] + b[i] + carry;
+    r[i] = (uint64_t)s;
+    carry = (uint64_t)(s >> 64);
+  }
+  return carry;
+}
+
+// CIOS Montgomery multiplication; requires the modulus' top limb to leave one spare bit, which
+// holds for both BLS12-381 moduli, so the running sum fits in N+1 limbs.
+template <int N>
+inline void mont_mul64(uint64_t* r, const uint64_t* a, const uint64_t* b, const uint64_t* m,
+                       uint64_t inv) {
+  uint64_t t[N + 1] = {0};
+  for (int i = 0; i < N; ++i) {
+    u128 c = 0;
+    for (int j = 0; j < N; ++j) {
+      c += (u128)a[j] * b[i] + t[j];
+      t[j] = (uint64_t)c;
+      c >>= 64;
+    }
+    uint64_t top = t[N] + (uint64_t)c;
+    uint64_t q = t[0] * inv;
+    c = (u128)q * m[0] + t[0];
+    c >>= 64;
+    for (int j = 1; j < N; ++j) {
+      c += (u128)q * m[j] + t[j];
+      t[j - 1] = (uint64_t)c;
+      c >>= 64;
+    }
+    c += top;
+    t[N - 1] = (uint64_t)c;
+    t[N] = (uint64_t)(c >> 64);
+  }
+  if (t[N] || geq64<N>(t, m)) sub64<N>(t, t, m);
+  for (int i = 0; i < N; ++i) r[i] = t[i];
+}
+#endif
+
+template <int N>  // N 32-bit limbs
+ZK_HD bool geq32(const uint32_t* a, const uint32_t* m) {
+  ZK_UNROLL
+  for (int i = N - 1; i >= 0; --i) {
+    if (a[i] != m[i]) return a[i] > m[i];
+  }
+  return true;
+}
+
+template <int N>
+ZK_HD uint32_t sub32(uint32_t* r, const uint32_t* a, const uint32_t* b) {
+  uint32_t borrow = 0;
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) {
+    uint64_t d = (uint64_t)a[i] - b[i] - borrow;
+    r[i] = (uint32_t)d;
+    borrow = (uint32_t)(d >> 32) & 1;
+  }
+  return borrow;
+}
+
+template <int N>
+ZK_HD uint32_t add32(uint32_t* r, const uint32_t* a, const uint32_t* b) {
+  uint32_t carry = 0;
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) {
+    uint64_t s = (uint64_t)a[i] + b[i] + carry;
+    r[i] = (uint32_t)s;
+    carry = (uint32_t)(s >> 32);
+  }
+  return carry;
+}
+
+template <int N>
+ZK_HD void mont_mul32(uint32_t* r, const uint32_t* a, const uint32_t* b, const uint32_t* m,
+                      uint32_t inv) {
+  uint32_t t[N + 1];
+  ZK_UNROLL
+  for (int i = 0; i <= N; ++i) t[i] = 0;
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) {
+    uint64_t c = 0;
+    ZK_UNROLL
+    for (int j = 0; j < N; ++j) {
+      c += (uint64_t)a[j] * b[i] + t[j];
+      t[j] = (uint32_t)c;
+      c >>= 32;
+    }
+    uint32_t top = t[N] + (uint32_t)c;
+    uint32_t q = t[0] * inv;
+    c = (uint64_t)q * m[0] + t[0];
+    c >>= 32;
+    ZK_UNROLL
+    for (int j = 1; j < N; ++j) {
+      c += (uint64_t)q * m[j] + t[j];
+      t[j - 1] = (uint32_t)c;
+      c >>= 32;
+    }
+    c += top;
+    t[N - 1] = (uint32_t)c;
+    t[N] = (uint32_t)(c >> 32);
+  }
+  if (t[N] || geq32<N>(t, m)) sub32<N>(t, t, m);
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) r[i] = t[i];
+}
+
+}  // namespace detail
+
+// A prime field element in Montgomery form. P supplies the constants (see FrParams, FpParams).
+template <class P>
+struct Field {
+  static constexpr int N = P::N;  // 32-bit limbs
+  uint32_t v[N];
+
+  ZK_HD static Field zero() {
+    Field r;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) r.v[i] = 0;
+    return r;
+  }
+  ZK_HD static Field one() {
+    Field r;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) r.v[i] = P::one(i);
+    return r;
+  }
+  ZK_HD static Field modulus_limbs() {  // the modulus itself, not a field element
+    Field r;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) r.v[i] = P::mod(i);
+    return r;
+  }
+  ZK_HD static Field load(const uint32_t* p) {
+    Field r;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) r.v[i] = p[i];
+    return r;
+  }
+  ZK_HD void store(uint32_t* p) const {
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) p[i] = v[i];
+  }
+
+  ZK_HD bool is_zero() const {
+    uint32_t acc = 0;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) acc |= v[i];
+    return acc == 0;
+  }
+  ZK_HD bool operator==(const Field& o) const {
+    uint32_t acc = 0;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) acc |= v[i] ^ o.v[i];
+    return acc == 0;
+  }
+  ZK_HD bool operator!=(const Field& o) const { return !(*this == o); }
+
+  // True when the limbs, read as an integer, are below the modulus.
+  ZK_HD bool is_canonical() const {
+    Field m = modulus_limbs();
+    return !detail::geq32<N>(v, m.v);
+  }
+
+  ZK_HD Field operator+(const Field& b) const {
+    Field r;
+    Field m = modulus_limbs();
+    uint32_t c = detail::add32<N>(r.v, v, b.v);
+    if (c || detail::geq32<N>(r.v, m.v)) detail::sub32<N>(r.v, r.v, m.v);
+    return r;
+  }
+  ZK_HD Field operator-(const Field& b) const {
+    Field r;
+    Field m = modulus_limbs();
+    if (detail::sub32<N>(r.v, v, b.v)) detail::add32<N>(r.v, r.v, m.v);
+    return r;
+  }
+  ZK_HD Field operator-() const { return zero() - *this; }
+  ZK_HD Field dbl() const { return *this + *this; }
+
+  ZK_HD Field operator*(const Field& b) const {
+    Field r;
+#if ZK_DEVICE_PASS
+    Field m = modulus_limbs();
+    detail::mont_mul32<N>(r.v, v, b.v, m.v, P::inv32);
+#else
+    uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
+    for (int i = 0; i < N / 2; ++i) {
+      a64[i] = v[2 * i] | ((uint64_t)v[2 * i + 1] << 32);
+      b64[i] = b.v[2 * i] | ((uint64_t)b.v[2 * i + 1] << 32);
+      m64[i] = P::mod(2 * i) | ((uint64_t)P::mod(2 * i + 1) << 32);
+    }
+    detail::mont_mul64<N / 2>(r64, a64, b64, m64, P::inv64);
+    for (int i = 0; i < N / 2; ++i) {
+      r.v[2 * i] = (uint32_t)r64[i];
+      r.v[2 * i + 1] = (uint32_t)(r64[i] >> 32);
+    }
+#endif
+    return r;
+  }
+  ZK_HD Field& operator+=(const Field& b) { return *this = *this + b; }
+  ZK_HD Field& operator-=(const Field& b) { return *this = *this - b; }
+  ZK_HD Field& operator*=(const Field& b) { return *this = *this * b; }
+  ZK_HD Field sqr() const { return *this * *this; }
+
+  // x^e for an exponent of `nlimbs` little-endian 32-bit limbs (a plain integer).
+  ZK_HD Field pow_limbs(const uint32_t* e, int nlimbs) const {
+    Field acc = one();
+    for (int i = nlimbs - 1; i >= 0; --i) {
+      for (int b = 31; b >= 0; --b) {
+        acc = acc.sqr();
+        if ((e[i] >> b) & 1) acc = acc * *this;
+      }
+    }
+    return acc;
+  }
+  template <class ExpFn>
+  ZK_HD Field pow_const(ExpFn e) const {  // e(i) gives limb i of an N-limb constant exponent
+    uint32_t ex[N];
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) ex[i] = e(i);
+    return pow_limbs(ex, N);
+  }
+  ZK_HD Field pow_u64(uint64_t e) const {
+    uint32_t ex[2] = {(uint32_t)e, (uint32_t)(e >> 32)};
+    return pow_limbs(ex, 2);
+  }
+  // Fermat inversion; 0 maps to 0. Use batch inversion in hot paths.
+  ZK_HD Field inv() const { return pow_const([](int i) { return P::inv_exp(i); }); }
+
+  // Montgomery conversions: `from_canonical` takes limbs of an integer < m.
+  ZK_HD static Field from_canonical(const Field& x) {
+    Field r2;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) r2.v[i] = P::r2(i);
+    return x * r2;
+  }
+  ZK_HD Field to_canonical() const {
+    Field o = zero();
+    o.v[0] = 1;
+    return *this * o;
+  }
+  ZK_HD static Field from_u64(uint64_t x) {
+    Field r = zero();
+    r.v[0] = (uint32_t)x;
+    r.v[1] = (uint32_t)(x >> 32);
+    return from_canonical(r);
+  }
+  // Any 2N-limb little-endian integer, reduced mod m: lo + hi * 2^(32N), each half through
+  // Montgomery (lo * R^2 * R^-1 = lo R; hi * R^3 * R^-1 = hi R^2 ≡ hi 2^(32N) in Montgomery form).
+  // Inputs wider than the modulus are first reduced by the multiplication itself, which accepts
+  // operands below 2^(32N) (CIOS output < 2m before the final subtraction).
+  ZK_HD static Field from_wide(const uint32_t* w) {
+    Field lo = load(w), hi = load(w + N), r2, r3;
+    ZK_UNROLL
+    for (int i = 0; i < N; ++i) {
+      r2.v[i] = P::r2(i);
+      r3.v[i] = P::r3(i);
+    }
+    return lo * r2 + hi * r3;
+  }
+};
+
+struct FrParams {
+  static constexpr int N = 8;
+  static constexpr uint32_t inv32 = consts::fr_inv32;
+  static constexpr uint64_t inv64 = consts::fr_inv64;
+  ZK_HD static constexpr uint32_t mod(int i) { return consts::fr_mod(i); }
+  ZK_HD static constexpr uint32_t one(int i) { return consts::fr_one(i); }
+  ZK_HD static constexpr uint32_t r2(int i) { return consts::fr_r2(i); }
+  ZK_HD static constexpr uint32_t r3(int i) { return consts::fr_r3(i); }
+  ZK_HD static constexpr uint32_t inv_exp(int i) { return consts::fr_inv_exp(i); }
+};
+
+struct FpParams {
+  static constexpr int N = 12;
+  static constexpr uint32_t inv32 = consts::fp_inv32;
+  static constexpr uint64_t inv64 = consts::fp_inv64;
+  ZK_HD static constexpr uint32_t mod(int i) { return consts::fp_mod(i); }
+  ZK_HD static constexpr uint32_t one(int i) { return consts::fp_one(i); }
+  ZK_HD static constexpr uint32_t r2(int i) { return consts::fp_r2(i); }
+  ZK_HD static constexpr uint32_t r3(int i) { return consts::fp_r3(i); }
+  ZK_HD static constexpr uint32_t inv_exp(int i) { return consts::fp_inv_exp(i); }
+};
+
+using Fr = Field<FrParams>;
+using Fp = Field<FpParams>;
+
+}  // namespace zk

@@ -1,0 +1,243 @@
+"""The BLS12-381 scalar field Fr as JAX arrays.
+
+An element is `uint32[..., 8]`: eight little-endian 32-bit limbs of its Montgomery form
+x·2^256 mod r. Every function here is jit-able and vmap-able; arithmetic runs in native custom
+calls (CPU or CUDA). Conversions from Python integers happen on the host; int32 arrays convert
+on the device, so traced fixed-point tensors enter the field inside `jit`.
+
+Inputs are checked: dtype and shape always, canonical limbs (< r) whenever the array is concrete
+(outside `jit`), since a traced value cannot raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import ffi
+
+R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+LIMBS = 8
+_R_LIMBS = np.array([(R >> (32 * i)) & 0xFFFFFFFF for i in range(LIMBS)], dtype=np.uint32)
+
+Array = jax.Array
+
+
+def _limbs_of_ints(values: np.ndarray) -> np.ndarray:
+    """Object array of non-negative ints < 2^256 -> uint32[..., 8] (little-endian)."""
+    flat = values.reshape(-1)
+    out = np.empty((flat.size, LIMBS), dtype=np.uint32)
+    for i, v in enumerate(flat):
+        out[i] = np.frombuffer(int(v).to_bytes(32, "little"), dtype="<u4")
+    return out.reshape(values.shape + (LIMBS,))
+
+
+def _ints_of_limbs(limbs: np.ndarray) -> np.ndarray:
+    flat = np.ascontiguousarray(limbs, dtype="<u4").reshape(-1, LIMBS)
+    out = np.empty(flat.shape[0], dtype=object)
+    for i, row in enumerate(flat):
+        out[i] = int.from_bytes(row.tobytes(), "little")
+    return out.reshape(limbs.shape[:-1])
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check(x: Any, name: str = "x") -> Array:
+    """Validate a field array: uint32 dtype, trailing axis of 8 limbs, not empty, canonical."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name}: expected a uint32[..., 8] field array, got {type(x).__name__}")
+    if x.dtype != jnp.uint32:
+        raise TypeError(f"{name}: field arrays are uint32[..., 8], got dtype {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] != LIMBS:
+        raise ValueError(f"{name}: field arrays are uint32[..., 8], got shape {tuple(x.shape)}")
+    if x.size == 0:
+        raise ValueError(f"{name}: empty field array (shape {tuple(x.shape)})")
+    if _is_concrete(x):
+        bad = ~_lt_modulus(jnp.asarray(x))
+        if bool(jnp.any(bad)):
+            idx = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
+            raise ValueError(f"{name}: non-canonical field element (limbs >= r) at index {idx}")
+    return jnp.asarray(x)
+
+
+def _lt_modulus(x: Array) -> Array:
+    lt = jnp.zeros(x.shape[:-1], dtype=bool)
+    eq = jnp.ones(x.shape[:-1], dtype=bool)
+    for i in reversed(range(LIMBS)):
+        limb = x[..., i]
+        lt = lt | (eq & (limb < _R_LIMBS[i]))
+        eq = eq & (limb == _R_LIMBS[i])
+    return lt
+
+
+def _out(shape: Sequence[int], width: int = LIMBS) -> jax.ShapeDtypeStruct:
+    return jax.ShapeDtypeStruct(tuple(shape) + (width,), jnp.uint32)
+
+
+def _binary(target: str, a: Any, b: Any) -> Array:
+    a, b = check(a, "a"), check(b, "b")
+    shape = jnp.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a = jnp.broadcast_to(a, shape + (LIMBS,))
+    b = jnp.broadcast_to(b, shape + (LIMBS,))
+    return ffi.call(target, _out(shape), a, b)
+
+
+def _unary(target: str, a: Array) -> Array:
+    return ffi.call(target, _out(a.shape[:-1]), a)
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+
+def encode(x: Any) -> Array:
+    """Integers -> field elements (Montgomery form), negatives mapping to r - |x|.
+
+    Accepts a Python int, a (nested) sequence of ints, a numpy integer or object array (any size
+    of integer, reduced mod r), or an int8/int16/int32/uint8/uint16/bool JAX array (traced or
+    not), which converts on the device.
+    """
+    if isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer):
+        if x.dtype not in (jnp.int32, jnp.int16, jnp.int8, jnp.uint8, jnp.uint16, jnp.bool_):
+            raise TypeError(
+                f"encode: JAX arrays must be int32 or narrower (got {x.dtype}); "
+                "pass wider integers as numpy int64/object arrays or Python ints"
+            )
+        if x.size == 0:
+            raise ValueError(f"encode: empty array (shape {tuple(x.shape)})")
+        bits = jax.lax.bitcast_convert_type(x.astype(jnp.int32), jnp.uint32)
+        return ffi.call("zk_fr_from_i32", _out(x.shape), bits[..., None])
+    arr = np.asarray(x)
+    if arr.dtype == object or arr.dtype.kind in "iub":
+        if arr.size == 0:
+            raise ValueError(f"encode: empty input (shape {arr.shape})")
+        if arr.dtype.kind in "ub" or (arr.dtype.kind == "i" and arr.dtype.itemsize <= 4):
+            return encode(jnp.asarray(arr.astype(np.int32) if arr.dtype != np.uint32 else arr))
+        ints = np.vectorize(lambda v: int(v) % R, otypes=[object])(arr)
+        return from_canonical_limbs(jnp.asarray(_limbs_of_ints(ints)))
+    raise TypeError(f"encode: expected integers, got {arr.dtype}")
+
+
+def from_canonical_limbs(limbs: Any) -> Array:
+    """uint32[..., 8] limbs of integers < r (plain form) -> Montgomery form."""
+    return _unary("zk_fr_to_mont", check(limbs, "limbs"))
+
+
+def to_canonical_limbs(a: Any) -> Array:
+    """Montgomery form -> uint32[..., 8] limbs of the plain integer in [0, r)."""
+    return _unary("zk_fr_from_mont", check(a, "a"))
+
+
+def decode(a: Any, signed: bool = False) -> Any:
+    """Field elements -> Python ints (an int for a single element, else an object ndarray).
+
+    With `signed`, values above (r-1)/2 come back negative (x - r), undoing `encode` of
+    negative integers.
+    """
+    a = check(a, "a")
+    if not _is_concrete(a):
+        raise TypeError("decode needs a concrete array; call it outside jax.jit")
+    ints = _ints_of_limbs(np.asarray(to_canonical_limbs(a)))
+    if signed:
+        ints = np.vectorize(lambda v: v - R if v > R // 2 else v, otypes=[object])(ints)
+    return ints.item() if ints.ndim == 0 else ints
+
+
+def from_wide(w: Any) -> Array:
+    """uint32[..., 16] little-endian 512-bit integers -> field elements (reduced mod r).
+
+    Reducing 512 uniform bits gives a distribution within 2^-257 of uniform.
+    """
+    if w.dtype != jnp.uint32 or w.ndim < 1 or w.shape[-1] != 16:
+        raise ValueError(f"from_wide: expected uint32[..., 16], got {w.dtype}{tuple(w.shape)}")
+    return ffi.call("zk_fr_from_wide", _out(w.shape[:-1]), w)
+
+
+def random(key: Array, shape: Sequence[int] = ()) -> Array:
+    """Uniform field elements of the given batch shape from a JAX PRNG key."""
+    bits = jax.random.bits(key, tuple(shape) + (16,), dtype=jnp.uint32)
+    return from_wide(bits)
+
+
+def zeros(shape: Sequence[int] = ()) -> Array:
+    """The element 0 broadcast to `shape`."""
+    return jnp.zeros(tuple(shape) + (LIMBS,), dtype=jnp.uint32)
+
+
+_ONE_MONT = np.frombuffer(((1 << 256) % R).to_bytes(32, "little"), dtype="<u4").astype(np.uint32)
+
+
+def ones(shape: Sequence[int] = ()) -> Array:
+    """The element 1 (Montgomery form 2^256 mod r) broadcast to `shape`."""
+    return jnp.broadcast_to(jnp.asarray(_ONE_MONT), tuple(shape) + (LIMBS,))
+
+
+# --- arithmetic --------------------------------------------------------------------------------
+
+
+def add(a: Any, b: Any) -> Array:
+    """a + b, broadcasting over the batch axes."""
+    return _binary("zk_fr_add", a, b)
+
+
+def sub(a: Any, b: Any) -> Array:
+    """a - b, broadcasting over the batch axes."""
+    return _binary("zk_fr_sub", a, b)
+
+
+def mul(a: Any, b: Any) -> Array:
+    """a · b, broadcasting over the batch axes."""
+    return _binary("zk_fr_mul", a, b)
+
+
+def neg(a: Any) -> Array:
+    """-a."""
+    return _unary("zk_fr_neg", check(a, "a"))
+
+
+def inv(a: Any) -> Array:
+    """Elementwise inverse by batch inversion (Montgomery's trick); 0 maps to 0."""
+    return _unary("zk_fr_batch_inv", check(a, "a"))
+
+
+def pow(a: Any, e: Any) -> Array:  # noqa: A001 - mirrors the field operation's name
+    """a^e for non-negative integer exponents e (an int or an int array broadcast with a)."""
+    a = check(a, "a")
+    e_arr = np.asarray(e, dtype=object)
+    if any(int(v) < 0 or int(v) >= 1 << 256 for v in e_arr.reshape(-1)):
+        raise ValueError("pow: exponents must be integers in [0, 2^256)")
+    e_limbs = jnp.asarray(_limbs_of_ints(np.vectorize(int, otypes=[object])(e_arr)))
+    shape = jnp.broadcast_shapes(a.shape[:-1], e_limbs.shape[:-1])
+    return ffi.call(
+        "zk_fr_pow",
+        _out(shape),
+        jnp.broadcast_to(a, shape + (LIMBS,)),
+        jnp.broadcast_to(e_limbs, shape + (LIMBS,)),
+    )
+
+
+def _move_reduce_axis(a: Array, axis: int) -> Array:
+    if a.ndim < 2:
+        raise ValueError("reductions need at least one batch axis besides the limb axis")
+    axis = axis % (a.ndim - 1)
+    return jnp.moveaxis(a, axis, -2)
+
+
+def sum(a: Any, axis: int = -1) -> Array:  # noqa: A001 - mirrors jnp.sum
+    """Σ over one batch axis (default: the last axis before the limbs)."""
+    a = _move_reduce_axis(check(a, "a"), axis)
+    return ffi.call("zk_fr_sum", _out(a.shape[:-2]), a)
+
+
+def inner_product(a: Any, b: Any, axis: int = -1) -> Array:
+    """Σ_i a_i·b_i over one batch axis, broadcasting the other batch axes."""
+    a, b = check(a, "a"), check(b, "b")
+    shape = jnp.broadcast_shapes(a.shape, b.shape)
+    a = _move_reduce_axis(jnp.broadcast_to(a, shape), axis)
+    b = _move_reduce_axis(jnp.broadcast_to(b, shape), axis)
+    return ffi.call("zk_fr_inner_product", _out(a.shape[:-2]), a, b)
