@@ -113,11 +113,13 @@ def encode(x: Any) -> Array:
         bits = jax.lax.bitcast_convert_type(x.astype(jnp.int32), jnp.uint32)
         return ffi.call("zk_fr_from_i32", _out(x.shape), bits[..., None])
     arr = np.asarray(x)
+    if arr.size == 0:
+        raise ValueError(f"encode: empty input (shape {arr.shape})")
     if arr.dtype == object or arr.dtype.kind in "iub":
-        if arr.size == 0:
-            raise ValueError(f"encode: empty input (shape {arr.shape})")
-        if arr.dtype.kind in "ub" or (arr.dtype.kind == "i" and arr.dtype.itemsize <= 4):
-            return encode(jnp.asarray(arr.astype(np.int32) if arr.dtype != np.uint32 else arr))
+        if arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and arr.dtype.itemsize < 4) or (
+            arr.dtype == np.int32
+        ):
+            return encode(jnp.asarray(arr.astype(np.int32)))
         ints = np.vectorize(lambda v: int(v) % R, otypes=[object])(arr)
         return from_canonical_limbs(jnp.asarray(_limbs_of_ints(ints)))
     raise TypeError(f"encode: expected integers, got {arr.dtype}")
