@@ -40,19 +40,26 @@ ffi::Error msm_batched(const uint32_t* pp, size_t pcount, size_t scount, int sw,
   std::vector<G1Affine> aff(shared_points ? n : m * n);
   zk::to_affine_host(pp, aff.size(), aff.data());
   auto one_msm = [&](size_t r, bool threaded) {
-    const G1Affine* base = aff.data() + (shared_points ? 0 : r * n);
-    std::vector<G1Affine> pts(base, base + n);
+    const G1Affine* pts = aff.data() + (shared_points ? 0 : r * n);
     std::vector<uint32_t> limbs((size_t)L * n);
+    std::vector<uint8_t> neg(n);
     size_t srow = shared_scalars ? 0 : r;
-    for (size_t i = 0; i < n; ++i) {
-      bool neg = false;
-      prepare(srow * n + i, limbs.data() + (size_t)L * i, neg);
-      if (neg) pts[i].y = -pts[i].y;
+    auto fill = [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        bool ng = false;
+        prepare(srow * n + i, limbs.data() + (size_t)L * i, ng);
+        neg[i] = ng;
+      }
+    };
+    if (threaded) {
+      zk::parallel_chunks(n, 8192, fill);
+    } else {
+      fill(0, n);
     }
-    zk::msm_host(pts.data(), limbs.data(), L, nbits, n, threaded).store(out + 36 * r);
+    zk::msm_host(pts, limbs.data(), neg.data(), L, nbits, n, threaded).store(out + 36 * r);
   };
   if (m >= zk::host_threads()) {
-    zk::parallel_for(m, 1, [&](size_t r) { one_msm(r, false); });
+    zk::parallel_dynamic(m, [&](size_t r) { one_msm(r, false); });
   } else {
     for (size_t r = 0; r < m; ++r) one_msm(r, true);
   }

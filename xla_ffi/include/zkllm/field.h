@@ -20,6 +20,7 @@ using u128 = unsigned __int128;
 
 template <int N>  // N 64-bit limbs
 inline bool geq64(const uint64_t* a, const uint64_t* m) {
+  ZK_UNROLL
   for (int i = N - 1; i >= 0; --i) {
     if (a[i] != m[i]) return a[i] > m[i];
   }
@@ -29,6 +30,7 @@ inline bool geq64(const uint64_t* a, const uint64_t* m) {
 template <int N>
 inline uint64_t sub64(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   uint64_t borrow = 0;
+  ZK_UNROLL
   for (int i = 0; i < N; ++i) {
     u128 d = (u128)a[i] - b[i] - borrow;
     r[i] = (uint64_t)d;
@@ -40,6 +42,7 @@ inline uint64_t sub64(uint64_t* r, const uint64_t* a, const uint64_t* b) {
 template <int N>
 inline uint64_t add64(uint64_t* r, const uint64_t* a, const uint64_t* b) {
   uint64_t carry = 0;
+  ZK_UNROLL
   for (int i = 0; i < N; ++i) {
     u128 s = (u128)a[i] + b[i] + carry;
     r[i] = (uint64_t)s;
@@ -54,8 +57,10 @@ template <int N>
 inline void mont_mul64(uint64_t* r, const uint64_t* a, const uint64_t* b, const uint64_t* m,
                        uint64_t inv) {
   uint64_t t[N + 1] = {0};
+  ZK_UNROLL
   for (int i = 0; i < N; ++i) {
     u128 c = 0;
+    ZK_UNROLL
     for (int j = 0; j < N; ++j) {
       c += (u128)a[j] * b[i] + t[j];
       t[j] = (uint64_t)c;
@@ -65,6 +70,7 @@ inline void mont_mul64(uint64_t* r, const uint64_t* a, const uint64_t* b, const 
     uint64_t q = t[0] * inv;
     c = (u128)q * m[0] + t[0];
     c >>= 64;
+    ZK_UNROLL
     for (int j = 1; j < N; ++j) {
       c += (u128)q * m[j] + t[j];
       t[j - 1] = (uint64_t)c;
@@ -75,6 +81,7 @@ inline void mont_mul64(uint64_t* r, const uint64_t* a, const uint64_t* b, const 
     t[N] = (uint64_t)(c >> 64);
   }
   if (t[N] || geq64<N>(t, m)) sub64<N>(t, t, m);
+  ZK_UNROLL
   for (int i = 0; i < N; ++i) r[i] = t[i];
 }
 #endif
@@ -154,6 +161,24 @@ struct Field {
   static constexpr int N = P::N;  // 32-bit limbs
   uint32_t v[N];
 
+#if !ZK_DEVICE_PASS
+  static inline void to64(uint64_t* o, const uint32_t* x) {
+    ZK_UNROLL
+    for (int i = 0; i < N / 2; ++i) o[i] = x[2 * i] | ((uint64_t)x[2 * i + 1] << 32);
+  }
+  static inline void from64(uint32_t* o, const uint64_t* x) {
+    ZK_UNROLL
+    for (int i = 0; i < N / 2; ++i) {
+      o[2 * i] = (uint32_t)x[i];
+      o[2 * i + 1] = (uint32_t)(x[i] >> 32);
+    }
+  }
+  static inline void mod64(uint64_t* o) {
+    ZK_UNROLL
+    for (int i = 0; i < N / 2; ++i) o[i] = P::mod(2 * i) | ((uint64_t)P::mod(2 * i + 1) << 32);
+  }
+#endif
+
   ZK_HD static Field zero() {
     Field r;
     ZK_UNROLL
@@ -205,15 +230,34 @@ struct Field {
 
   ZK_HD Field operator+(const Field& b) const {
     Field r;
+#if ZK_DEVICE_PASS
     Field m = modulus_limbs();
     uint32_t c = detail::add32<N>(r.v, v, b.v);
     if (c || detail::geq32<N>(r.v, m.v)) detail::sub32<N>(r.v, r.v, m.v);
+#else
+    uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
+    to64(a64, v);
+    to64(b64, b.v);
+    mod64(m64);
+    uint64_t c = detail::add64<N / 2>(r64, a64, b64);
+    if (c || detail::geq64<N / 2>(r64, m64)) detail::sub64<N / 2>(r64, r64, m64);
+    from64(r.v, r64);
+#endif
     return r;
   }
   ZK_HD Field operator-(const Field& b) const {
     Field r;
+#if ZK_DEVICE_PASS
     Field m = modulus_limbs();
     if (detail::sub32<N>(r.v, v, b.v)) detail::add32<N>(r.v, r.v, m.v);
+#else
+    uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
+    to64(a64, v);
+    to64(b64, b.v);
+    mod64(m64);
+    if (detail::sub64<N / 2>(r64, a64, b64)) detail::add64<N / 2>(r64, r64, m64);
+    from64(r.v, r64);
+#endif
     return r;
   }
   ZK_HD Field operator-() const { return zero() - *this; }
@@ -226,16 +270,11 @@ struct Field {
     detail::mont_mul32<N>(r.v, v, b.v, m.v, P::inv32);
 #else
     uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
-    for (int i = 0; i < N / 2; ++i) {
-      a64[i] = v[2 * i] | ((uint64_t)v[2 * i + 1] << 32);
-      b64[i] = b.v[2 * i] | ((uint64_t)b.v[2 * i + 1] << 32);
-      m64[i] = P::mod(2 * i) | ((uint64_t)P::mod(2 * i + 1) << 32);
-    }
+    to64(a64, v);
+    to64(b64, b.v);
+    mod64(m64);
     detail::mont_mul64<N / 2>(r64, a64, b64, m64, P::inv64);
-    for (int i = 0; i < N / 2; ++i) {
-      r.v[2 * i] = (uint32_t)r64[i];
-      r.v[2 * i + 1] = (uint32_t)(r64[i] >> 32);
-    }
+    from64(r.v, r64);
 #endif
     return r;
   }

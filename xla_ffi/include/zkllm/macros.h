@@ -14,8 +14,11 @@
 #define ZK_DEVICE_PASS 0
 #endif
 
-#if defined(__CUDACC__) || defined(__clang__) || defined(__GNUC__)
+// Full unrolling of the fixed-length limb loops matters: it keeps limbs in registers.
+#if defined(__CUDACC__) || defined(__clang__)
 #define ZK_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define ZK_UNROLL _Pragma("GCC unroll 16")
 #else
 #define ZK_UNROLL
 #endif

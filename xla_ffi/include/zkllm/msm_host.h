@@ -62,14 +62,16 @@ inline uint32_t extract_bits(const uint32_t* k, int L, int pos, int c) {
   return (uint32_t)((w >> off) & ((1ull << c) - 1));
 }
 
-// Signed digits of every scalar: digits[i * W + w].
-inline void signed_digits(const uint32_t* scal, int L, size_t n, int c, int W,
-                          std::vector<int32_t>& digits) {
+// Signed digits of every scalar, window-major (digits[w * n + i]) so that a window's pass reads
+// them sequentially. A set `neg[i]` negates scalar i (its point is subtracted instead).
+inline void signed_digits(const uint32_t* scal, const uint8_t* neg, int L, size_t n, int c,
+                          int W, std::vector<int32_t>& digits) {
   digits.assign(n * W, 0);
   const int32_t half = 1 << (c - 1);
   parallel_chunks(n, 4096, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       int32_t carry = 0;
+      const bool flip = neg && neg[i];
       for (int w = 0; w < W; ++w) {
         int32_t d = (int32_t)extract_bits(scal + (size_t)L * i, L, w * c, c) + carry;
         carry = 0;
@@ -77,26 +79,27 @@ inline void signed_digits(const uint32_t* scal, int L, size_t n, int c, int W,
           d -= 1 << c;
           carry = 1;
         }
-        digits[i * W + w] = d;
+        digits[(size_t)w * n + i] = flip ? -d : d;
       }
     }
   });
 }
 
-// Σ k_i P_i. `threads` > 1 splits the windows among threads.
-inline G1 msm_host(const G1Affine* pts, const uint32_t* scal, int L, int nbits, size_t n,
-                   bool threaded) {
+// Σ ±k_i P_i. With `threaded`, windows are spread over the host's threads.
+inline G1 msm_host(const G1Affine* pts, const uint32_t* scal, const uint8_t* neg, int L,
+                   int nbits, size_t n, bool threaded) {
   if (n == 0) return G1::identity();
   const int c = msm_window_bits(n);
   const int W = (nbits + c - 1) / c + 1;  // one more window for the final carry
   std::vector<int32_t> digits;
-  signed_digits(scal, L, n, c, W, digits);
+  signed_digits(scal, neg, L, n, c, W, digits);
   std::vector<G1XYZZ> window_sums(W, G1XYZZ::identity());
   const size_t nb = size_t{1} << (c - 1);
   auto run_window = [&](int w) {
     std::vector<G1XYZZ> buckets(nb, G1XYZZ::identity());
+    const int32_t* dw = digits.data() + (size_t)w * n;
     for (size_t i = 0; i < n; ++i) {
-      int32_t d = digits[i * W + w];
+      int32_t d = dw[i];
       if (d > 0) {
         buckets[d - 1] = buckets[d - 1].add_affine(pts[i]);
       } else if (d < 0) {
@@ -111,7 +114,8 @@ inline G1 msm_host(const G1Affine* pts, const uint32_t* scal, int L, int nbits, 
     window_sums[w] = sum;
   };
   if (threaded) {
-    parallel_for((size_t)W, 1, [&](size_t w) { run_window((int)w); });
+    // Largest windows first: the top window only holds carries.
+    parallel_dynamic((size_t)W, [&](size_t w) { run_window((int)w); });
   } else {
     for (int w = 0; w < W; ++w) run_window(w);
   }
