@@ -1,0 +1,35 @@
+"""LLaMa-family models over float32 and exact fixed-point integers (`zkllm_jax.models`).
+
+This package never imports the proof system; the prover consumes the witness pytree that
+`llama.run(..., mode="fixed")` returns. See docs/models.md for the fixed-point design.
+"""
+
+from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig, ModelFormatError
+from .convert import load_gguf, load_hf, load_params, quantize_params, save_params
+from .generate import greedy
+from .llama import KVCache, check_ranges, forward, init_cache, presplit, run
+from .loader import Model, load_model, smollm2_path
+from .tables import build_tables
+
+__all__ = [
+    "FixedPointConfig",
+    "FixedPointRangeError",
+    "KVCache",
+    "LlamaConfig",
+    "Model",
+    "ModelFormatError",
+    "build_tables",
+    "check_ranges",
+    "forward",
+    "greedy",
+    "init_cache",
+    "load_gguf",
+    "load_hf",
+    "load_model",
+    "load_params",
+    "presplit",
+    "quantize_params",
+    "run",
+    "save_params",
+    "smollm2_path",
+]

@@ -1,0 +1,221 @@
+"""LLaMa decoder described once over a params pytree, run in float32 or exact fixed point.
+
+Design: instead of two Flax module trees, the network is one set of pure functions over a params
+pytree with `transformers`' names; the arithmetic is a backend (`ops.FloatOps` / `ops.FixedOps`)
+chosen by a static `mode`. So the float and integer models cannot drift apart structurally, the
+integer forward is `jax.jit`-able end to end, and `jax.lax.scan` over the stacked layers keeps
+compile time independent of depth.
+
+Params pytree (float32 for "float", int32 at scale 2^f for "fixed"); layers are stacked on a
+leading axis of size num_hidden_layers:
+
+    {"model": {"embed_tokens": {"weight": (V, D)},
+               "layers": {"input_layernorm": {"weight": (L, D)},
+                          "self_attn": {"q_proj": {"weight": (L, H·hd, D)}, "k_proj": ...,
+                                        "v_proj": ..., "o_proj": {"weight": (L, D, H·hd)}},
+                          "post_attention_layernorm": {"weight": (L, D)},
+                          "mlp": {"gate_proj": {"weight": (L, I, D)}, "up_proj": ...,
+                                  "down_proj": {"weight": (L, D, I)}}},
+               "norm": {"weight": (D,)}},
+     "lm_head": {"weight": (V, D)}}          # absent when tie_word_embeddings
+
+The forward also takes a key/value cache so greedy decoding reuses past keys; because every op is
+row-wise (attention row i only reads keys <= i), incremental decoding gives bit-identical integers
+to one forward over the whole sequence, which is what the prover certifies.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig
+from .ops import make_ops
+
+
+class KVCache(NamedTuple):
+    """Rotated keys and values of every layer: (L, KVH, max_len, head_dim) each."""
+
+    k: jax.Array
+    v: jax.Array
+
+
+def init_cache(cfg: LlamaConfig, max_len: int, mode: str) -> KVCache:
+    """An empty cache of capacity max_len."""
+    dt = jnp.int32 if mode == "fixed" else jnp.float32
+    shape = (cfg.num_hidden_layers, cfg.num_key_value_heads, max_len, cfg.head_dim)
+    return KVCache(jnp.zeros(shape, dt), jnp.zeros(shape, dt))
+
+
+def _layer(ops, cfg: LlamaConfig, lp, h, pos, kc, vc, start):
+    t = h.shape[0]
+    nh, nkv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+    wit = {"input": h}
+    x, wit["input_layernorm"] = ops.rmsnorm("input_layernorm", h, lp["input_layernorm"]["weight"])
+    sa = lp["self_attn"]
+    ws = {}
+    q, ws["q_proj"] = ops.linear("self_attn.q_proj", x, sa["q_proj"]["weight"])
+    k, ws["k_proj"] = ops.linear("self_attn.k_proj", x, sa["k_proj"]["weight"])
+    v, ws["v_proj"] = ops.linear("self_attn.v_proj", x, sa["v_proj"]["weight"])
+    q = q.reshape(t, nh, hd).transpose(1, 0, 2)
+    k = k.reshape(t, nkv, hd).transpose(1, 0, 2)
+    v = v.reshape(t, nkv, hd).transpose(1, 0, 2)
+    q, ws["q_rope"] = ops.rope("self_attn.q_rope", q, pos)
+    k, ws["k_rope"] = ops.rope("self_attn.k_rope", k, pos)
+    kc = jax.lax.dynamic_update_slice(kc, k.astype(kc.dtype), (0, start, 0))
+    vc = jax.lax.dynamic_update_slice(vc, v.astype(vc.dtype), (0, start, 0))
+    s, ws["scores"] = ops.scores(q, kc)
+    mask = jnp.arange(kc.shape[1])[None, :] <= pos[:, None]  # causal, and unwritten slots
+    p, ws["softmax"] = ops.softmax(s, mask)
+    ctx, ws["context"] = ops.context(p, vc)
+    o, ws["o_proj"] = ops.linear("self_attn.o_proj", ctx, sa["o_proj"]["weight"])
+    wit["self_attn"] = ws
+    h = ops.add("residual_attn", h, o)
+    wit["residual_attn"] = h
+    x, wit["post_attention_layernorm"] = ops.rmsnorm(
+        "post_attention_layernorm", h, lp["post_attention_layernorm"]["weight"]
+    )
+    mp = lp["mlp"]
+    wm = {}
+    g, wm["gate_proj"] = ops.linear("mlp.gate_proj", x, mp["gate_proj"]["weight"])
+    u, wm["up_proj"] = ops.linear("mlp.up_proj", x, mp["up_proj"]["weight"])
+    a, wm["swiglu"] = ops.swiglu(g, u)
+    d, wm["down_proj"] = ops.linear("mlp.down_proj", a, mp["down_proj"]["weight"])
+    wit["mlp"] = wm
+    h = ops.add("residual_mlp", h, d)
+    wit["out"] = h
+    return h, kc, vc, wit
+
+
+@partial(jax.jit, static_argnames=("cfg", "fx", "mode", "with_witness", "last_only"))
+def forward(
+    params,
+    tables,
+    tokens: jax.Array,
+    start: jax.Array,
+    cache: KVCache,
+    *,
+    cfg: LlamaConfig,
+    fx: FixedPointConfig,
+    mode: str,
+    with_witness: bool = True,
+    last_only: bool = False,
+):
+    """Run tokens (T,) at positions start..start+T−1 through the model.
+
+    Returns (logits, new_cache, witness, checks). logits are float32 (float mode) or int32 at
+    scale 2^f (fixed mode), shape (T, V) or (1, V) with last_only. witness is {} in float mode or
+    when with_witness is False; checks map names to (max |value|, bound) per layer.
+    """
+    ops = make_ops(mode, cfg, fx, tables)
+    m = params["model"]
+    t = tokens.shape[0]
+    pos = start + jnp.arange(t, dtype=jnp.int32)
+    h, w_embed = ops.embed(m["embed_tokens"]["weight"], tokens)
+
+    def body(h, xs):
+        lp, kc, vc = xs
+        ops.checks = {}
+        h, kc, vc, wit = _layer(ops, cfg, lp, h, pos, kc, vc, start)
+        return h, (kc, vc, wit if (with_witness and ops.fixed) else {}, ops.checks)
+
+    h, (kc, vc, wl, chk_layers) = jax.lax.scan(body, h, (m["layers"], cache.k, cache.v))
+    ops.checks = {}
+    if last_only:
+        h = h[-1:]
+    x, w_norm = ops.rmsnorm("norm", h, m["norm"]["weight"])
+    head = params["lm_head"]["weight"] if "lm_head" in params else m["embed_tokens"]["weight"]
+    logits, w_head = ops.linear("lm_head", x, head)
+    checks = {"layers": chk_layers, "final": ops.checks}
+    wit = {}
+    if with_witness and ops.fixed:
+        wit = {"embed": w_embed, "layers": wl, "norm": w_norm, "lm_head": w_head}
+    return logits, KVCache(kc, vc), wit, checks
+
+
+def presplit(params, fx: FixedPointConfig):
+    """Fixed-point params with every matmul weight stored as its int8 limbs (limb axis first).
+
+    Same integers, same results; the forward just skips re-splitting ~all weights on every call,
+    which dominates the cost of one-token decoding steps. The tied lm_head gets its own copy.
+    """
+    import jax.tree_util as tu
+
+    from .intmath import split_limbs
+
+    def split(a):
+        return np.asarray(split_limbs(jnp.asarray(a), fx.weight_limbs)).astype(np.int8)
+
+    def per_layer(path, a):
+        name = ".".join(str(getattr(p, "key", p)) for p in path)
+        return np.moveaxis(split(a), 0, 1) if "proj" in name else a  # keep L first for scan
+
+    out = {"model": dict(params["model"])}
+    out["model"]["layers"] = tu.tree_map_with_path(per_layer, params["model"]["layers"])
+    head = (
+        params["lm_head"]["weight"]
+        if "lm_head" in params
+        else params["model"]["embed_tokens"]["weight"]
+    )
+    out["lm_head"] = {"weight": split(head)}
+    return out
+
+
+def check_ranges(checks) -> None:
+    """Raise FixedPointRangeError naming the tensor, layer and value of the first violation.
+
+    "First" is in program order: earliest layer, then earliest op within it, then the final norm
+    and lm_head (later violations are usually consequences of the first).
+    """
+    bad = []
+    for name, arr in checks.get("layers", {}).items():
+        arr = np.asarray(arr)
+        for i in np.nonzero(arr[:, 0] > arr[:, 1])[0]:
+            bad.append((int(i), arr[i, 2], f"model.layers.{int(i)}.{name}", arr[i]))
+    for name, arr in checks.get("final", {}).items():
+        arr = np.asarray(arr)
+        if arr[0] > arr[1]:
+            bad.append((1 << 30, arr[2], name, arr))
+    if bad:
+        _, _, name, arr = min(bad, key=lambda b: (b[0], b[1]))
+        raise FixedPointRangeError(f"{name}: |value| reached {arr[0]:.6g}, bound is {arr[1]:.6g}")
+
+
+def run(params, tables, tokens, *, cfg, fx, mode, with_witness=True, check=True):
+    """One forward over the whole sequence (no cache reuse); the prover's entry point.
+
+    Returns (logits, witness). Raises FixedPointRangeError if any value left its range.
+    """
+    tokens = jnp.asarray(np.asarray(tokens, np.int32))
+    validate_tokens(tokens, cfg)
+    cache = init_cache(cfg, tokens.shape[0], mode)
+    logits, _, wit, chk = forward(
+        params,
+        tables,
+        tokens,
+        jnp.int32(0),
+        cache,
+        cfg=cfg,
+        fx=fx,
+        mode=mode,
+        with_witness=with_witness,
+    )
+    if check and mode == "fixed":
+        check_ranges(chk)
+    return logits, wit
+
+
+def validate_tokens(tokens, cfg: LlamaConfig) -> None:
+    """Token ids must index the embedding table."""
+    t = np.asarray(tokens)
+    if t.ndim != 1:
+        raise ValueError(f"tokens must be 1-D, got shape {t.shape}")
+    bad = (t < 0) | (t >= cfg.vocab_size)
+    if bad.any():
+        raise FixedPointRangeError(
+            f"token id {int(t[bad][0])} outside the vocabulary [0, {cfg.vocab_size})"
+        )
