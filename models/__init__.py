@@ -6,6 +6,7 @@ This package never imports the proof system; the prover consumes the witness pyt
 
 from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig, ModelFormatError
 from .convert import load_gguf, load_hf, load_params, quantize_params, save_params
+from .flax_llama import LlamaForCausalLM
 from .generate import greedy
 from .llama import KVCache, check_ranges, forward, init_cache, presplit, run
 from .loader import Model, load_model, smollm2_path
@@ -16,6 +17,7 @@ __all__ = [
     "FixedPointRangeError",
     "KVCache",
     "LlamaConfig",
+    "LlamaForCausalLM",
     "Model",
     "ModelFormatError",
     "build_tables",
