@@ -67,12 +67,13 @@ def main() -> None:
         sc = field.encode(np.array(ks, dtype=object))
         aks = [ark.Scalar(k) for k in ks]
         msm(pts, sc).block_until_ready()
-        t_ours = timed(lambda: msm(pts, sc).block_until_ready(), args.repeat)
-        t_ark = timed(lambda: ark.G1Point.multiexp_unchecked(apts, aks), args.repeat)
+        t_ours = timed(lambda pts=pts, sc=sc: msm(pts, sc).block_until_ready(), args.repeat)
+        t_ark = timed(lambda apts=apts, aks=aks: ark.G1Point.multiexp_unchecked(apts, aks),
+                      args.repeat)
         got = bytes(np.asarray(curve.to_compressed(msm(pts, sc))))
         want = bytes(ark.G1Point.multiexp_unchecked(apts, aks).to_compressed_bytes())
         assert got == want, "MSM results differ"
-        print(f"{'2^%d random Fr scalars' % lg:28s} {t_ours:10.3f} {t_ark:13.3f} "
+        print(f"{f'2^{lg} random Fr scalars':28s} {t_ours:10.3f} {t_ark:13.3f} "
               f"{t_ark / t_ours:6.2f}x")
     lg = args.int32_log
     n = 1 << lg
@@ -80,7 +81,7 @@ def main() -> None:
     k32 = jnp.asarray(np.array([rng.randrange(-(2**31), 2**31) for _ in range(n)], np.int32))
     msm(pts, k32).block_until_ready()
     t = timed(lambda: msm(pts, k32).block_until_ready(), args.repeat)
-    print(f"{'2^%d int32 scalars' % lg:28s} {t:10.3f} {'-':>13s}")
+    print(f"{f'2^{lg} int32 scalars':28s} {t:10.3f} {'-':>13s}")
 
 
 if __name__ == "__main__":

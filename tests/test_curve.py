@@ -144,6 +144,8 @@ def test_validation_rejects_bad_points():
         curve.from_affine([P], [y])
     pts = curve.from_affine([x], [y], validate_points=False)
     assert int(curve.status_of(pts)[0]) == 3
+    with pytest.raises(ValueError, match="index \\(\\): .*subgroup"):
+        curve.validate(pts[0])  # a single point, status of shape ()
     raw = np.array(curve.generator((1,)))
     raw[0, 0, :] = 0xFFFFFFFF
     with pytest.raises(ValueError, match="canonical"):

@@ -10,7 +10,10 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-_SUBMODULES = {"curve", "field", "ffi", "models"}
+_SUBMODULES = {
+    "commit", "curve", "field", "ffi", "hashing", "mle", "models", "proof", "sumcheck", "transcript",
+    "lookup",
+}
 
 
 def __getattr__(name: str) -> Any:

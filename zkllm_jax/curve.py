@@ -11,13 +11,14 @@ are valid by construction; raw arrays from elsewhere go through `validate` first
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import ffi, field
+from . import ffi, field, hashing
 
 P = 0x1A0111EA397FE69A4B1BA7B6434BACD764774B84F38512BF6730D2A0F6B0F6241EABFFFEB153FFFFB9FEFFFFFFFFAAAB
 R = field.R
@@ -115,9 +116,9 @@ def validate(p: Any, name: str = "p") -> Array:
     if isinstance(p, jax.core.Tracer):
         raise TypeError("validate needs a concrete array; call it outside jax.jit")
     status = np.asarray(status_of(p))
-    bad = np.argwhere(status != 0)
+    bad = np.flatnonzero(status)  # flat, so a single point (status of shape ()) is covered too
     if bad.size:
-        idx = tuple(int(i) for i in bad[0])
+        idx = tuple(int(i) for i in np.unravel_index(bad[0], status.shape))
         raise ValueError(f"{name}: invalid point at index {idx}: {_VALIDATE_ERRORS[int(status[idx])]}")
     return p
 
@@ -223,3 +224,140 @@ def msm(points: Any, scalars: Any) -> Array:
         scalars = jnp.broadcast_to(scalars, batch + scalars.shape[len(s_batch):])
     target = "zk_g1_msm_i32" if small else "zk_g1_msm"
     return ffi.call(target, _out(batch), points, scalars, vmap_method="expand_dims")
+
+
+# --- RFC 9380 hash to curve -------------------------------------------------------------------
+
+SUITE = "BLS12381G1_XMD:SHA-256_SSWU_RO_"
+_MAX_DST = 255
+
+
+def _dst_bytes(dst: Any) -> np.ndarray:
+    """A domain separation tag as uint8[D]; tags over 255 bytes are hashed per RFC 9380 5.3.3."""
+    if not isinstance(dst, (bytes, bytearray)):
+        raise TypeError(f"dst: expected bytes, got {type(dst).__name__}")
+    dst = bytes(dst)
+    if not dst:
+        raise ValueError("dst: the domain separation tag must not be empty (RFC 9380 3.1)")
+    if len(dst) > _MAX_DST:
+        dst = hashlib.sha256(b"H2C-OVERSIZE-DST-" + dst).digest()
+    return np.frombuffer(dst, dtype=np.uint8)
+
+
+def hash_to_curve(msgs: Any, dst: bytes) -> Array:
+    """RFC 9380 hash_to_curve, suite BLS12381G1_XMD:SHA-256_SSWU_RO_, under the tag `dst`.
+
+    msgs: bytes (-> one point, uint32[3, 12]), a list of n equal-length bytes (-> [n, 3, 12]),
+    or a uint8[..., L] array (-> [..., 3, 12]; traced arrays are fine inside `jit`). dst: the
+    domain separation tag, non-empty bytes; tags longer than 255 bytes are first reduced to
+    SHA-256("H2C-OVERSIZE-DST-" || dst) as RFC 9380 section 5.3.3 prescribes. The points are in
+    the prime-order subgroup and nobody knows their discrete logarithms.
+    """
+    d = _dst_bytes(dst)
+    m = hashing.byte_rows(msgs)
+    batch = tuple(m.shape[:-1])
+    if int(np.prod(batch, dtype=np.int64)) == 0:
+        raise ValueError(f"msgs: no messages to hash (shape {tuple(m.shape)})")
+    # expand_dims keeps the unbatched tag at its own size when the messages are vmapped.
+    return ffi.call(
+        "zk_g1_hash_to_curve", _out(batch), jnp.asarray(m), jnp.asarray(d),
+        vmap_method="expand_dims",
+    )
+
+
+def generators(n: int, tag: bytes) -> Array:
+    """n independent generators of G1: uint32[n, 3, 12].
+
+    Definition (part of the proof format; changing it changes every commitment):
+
+        generators(n, tag)[i] = hash_to_curve(I2OSP(i, 8), dst=tag)   for i = 0, 1, ..., n - 1
+
+    where I2OSP(i, 8) is i as 8 bytes, big-endian, and hash_to_curve is RFC 9380
+    BLS12381G1_XMD:SHA-256_SSWU_RO_ with domain separation tag `tag` (see `hash_to_curve`). So
+    generators(m, tag) is a prefix of generators(n, tag) for m <= n, and a verifier rebuilds
+    any generator from its index alone.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"generators: n must be an int, got {type(n).__name__}")
+    n = int(n)
+    if not 1 <= n <= 1 << 64:
+        raise ValueError(f"generators: n must be in [1, 2^64], got {n}")
+    _dst_bytes(tag)
+    idx = np.arange(n, dtype=np.uint64).astype(">u8").view(np.uint8).reshape(n, 8)
+    return hash_to_curve(idx, tag)
+
+
+# --- ZCash compressed encoding ------------------------------------------------------------------
+
+COMPRESSED_BYTES = 48
+DECOMPRESS_ERRORS = {
+    1: "bad flag bits (compression flag missing, or an infinity encoding with other bits set)",
+    2: "x is not a canonical field element (x >= p)",
+    3: "x is not the x-coordinate of a point on y^2 = x^3 + 4",
+    4: "the point is not in the prime-order subgroup",
+}
+
+
+def to_compressed(p: Any) -> Array:
+    """Points uint32[..., 3, 12] -> their 48-byte ZCash encodings, uint8[..., 48].
+
+    The format of arkworks, blst, zkcrypto and py_ecc: x big-endian, with the top bits of byte 0
+    holding 0x80 (compressed), 0x40 (point at infinity; all other bits zero) and 0x20 (y is the
+    larger of ±y, i.e. y > (p-1)/2). Use `bytes(np.asarray(b))` for one point's bytes.
+    """
+    p = check(p)
+    batch = tuple(p.shape[:-2])
+    return ffi.call(
+        "zk_g1_compress", jax.ShapeDtypeStruct(batch + (COMPRESSED_BYTES,), jnp.uint8), p
+    )
+
+
+def _encodings(b: Any) -> Any:
+    e = hashing.byte_rows(b, "b")
+    if e.shape[-1] != COMPRESSED_BYTES:
+        raise ValueError(
+            f"b: compressed G1 points are {COMPRESSED_BYTES} bytes, got a trailing axis of "
+            f"{e.shape[-1]} (shape {tuple(e.shape)})"
+        )
+    if int(np.prod(e.shape[:-1], dtype=np.int64)) == 0:
+        raise ValueError(f"b: no encodings to decode (shape {tuple(e.shape)})")
+    return e
+
+
+def from_compressed_with_status(b: Any) -> tuple[Array, Array]:
+    """Decode ZCash encodings: uint8[..., 48] -> (points uint32[..., 3, 12], status uint32[...]).
+
+    status is 0 for a valid point and otherwise the reason (`DECOMPRESS_ERRORS`): 1 bad flags,
+    2 x >= p, 3 not on the curve, 4 not in the prime-order subgroup; those entries decode to the
+    identity. jit-able and vmap-able: the way to decode inside `jit`, where callers must act on
+    the status themselves. Accepts bytes, a list of bytes, or a uint8 array.
+    """
+    e = jnp.asarray(_encodings(b))
+    batch = tuple(e.shape[:-1])
+    pts, status = ffi.call(
+        "zk_g1_decompress",
+        (_out(batch), jax.ShapeDtypeStruct(batch, jnp.uint32)),
+        e,
+    )
+    return pts, status
+
+
+def from_compressed(b: Any) -> Array:
+    """Decode and validate ZCash encodings: uint8[..., 48] (or bytes, list of bytes) -> points.
+
+    On concrete input an invalid encoding raises ValueError naming its index and the reason
+    (flags, x >= p, not on the curve, not in the subgroup). Inside `jit` nothing can raise and
+    invalid encodings decode to the identity, so traced callers must use
+    `from_compressed_with_status` and check the status.
+    """
+    pts, status = from_compressed_with_status(b)
+    if isinstance(status, jax.core.Tracer):
+        return pts
+    st = np.asarray(status)
+    bad = np.flatnonzero(st)  # flat, so a single encoding (status of shape ()) is covered too
+    if bad.size:
+        idx = tuple(int(i) for i in np.unravel_index(bad[0], st.shape))
+        raise ValueError(
+            f"from_compressed: invalid encoding at index {idx}: {DECOMPRESS_ERRORS[int(st[idx])]}"
+        )
+    return pts

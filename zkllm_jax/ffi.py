@@ -40,8 +40,12 @@ def call(
     out: jax.ShapeDtypeStruct | Sequence[jax.ShapeDtypeStruct],
     *args: Any,
     vmap_method: str = "broadcast_all",
+    **attrs: Any,
 ) -> Any:
-    """Invoke the custom call `target` (one of TARGETS) on `args`."""
+    """Invoke the custom call `target` (one of TARGETS) on `args`.
+
+    `attrs` are the handler's static attributes (Python ints, numpy scalars or 1-D numpy arrays).
+    """
     if target not in TARGETS:
         raise KeyError(f"unknown custom call target {target!r}")
-    return jax.ffi.ffi_call(target, out, vmap_method=vmap_method)(*args)
+    return jax.ffi.ffi_call(target, out, vmap_method=vmap_method)(*args, **attrs)

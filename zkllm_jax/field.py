@@ -59,10 +59,15 @@ def check(x: Any, name: str = "x") -> Array:
     if x.size == 0:
         raise ValueError(f"{name}: empty field array (shape {tuple(x.shape)})")
     if _is_concrete(x):
-        bad = ~_lt_modulus(jnp.asarray(x))
-        if bool(jnp.any(bad)):
-            idx = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
-            raise ValueError(f"{name}: non-canonical field element (limbs >= r) at index {idx}")
+        # Concrete arrays may also arrive inside a trace (closed over by a jitted function):
+        # evaluate the check eagerly even then.
+        with jax.ensure_compile_time_eval():
+            bad = ~_lt_modulus(jnp.asarray(x))
+            if bool(jnp.any(bad)):
+                idx = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
+                raise ValueError(
+                    f"{name}: non-canonical field element (limbs >= r) at index {idx}"
+                )
     return jnp.asarray(x)
 
 
@@ -102,7 +107,7 @@ def encode(x: Any) -> Array:
     of integer, reduced mod r), or an int8/int16/int32/uint8/uint16/bool JAX array (traced or
     not), which converts on the device.
     """
-    if isinstance(x, jax.Array) or isinstance(x, jax.core.Tracer):
+    if isinstance(x, (jax.Array, jax.core.Tracer)):
         if x.dtype not in (jnp.int32, jnp.int16, jnp.int8, jnp.uint8, jnp.uint16, jnp.bool_):
             raise TypeError(
                 f"encode: JAX arrays must be int32 or narrower (got {x.dtype}); "
@@ -207,7 +212,7 @@ def inv(a: Any) -> Array:
     return _unary("zk_fr_batch_inv", check(a, "a"))
 
 
-def pow(a: Any, e: Any) -> Array:  # noqa: A001 - mirrors the field operation's name
+def pow(a: Any, e: Any) -> Array:
     """a^e for non-negative integer exponents e (an int or an int array broadcast with a)."""
     a = check(a, "a")
     e_arr = np.asarray(e, dtype=object)
@@ -230,7 +235,7 @@ def _move_reduce_axis(a: Array, axis: int) -> Array:
     return jnp.moveaxis(a, axis, -2)
 
 
-def sum(a: Any, axis: int = -1) -> Array:  # noqa: A001 - mirrors jnp.sum
+def sum(a: Any, axis: int = -1) -> Array:
     """Σ over one batch axis (default: the last axis before the limbs)."""
     a = _move_reduce_axis(check(a, "a"), axis)
     return ffi.call("zk_fr_sum", _out(a.shape[:-2]), a)

@@ -96,6 +96,19 @@ ZK_HD constexpr uint32_t sswu(int k, int i) {
 
 constexpr uint64_t h_eff = 0xd201000000010001ull;  // G1 cofactor clearing scalar
 
+// cube root of unity beta with (beta x, y) = -X^2 (x, y) on G1, Montgomery form
+ZK_HD constexpr uint32_t g1_beta(int k, int i) {
+  switch (k) {
+    case 0: switch (i) { case 0: return 0x798a64e8u; case 1: return 0x30f1361bu; case 2: return 0x7ece5a2au; case 3: return 0xf3b8ddabu; case 4: return 0xc61577f7u; case 5: return 0x16a8ca3au; case 6: return 0x74fd029bu; case 7: return 0xc26a2ff8u; case 8: return 0x60701c6eu; case 9: return 0x3636b766u; case 10: return 0x241b6160u; case 11: return 0x051ba4abu; default: return 0u; }
+    default: return 0u;
+  }
+}
+
+// X^2 for the curve parameter X = -0xd201000000010000, plain integer (endomorphism subgroup check)
+ZK_HD constexpr uint32_t bls_x_sq(int i) {
+  switch (i) { case 0: return 0x00000000u; case 1: return 0x00000001u; case 2: return 0x0001a402u; case 3: return 0xac45a401u; default: return 0u; }
+}
+
 constexpr int iso_xnum_len = 12;
 // RFC 9380 E.2 11-isogeny iso_xnum coefficients, k = degree
 ZK_HD constexpr uint32_t iso_xnum(int k, int i) {

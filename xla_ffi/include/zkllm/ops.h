@@ -2,6 +2,7 @@
 // Per-element operations shared by the CPU and CUDA handlers. Each functor states the width of
 // one element of each operand in 32-bit words and applies the operation to one element, so the
 // two back ends differ only in how they iterate.
+#include "zkllm/compress.h"
 #include "zkllm/g1.h"
 
 namespace zk::ops {
@@ -102,7 +103,7 @@ struct G1Validate {
       o[0] = 1;
     } else if (!p.on_curve()) {
       o[0] = 2;
-    } else if (!in_subgroup(p)) {
+    } else if (!in_subgroup_endo(p)) {  // 4x faster than r·P; tests cross-check both
       o[0] = 3;
     } else {
       o[0] = 0;

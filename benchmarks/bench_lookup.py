@@ -1,0 +1,79 @@
+"""Benchmark of the LogUp-GKR lookup (issue 6): a range lookup of 2^n values into a 2^k table.
+
+    python benchmarks/bench_lookup.py                    # CPU: 2^20 values into [-2^15, 2^15)
+    python benchmarks/bench_lookup.py --device gpu       # the same on the GPU
+    python benchmarks/bench_lookup.py --log-n 16 --log-table 12
+
+Times are wall-clock medians after a warm-up (compilation excluded), with block_until_ready;
+the prover runs under jax.jit, the verifier eagerly (as a verifier process would). Prints one
+JSON object per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def _timeit(fn, reps: int) -> tuple[float, float]:
+    t = time.perf_counter()
+    jax.block_until_ready(fn())  # compile + warm up
+    first = time.perf_counter() - t
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), first
+
+
+def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str) -> None:
+    from zkllm_jax import lookup, proof
+    from zkllm_jax.transcript import Transcript
+
+    lo = -(1 << (log_table - 1))
+    table = lookup.range_table(lo, log_table)
+    gens = lookup.setup(table)
+    x = jax.random.randint(jax.random.PRNGKey(0), (1 << log_n,), lo, lo + (1 << log_table),
+                           dtype=jnp.int32)
+    t0 = Transcript.new(b"bench")
+    key = jax.random.PRNGKey(1)
+    lookup.check_witness(table, x)
+    prove = jax.jit(lambda v, t, k: lookup.prove(table, v, t, gens, k)[1])
+    sec_prove, first_prove = _timeit(lambda: prove(x, t0, key), reps)
+    prf = prove(x, t0, key)
+    sec_verify, first_verify = _timeit(
+        lambda: lookup.verify(table, [x.shape], prf, t0, gens)[1].state, reps)
+    data = proof.to_bytes(prf)
+    lay = lookup.layout(table, [x.shape])
+    print(json.dumps({
+        "bench": "range_lookup", "device": device, "log_n": log_n, "log_table": log_table,
+        "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
+        "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h + 1,
+        "commitment_rows": int(prf.multiplicity_commitment.shape[0])}), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--log-n", type=int, default=20, help="log2 of the number of looked-up values")
+    ap.add_argument("--log-table", type=int, default=16, help="log2 of the range table's size")
+    args = ap.parse_args()
+    if args.device == "gpu":
+        if not any(d.platform == "gpu" for d in jax.devices()):
+            raise SystemExit("bench_lookup: --device gpu but JAX sees no GPU")
+        dev = next(d for d in jax.devices() if d.platform == "gpu")
+    else:
+        dev = jax.devices("cpu")[0]
+    with jax.default_device(dev):
+        bench_range_lookup(args.log_n, args.log_table, args.reps, args.device)
+
+
+if __name__ == "__main__":
+    main()

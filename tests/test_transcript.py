@@ -1,0 +1,159 @@
+"""Fiat–Shamir transcript: bit-identical to a hashlib reimplementation, sensitive to every byte."""
+
+from __future__ import annotations
+
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from py_ecc.bls.point_compression import compress_G1
+from py_ecc.optimized_bls12_381 import G1 as PY_G1
+from py_ecc.optimized_bls12_381 import multiply as py_mul
+
+from zkllm_jax import curve, field
+from zkllm_jax.transcript import Transcript, bytes_to_field_be
+
+R = field.R
+
+
+class RefTranscript:
+    """Independent reimplementation of the documented encoding with hashlib and Python ints."""
+
+    def __init__(self, label: bytes):
+        self.s = hashlib.sha256(b"zkllm-jax/transcript/v1" + self._lp(label)).digest()
+
+    @staticmethod
+    def _lp(b: bytes) -> bytes:
+        return len(b).to_bytes(4, "big") + b
+
+    def _absorb(self, label, kind, shape, payload):
+        msg = (b"\x01" + self.s + self._lp(label) + bytes([kind]) + len(shape).to_bytes(4, "big")
+               + b"".join(d.to_bytes(8, "big") for d in shape) + len(payload).to_bytes(8, "big")
+               + payload)
+        self.s = hashlib.sha256(msg).digest()
+
+    def absorb_bytes(self, label, data):
+        self._absorb(label, 0, (len(data),), data)
+
+    def absorb_field(self, label, ints, shape):
+        self._absorb(label, 1, shape, b"".join((v % R).to_bytes(32, "little") for v in ints))
+
+    def absorb_points(self, label, encodings, shape):
+        self._absorb(label, 2, shape, b"".join(encodings))
+
+    def absorb_ints(self, label, vals):
+        self._absorb(label, 3, (len(vals),), b"".join(v.to_bytes(8, "big") for v in vals))
+
+    def challenges(self, label, n):
+        self.s = hashlib.sha256(b"\x02" + self.s + self._lp(label) + n.to_bytes(4, "big")).digest()
+        out = []
+        for j in range(n):
+            blk = b"".join(
+                hashlib.sha256(b"\x03" + self.s + i.to_bytes(4, "big")).digest()
+                for i in (2 * j, 2 * j + 1)
+            )
+            out.append(int.from_bytes(blk[:48], "big") % R)
+        return out
+
+
+def _py_compressed(k: int) -> bytes:
+    return compress_G1(py_mul(PY_G1, k)).to_bytes(48, "big")
+
+
+def _script(t: Transcript, f_vals, pts, raw: bytes):
+    """The fixed script, parameterised by what it absorbs; returns all challenges."""
+    outs = []
+    t = t.begin(b"demo-protocol", [3, 7])
+    t = t.absorb_bytes(b"raw", raw)
+    c, t = t.challenge(b"c0")
+    outs.append(c[None])
+    t = t.absorb_field(b"vec", f_vals)
+    cs, t = t.challenges(b"c1", 3)
+    outs.append(cs)
+    t = t.absorb_points(b"pts", pts)
+    c, t = t.challenge(b"c2")
+    outs.append(c[None])
+    return jnp.concatenate(outs), t
+
+
+def _ref_script(ref: RefTranscript, f_ints, shape, encodings, raw: bytes):
+    outs = []
+    ref.absorb_bytes(b"protocol", b"demo-protocol")
+    ref.absorb_ints(b"shape", [3, 7])
+    ref.absorb_bytes(b"raw", raw)
+    outs += ref.challenges(b"c0", 1)
+    ref.absorb_field(b"vec", f_ints, shape)
+    outs += ref.challenges(b"c1", 3)
+    ref.absorb_points(b"pts", encodings, (len(encodings),))
+    outs += ref.challenges(b"c2", 1)
+    return outs
+
+
+F_INTS = [0, 1, R - 1, 2**255 % R, 123456789, 42]
+KS = [1, 2, 987654321]
+
+
+def _inputs():
+    f_vals = field.encode(np.array(F_INTS, dtype=object).reshape(2, 3))
+    pts = curve.scalar_mul(curve.generator((3,)), field.encode(KS))
+    return f_vals, pts
+
+
+def test_matches_hashlib_reference():
+    f_vals, pts = _inputs()
+    got, _ = _script(Transcript.new(b"zkllm-test"), f_vals, pts, b"hello\x00world")
+    ref = _ref_script(RefTranscript(b"zkllm-test"), F_INTS, (2, 3),
+                      [_py_compressed(k) for k in KS], b"hello\x00world")
+    assert [int(v) for v in field.decode(got)] == ref
+
+
+def test_jit_matches_eager():
+    f_vals, pts = _inputs()
+    t0 = Transcript.new(b"zkllm-test")
+    eager, te = _script(t0, f_vals, pts, b"abc")
+    jitted, tj = jax.jit(lambda t, f, p: _script(t, f, p, b"abc"))(t0, f_vals, pts)
+    assert np.array_equal(np.asarray(eager), np.asarray(jitted))
+    assert np.array_equal(np.asarray(te.state), np.asarray(tj.state))
+
+
+@pytest.mark.parametrize("which", ["raw", "field", "points", "label", "shape"])
+def test_any_changed_byte_changes_every_later_challenge(which):
+    f_vals, pts = _inputs()
+    t0 = Transcript.new(b"zkllm-test")
+    base, _ = _script(t0, f_vals, pts, b"abc")
+    if which == "raw":
+        got, _ = _script(t0, f_vals, pts, b"abd")
+        first = 0
+    elif which == "field":
+        got, _ = _script(t0, field.add(f_vals, field.ones((2, 3))), pts, b"abc")
+        first = 1
+    elif which == "points":
+        got, _ = _script(t0, f_vals, curve.double(pts), b"abc")
+        first = 4
+    elif which == "label":
+        got, _ = _script(Transcript.new(b"zkllm-tesu"), f_vals, pts, b"abc")
+        first = 0
+    else:  # same bytes, different shape
+        got, _ = _script(t0, f_vals.reshape(3, 2, 8), pts, b"abc")
+        first = 1
+    base, got = field.decode(base), field.decode(got)
+    assert list(base[:first]) == list(got[:first])
+    assert all(a != b for a, b in zip(base[first:], got[first:]))
+
+
+def test_challenge_reduction_is_big_endian_mod_r():
+    b = bytes(range(200, 248))
+    got = field.decode(bytes_to_field_be(jnp.asarray(np.frombuffer(b, np.uint8))))
+    assert got == int.from_bytes(b, "big") % R
+
+
+def test_bad_inputs_are_named():
+    t = Transcript.new(b"x")
+    with pytest.raises(TypeError, match="labels"):
+        t.absorb_bytes(123, b"a")
+    with pytest.raises(ValueError, match="absorb_ints"):
+        t.absorb_ints(b"n", [-1])
+    with pytest.raises(ValueError, match="n must be"):
+        t.challenges(b"c", 0)

@@ -1,0 +1,216 @@
+// Sumcheck round and MLE fold handlers for the CPU platform.
+//
+// fr_sumcheck_round       tables [K, n, 8], coeffs [T, 8]          -> evals [D+1, 8]
+// fr_sumcheck_fold_round  tables [K, n, 8], r [8], coeffs [T, 8]   -> folded [K, n/2, 8],
+//                                                                     evals [D+1, 8]
+// fr_mle_fold             tables [B, n, 8], r [8]                  -> folded [B, n/2, 8]
+// Attributes of the round handlers: terms (the T×K exponent matrix, row-major), num_tables (K),
+// has_eq (the last table multiplies every term); see zkllm/sumcheck.h.
+// The fused fold-round folds variable 0 with the previous challenge and evaluates the next round
+// polynomial from the freshly folded values while they are still in registers: one pass over
+// memory per round.
+#include <mutex>
+#include <string>
+
+#include "xla/ffi/api/ffi.h"
+#include "zkllm/parallel.h"
+#include "zkllm/sumcheck.h"
+
+namespace ffi = xla::ffi;
+using zk::Fr;
+namespace sc = zk::sumcheck;
+
+namespace {
+
+constexpr size_t kMinChunk = 1024;
+
+ffi::Error table_dims(size_t words, size_t K, size_t min_n, size_t& n) {
+  if (words % (8 * K)) return ffi::Error::InvalidArgument("sumcheck: tables are not [K, n, 8]");
+  n = words / (8 * K);
+  if (n < min_n || (n & (n - 1)))
+    return ffi::Error::InvalidArgument("sumcheck: table length must be a power of two >= " +
+                                       std::to_string(min_n) + ", got " + std::to_string(n));
+  return ffi::Error::Success();
+}
+
+ffi::Error decode(ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq,
+                  const ffi::Buffer<ffi::U32>& coeffs, size_t num_evals, sc::Terms& tm) {
+  if (coeffs.element_count() % 8)
+    return ffi::Error::InvalidArgument("sumcheck: coefficients are not [T, 8]");
+  std::string err = sc::decode_terms(terms.begin(), terms.size(), num_tables, has_eq,
+                                     coeffs.element_count() / 8, num_evals, tm);
+  if (!err.empty()) return ffi::Error::InvalidArgument("sumcheck: " + err);
+  return ffi::Error::Success();
+}
+
+// Sums the chunks' accumulators and applies a lone term's coefficient (see accumulate_pair).
+struct Totals {
+  Fr v[sc::kMaxDegree + 1];
+  std::mutex mu;
+  Totals() {
+    for (auto& x : v) x = Fr::zero();
+  }
+  void add(const Fr* acc, int D) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (int j = 0; j <= D; ++j) v[j] += acc[j];
+  }
+  void store(const sc::Terms& tm, const Fr* coeffs, uint32_t* out) {
+    for (int j = 0; j <= tm.degree; ++j) {
+      Fr x = tm.num_terms == 1 ? v[j] * coeffs[0] : v[j];
+      x.store(out + 8 * j);
+    }
+  }
+};
+
+template <int K>
+void round_impl(const uint32_t* t, size_t n, const sc::Terms& tm, const Fr* coeffs,
+                uint32_t* out) {
+  Totals total;
+  const uint32_t unit = sc::unit_mask(tm, coeffs);
+  zk::parallel_chunks(n / 2, kMinChunk, [&](size_t b, size_t e) {
+    Fr acc[sc::kMaxDegree + 1];
+    for (auto& x : acc) x = Fr::zero();
+    Fr f0[K], f1[K];
+    for (size_t i = b; i < e; ++i) {
+      for (int k = 0; k < K; ++k) {
+        f0[k] = Fr::load(t + 8 * (k * n + 2 * i));
+        f1[k] = Fr::load(t + 8 * (k * n + 2 * i + 1));
+      }
+      sc::accumulate_pair<K>(f0, f1, tm, coeffs, unit, acc);
+    }
+    total.add(acc, tm.degree);
+  });
+  total.store(tm, coeffs, out);
+}
+
+template <int K>
+void fold_round_impl(const uint32_t* t, size_t n, const Fr& r, const sc::Terms& tm,
+                     const Fr* coeffs, uint32_t* folded, uint32_t* out) {
+  const size_t h = n / 2;
+  Totals total;
+  const uint32_t unit = sc::unit_mask(tm, coeffs);
+  zk::parallel_chunks(n / 4, kMinChunk, [&](size_t b, size_t e) {
+    Fr acc[sc::kMaxDegree + 1];
+    for (auto& x : acc) x = Fr::zero();
+    Fr f0[K], f1[K];
+    for (size_t i = b; i < e; ++i) {
+      for (int k = 0; k < K; ++k) {
+        const uint32_t* src = t + 8 * (k * n + 4 * i);
+        f0[k] = sc::fold_pair(Fr::load(src), Fr::load(src + 8), r);
+        f1[k] = sc::fold_pair(Fr::load(src + 16), Fr::load(src + 24), r);
+        f0[k].store(folded + 8 * (k * h + 2 * i));
+        f1[k].store(folded + 8 * (k * h + 2 * i + 1));
+      }
+      sc::accumulate_pair<K>(f0, f1, tm, coeffs, unit, acc);
+    }
+    total.add(acc, tm.degree);
+  });
+  total.store(tm, coeffs, out);
+}
+
+template <template <int> class Fn, class... Args>
+void dispatch(size_t K, Args&&... args) {
+  switch (K) {
+    case 1: Fn<1>::run(args...); break;
+    case 2: Fn<2>::run(args...); break;
+    case 3: Fn<3>::run(args...); break;
+    case 4: Fn<4>::run(args...); break;
+    case 5: Fn<5>::run(args...); break;
+    case 6: Fn<6>::run(args...); break;
+    case 7: Fn<7>::run(args...); break;
+    default: Fn<8>::run(args...); break;
+  }
+}
+static_assert(sc::kMaxTables == 8, "dispatch covers K = 1..8");
+
+template <int K>
+struct RoundFn {
+  static void run(const uint32_t* t, size_t n, const sc::Terms& tm, const Fr* c, uint32_t* out) {
+    round_impl<K>(t, n, tm, c, out);
+  }
+};
+template <int K>
+struct FoldRoundFn {
+  static void run(const uint32_t* t, size_t n, const Fr& r, const sc::Terms& tm, const Fr* c,
+                  uint32_t* f, uint32_t* out) {
+    fold_round_impl<K>(t, n, r, tm, c, f, out);
+  }
+};
+
+void load_coeffs(const ffi::Buffer<ffi::U32>& coeffs, const sc::Terms& tm, Fr* c) {
+  for (int j = 0; j < tm.num_terms; ++j) c[j] = Fr::load(coeffs.typed_data() + 8 * j);
+}
+
+ffi::Error Round(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
+                 ffi::ResultBuffer<ffi::U32> evals, ffi::Span<const int64_t> terms,
+                 int64_t num_tables, int64_t has_eq) {
+  sc::Terms tm;
+  if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
+      err.failure())
+    return err;
+  size_t n = 0;
+  if (auto err = table_dims(tables.element_count(), num_tables, 2, n); err.failure()) return err;
+  Fr c[sc::kMaxTerms];
+  load_coeffs(coeffs, tm, c);
+  dispatch<RoundFn>(num_tables, tables.typed_data(), n, tm, c, evals->typed_data());
+  return ffi::Error::Success();
+}
+
+ffi::Error FoldRound(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
+                     ffi::Buffer<ffi::U32> coeffs, ffi::ResultBuffer<ffi::U32> folded,
+                     ffi::ResultBuffer<ffi::U32> evals, ffi::Span<const int64_t> terms,
+                     int64_t num_tables, int64_t has_eq) {
+  sc::Terms tm;
+  if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
+      err.failure())
+    return err;
+  size_t n = 0;
+  if (auto err = table_dims(tables.element_count(), num_tables, 4, n); err.failure()) return err;
+  if (r.element_count() != 8 || folded->element_count() != tables.element_count() / 2)
+    return ffi::Error::InvalidArgument("sumcheck fold round: bad challenge or output shape");
+  Fr c[sc::kMaxTerms];
+  load_coeffs(coeffs, tm, c);
+  dispatch<FoldRoundFn>(num_tables, tables.typed_data(), n, Fr::load(r.typed_data()), tm, c,
+                        folded->typed_data(), evals->typed_data());
+  return ffi::Error::Success();
+}
+
+ffi::Error Fold(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
+                ffi::ResultBuffer<ffi::U32> folded) {
+  size_t half = folded->element_count() / 8;
+  if (r.element_count() != 8 || tables.element_count() != 16 * half)
+    return ffi::Error::InvalidArgument("mle fold: bad challenge or output shape");
+  const uint32_t* t = tables.typed_data();
+  uint32_t* o = folded->typed_data();
+  Fr c = Fr::load(r.typed_data());
+  zk::parallel_for(half, 4096, [&](size_t j) {
+    zk::sumcheck::fold_pair(Fr::load(t + 16 * j), Fr::load(t + 16 * j + 8), c).store(o + 8 * j);
+  });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_round_cpu, Round,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<ffi::Span<const int64_t>>("terms")
+                                  .Attr<int64_t>("num_tables")
+                                  .Attr<int64_t>("has_eq"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_fold_round_cpu, FoldRound,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<ffi::Span<const int64_t>>("terms")
+                                  .Attr<int64_t>("num_tables")
+                                  .Attr<int64_t>("has_eq"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_mle_fold_cpu, Fold,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>());

@@ -1,0 +1,397 @@
+"""Hyrax matrix commitments with hiding Pedersen rows, opened by a hiding inner-product argument.
+
+Layout. A tensor is zero-padded per axis and flattened row-major (the `mle` convention) to
+N = 2^n entries and read as a matrix M[rows, cols] with cols = 2^c, rows = 2^(n−c): the low c
+variables index columns, the high n − c index rows. The default is c = ceil(n/2) (cols ≥ rows):
+a square-root split that balances the commitment (rows points) against the opening's verifier
+MSM (cols points); the original zkLLM's choice (out_features·32 generators) is available by
+passing `cols`. The MLE at u = (u_col, u_row) is eq(u_row)ᵀ · M · eq(u_col).
+
+Generators. G_j = curve.generators(cols, tag)[j]; the blinding generator H and the inner-product
+generator U come from the distinct tags tag + b"/blind" and tag + b"/ipa-u" (RFC 9380
+hash-to-curve, so nobody knows discrete logs between them).
+
+Commitment. C_i = Σ_j M[i, j]·G_j + b_i·H with uniformly random blinds b_i. int32 tensors
+(fixed-point weights) commit through the small-scalar MSM; field tensors through the Fr MSM.
+Commitments are additively homomorphic (`add`, `scale`), which residual connections use.
+
+Opening at u, for several commitments at the same point (batched with challenges ρ_k):
+  1. transcript: begin("hyrax-open", [n, c, K]); absorb the commitments, the point, the values
+     y_k; squeeze ρ (K values) and w; U' = w·U.
+  2. v = Σ_k ρ_k eq(u_row)ᵀ M_k, β = Σ_k ρ_k ⟨eq(u_row), b_k⟩, y = Σ_k ρ_k y_k, a = eq(u_col);
+     the verifier forms P = Σ_k ρ_k Σ_i eq(u_row)_i C_{k,i} + y·U' = ⟨v, G⟩ + ⟨v, a⟩·U' + β·H.
+  3. c rounds of the Bulletproofs halving with blinded cross terms:
+     L = ⟨v_lo, G_hi⟩ + ⟨v_lo, a_hi⟩·U' + λ·H, R = ⟨v_hi, G_lo⟩ + ⟨v_hi, a_lo⟩·U' + μ·H,
+     absorb L, R, squeeze x; v ← x·v_lo + x⁻¹·v_hi, a ← x⁻¹·a_lo + x·a_hi,
+     G ← x⁻¹·G_lo + x·G_hi, P ← x²·L + P + x⁻²·R, β ← β + x²·λ + x⁻²·μ.
+  4. a Schnorr proof of knowledge of (v, β) with P = v·(G + a·U') + β·H: A = d·(G + a·U') + s·H,
+     absorb A, squeeze e, z1 = d + e·v, z2 = s + e·β. Verifier: z1·(G + a·U') + z2·H = A + e·P,
+     with G = ⟨s_vec, G⟩ (one MSM of cols points) and a = Π_t (x_t⁻¹(1 − u_t) + x_t·u_t).
+  Proof: 2c points, one point, two scalars = 96c + 112 bytes of payload (`proof` adds headers).
+  The cross terms and the final step are blinded, so the opening reveals nothing beyond y.
+
+The prover folds generators with one scalar multiplication per pair, carrying the common x⁻¹
+factor as a scalar (G = σ·G″ with G″ ← G″_lo + x²·G″_hi, σ ← σ·x⁻¹).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from . import curve, field, mle
+from .transcript import Transcript
+
+Array = jax.Array
+R = field.R
+
+
+class OpeningError(ValueError):
+    """An opening proof was rejected; `check` names the failed check."""
+
+    def __init__(self, check: str, detail: str):
+        self.check = check
+        super().__init__(f"hyrax opening rejected: {check}: {detail}")
+
+
+@struct.dataclass
+class Generators:
+    """g: uint32[cols, 3, 12] row generators; h: blinding generator; u: inner-product generator."""
+
+    g: Array
+    h: Array
+    u: Array
+
+
+@struct.dataclass
+class Commitment:
+    """Row commitments uint32[rows, 3, 12]; `num_vars`, `col_vars` give the layout."""
+
+    rows: Array
+    num_vars: int = struct.field(pytree_node=False)
+    col_vars: int = struct.field(pytree_node=False)
+
+
+@struct.dataclass
+class Witness:
+    """The prover's side of a commitment: the matrix Fr[rows, cols, 8] and the blinds Fr[rows, 8]."""
+
+    matrix: Array
+    blinds: Array
+
+
+@struct.dataclass
+class OpeningProof:
+    """Inner-product argument: L, R uint32[c, 3, 12], a: uint32[3, 12], z1, z2: Fr[8]."""
+
+    left: Array
+    right: Array
+    a: Array
+    z1: Array
+    z2: Array
+
+
+def setup(cols: int, tag: bytes) -> Generators:
+    """Generators for matrices of `cols` columns (a power of two) under a domain tag."""
+    if cols < 1 or cols & (cols - 1):
+        raise ValueError(f"setup: cols must be a power of two >= 1, got {cols}")
+    return Generators(
+        g=curve.generators(cols, tag),
+        h=curve.generators(1, tag + b"/blind")[0],
+        u=curve.generators(1, tag + b"/ipa-u")[0],
+    )
+
+
+def layout(shape: Sequence[int], cols: int | None = None) -> tuple[int, int]:
+    """(n, c): the padded tensor has 2^n entries, the matrix 2^c columns."""
+    n = sum(mle.num_vars(d) for d in shape)
+    if cols is None:
+        c = (n + 1) // 2
+    else:
+        if cols < 1 or cols & (cols - 1):
+            raise ValueError(f"layout: cols must be a power of two, got {cols}")
+        c = min(cols.bit_length() - 1, n)
+    return n, c
+
+
+def _padded_flat(x: Any, is_int: bool) -> Array:
+    """Per-axis zero padding and row-major flattening (the MLE convention)."""
+    shape = x.shape if is_int else x.shape[:-1]
+    widths = [(0, (1 << mle.num_vars(d)) - d) for d in shape]
+    if not is_int:
+        widths.append((0, 0))
+    x = jnp.pad(x, widths)
+    return x.reshape(-1) if is_int else x.reshape(-1, field.LIMBS)
+
+
+def commit(
+    tensor: Any, gens: Generators, key: Array, cols: int | None = None
+) -> tuple[Commitment, Witness]:
+    """Commit to a tensor: int32[...] (small-scalar MSM) or Fr[..., 8]. Pure and jit-able.
+
+    Returns the commitment and the prover's witness (matrix and blinds) for openings.
+    """
+    is_int = hasattr(tensor, "dtype") and tensor.dtype in (jnp.int32, jnp.int16, jnp.int8)
+    if not is_int:
+        tensor = field.check(tensor, "tensor")
+        shape = tensor.shape[:-1]
+    else:
+        shape = tensor.shape
+    if len(shape) == 0:
+        raise ValueError("commit: the tensor needs at least one axis")
+    n, c = layout(shape, cols)
+    if gens.g.shape[0] < (1 << c):
+        raise ValueError(f"commit: {1 << c} columns need {1 << c} generators, "
+                         f"got {gens.g.shape[0]}")
+    return _commit(tensor, gens, key, n, c, is_int)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _commit(tensor, gens, key, n, c, is_int):
+    rows, ncols = 1 << (n - c), 1 << c
+    flat = _padded_flat(jnp.asarray(tensor).astype(jnp.int32) if is_int else tensor, is_int)
+    if is_int:
+        mat_int = flat.reshape(rows, ncols)
+        body = curve.msm(gens.g[:ncols], mat_int)
+        matrix = field.encode(mat_int)
+    else:
+        matrix = flat.reshape(rows, ncols, field.LIMBS)
+        body = curve.msm(gens.g[:ncols], matrix)
+    blinds = field.random(key, (rows,))
+    c_rows = curve.add(body, curve.scalar_mul(gens.h, blinds))
+    return Commitment(rows=c_rows, num_vars=n, col_vars=c), Witness(matrix=matrix, blinds=blinds)
+
+
+# --- homomorphic operations -------------------------------------------------------------------
+
+
+def _same_layout(a: Commitment, b: Commitment) -> None:
+    if (a.num_vars, a.col_vars) != (b.num_vars, b.col_vars):
+        raise ValueError(f"commitments of different layouts: (n, c) = {(a.num_vars, a.col_vars)} "
+                         f"vs {(b.num_vars, b.col_vars)}")
+
+
+def add(a: Commitment, b: Commitment) -> Commitment:
+    """Commitment to the sum of the committed tensors (blinds add too)."""
+    _same_layout(a, b)
+    return Commitment(rows=curve.add(a.rows, b.rows), num_vars=a.num_vars, col_vars=a.col_vars)
+
+
+def scale(a: Commitment, s: Any) -> Commitment:
+    """Commitment to s times the committed tensor (s a field element Fr[8] or an int)."""
+    s = field.encode(s) if isinstance(s, int) else s
+    return Commitment(rows=curve.scalar_mul(a.rows, s), num_vars=a.num_vars, col_vars=a.col_vars)
+
+
+def add_witness(a: Witness, b: Witness) -> Witness:
+    """The witness of `add(a, b)`."""
+    return Witness(matrix=field.add(a.matrix, b.matrix), blinds=field.add(a.blinds, b.blinds))
+
+
+def scale_witness(a: Witness, s: Any) -> Witness:
+    """The witness of `scale(a, s)`."""
+    s = field.encode(s) if isinstance(s, int) else s
+    return Witness(matrix=field.mul(a.matrix, s), blinds=field.mul(a.blinds, s))
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def evaluate(w: Witness, point: Any) -> Array:
+    """The committed tensor's MLE at a point (prover side): eq(u_row)ᵀ · M · eq(u_col)."""
+    c = w.matrix.shape[1].bit_length() - 1
+    v = field.inner_product(w.matrix, mle.eq_table(point[c:])[:, None, :], axis=0)
+    return field.inner_product(v, mle.eq_table(point[:c]))
+
+
+def _begin(t: Transcript, coms: Sequence[Commitment], point: Array, values: Array):
+    n, c = coms[0].num_vars, coms[0].col_vars
+    t = t.begin(b"hyrax-open", [n, c, len(coms)])
+    t = t.absorb_points(b"commitments", jnp.stack([cm.rows for cm in coms]))
+    t = t.absorb_field(b"point", point)
+    t = t.absorb_field(b"values", values)
+    rho, t = t.challenges(b"rho", len(coms))
+    w, t = t.challenge(b"w")
+    return t, rho, w
+
+
+def _check_point(coms: Sequence[Commitment], point: Any) -> Array:
+    if not coms:
+        raise ValueError("opening: no commitments")
+    for cm in coms[1:]:
+        _same_layout(coms[0], cm)
+    point = field.check(point, "point")
+    n = coms[0].num_vars
+    if point.shape != (n, field.LIMBS) or n == 0:
+        raise ValueError(f"opening: the point must be Fr[{n}, 8] (n >= 1), got "
+                         f"{tuple(point.shape)}")
+    return point
+
+
+def prove_opening(
+    commitments: Sequence[Commitment],
+    witnesses: Sequence[Witness],
+    point: Any,
+    gens: Generators,
+    transcript: Transcript,
+    key: Array,
+) -> tuple[Array, OpeningProof, Transcript]:
+    """Open one or more commitments (same generators and layout) at one point.
+
+    Returns the values Fr[K, 8] (the tensors' MLEs at `point`), the proof and the transcript.
+    Pure and jit-able; `key` supplies the blinding randomness.
+    """
+    point = _check_point(commitments, point)
+    if len(witnesses) != len(commitments):
+        raise ValueError("prove_opening: one witness per commitment")
+    return _prove_opening(tuple(commitments), tuple(witnesses), point, gens, transcript, key)
+
+
+@jax.jit
+def _prove_opening(coms, wits, point, gens, transcript, key):
+    c = coms[0].col_vars
+    eq_row = mle.eq_table(point[c:]) if coms[0].num_vars > c else field.ones((1,))
+    a = mle.eq_table(point[:c]) if c else field.ones((1,))
+    folded = [field.inner_product(w.matrix, eq_row[:, None, :], axis=0) for w in wits]
+    values = jnp.stack([field.inner_product(v, a) for v in folded])
+    t, rho, w = _begin(transcript, coms, point, values)
+    v = field.mul(jnp.stack(folded), rho[:, None, :])
+    v = field.sum(v, axis=0)
+    beta = field.sum(field.mul(jnp.stack([field.inner_product(x.blinds, eq_row) for x in wits]),
+                               rho), axis=0)
+    u1 = curve.scalar_mul(gens.u, w)
+    g = gens.g[: 1 << c]
+    sigma = field.ones(())
+    keys = jax.random.split(key, 2 * c + 2)
+    lefts, rights = [], []
+    for rnd in range(c):
+        h = v.shape[0] // 2
+        v_lo, v_hi, a_lo, a_hi = v[:h], v[h:], a[:h], a[h:]
+        g_lo, g_hi = g[:h], g[h:]
+        lam = field.random(keys[2 * rnd])
+        mu = field.random(keys[2 * rnd + 1])
+        c_l, c_r = field.inner_product(v_lo, a_hi), field.inner_product(v_hi, a_lo)
+        # the current generators are σ·g, so their coefficients carry σ
+        s_lo, s_hi = field.mul(v_lo, sigma), field.mul(v_hi, sigma)
+        pts_l = jnp.concatenate([g_hi, u1[None], gens.h[None]])
+        pts_r = jnp.concatenate([g_lo, u1[None], gens.h[None]])
+        left = curve.msm(pts_l, jnp.concatenate([s_lo, c_l[None], lam[None]]))
+        right = curve.msm(pts_r, jnp.concatenate([s_hi, c_r[None], mu[None]]))
+        t = t.absorb_points(b"L", left).absorb_points(b"R", right)
+        x, t = t.challenge(b"x")
+        xi = field.inv(x)
+        x2, xi2 = field.mul(x, x), field.mul(xi, xi)
+        v = field.add(field.mul(v_lo, x), field.mul(v_hi, xi))
+        a = field.add(field.mul(a_lo, xi), field.mul(a_hi, x))
+        g = curve.add(g_lo, curve.scalar_mul(g_hi, x2))
+        sigma = field.mul(sigma, xi)
+        beta = field.add(beta, field.add(field.mul(x2, lam), field.mul(xi2, mu)))
+        lefts.append(left)
+        rights.append(right)
+    # Schnorr proof of knowledge of (v, β) with P = v·(G + a·U') + β·H, G = σ·g[0]
+    d, s = field.random(keys[-2]), field.random(keys[-1])
+    base = curve.add(curve.scalar_mul(g[0], sigma), curve.scalar_mul(u1, a[0]))
+    big_a = curve.add(curve.scalar_mul(base, d), curve.scalar_mul(gens.h, s))
+    t = t.absorb_points(b"A", big_a)
+    e, t = t.challenge(b"e")
+    z1 = field.add(d, field.mul(e, v[0]))
+    z2 = field.add(s, field.mul(e, beta))
+    empty = jnp.zeros((0, 3, curve.FP_LIMBS), jnp.uint32)
+    proof = OpeningProof(
+        left=jnp.stack(lefts) if lefts else empty,
+        right=jnp.stack(rights) if rights else empty,
+        a=big_a, z1=z1, z2=z2,
+    )
+    return values, proof, t
+
+
+def verify_opening(
+    commitments: Sequence[Commitment],
+    point: Any,
+    values: Any,
+    proof: OpeningProof,
+    gens: Generators,
+    transcript: Transcript,
+) -> Transcript:
+    """Check that the committed tensors' MLEs at `point` are `values` (Fr[K, 8]).
+
+    Raises OpeningError naming the failed check; returns the transcript.
+    """
+    point = _check_point(commitments, point)
+    values = field.check(values, "values")
+    k = len(commitments)
+    n, c = commitments[0].num_vars, commitments[0].col_vars
+    if values.shape != (k, field.LIMBS):
+        raise OpeningError("shape", f"values must be Fr[{k}, 8], got {tuple(values.shape)}")
+    if proof.left.shape != (c, 3, curve.FP_LIMBS) or proof.right.shape != (c, 3, curve.FP_LIMBS):
+        raise OpeningError("shape", f"L and R must hold {c} points each")
+    if gens.g.shape[0] < (1 << c):
+        raise OpeningError("shape", f"{1 << c} columns need {1 << c} generators")
+    for cm in commitments:
+        if cm.rows.shape != (1 << (n - c), 3, curve.FP_LIMBS):
+            raise OpeningError("shape", f"a commitment must have {1 << (n - c)} rows")
+    ok, t = _verify_core(tuple(commitments), point, values, proof, gens, transcript)
+    if not bool(ok):
+        raise OpeningError("ipa_final", "z1·(G + a·U') + z2·H differs from A + e·P")
+    return t
+
+
+@jax.jit
+def _verify_core(commitments, point, values, proof, gens, transcript):
+    n, c = commitments[0].num_vars, commitments[0].col_vars
+    t, rho, w = _begin(transcript, commitments, point, values)
+    u1 = curve.scalar_mul(gens.u, w)
+    eq_row = mle.eq_table(point[c:]) if n > c else field.ones((1,))
+    # P = Σ_k ρ_k Σ_i eq_row_i C_{k,i} + y·U' as one MSM
+    scal = field.mul(rho[:, None, :], eq_row[None, :, :]).reshape(-1, field.LIMBS)
+    y = field.sum(field.mul(values, rho), axis=0)
+    pts = jnp.concatenate([jnp.concatenate([cm.rows for cm in commitments]), u1[None]])
+    p = curve.msm(pts, jnp.concatenate([scal, y[None]]))
+    xs = []
+    for rnd in range(c):
+        t = t.absorb_points(b"L", proof.left[rnd]).absorb_points(b"R", proof.right[rnd])
+        x, t = t.challenge(b"x")
+        xs.append(x)
+    if c:
+        x = jnp.stack(xs)
+        xi = field.inv(x)
+        p = curve.add(p, curve.msm(jnp.concatenate([proof.left, proof.right]),
+                                   jnp.concatenate([field.mul(x, x), field.mul(xi, xi)])))
+        # s_vec: round t binds index bit c−1−t with (x_t⁻¹, x_t); build from bit 0 upwards
+        svec = field.ones((1,))
+        for bit in range(c):
+            rnd = c - 1 - bit
+            pair = jnp.stack([xi[rnd], x[rnd]])
+            svec = field.mul(pair[:, None, :], svec[None]).reshape(-1, field.LIMBS)
+        g_fin = curve.msm(gens.g[: 1 << c], svec)
+        one = field.ones(())
+        terms = field.add(field.mul(xi[::-1], field.sub(one, point[:c])),
+                          field.mul(x[::-1], point[:c]))  # bit j pairs with round c−1−j
+        a_fin = terms[0]
+        for j in range(1, c):
+            a_fin = field.mul(a_fin, terms[j])
+    else:
+        g_fin, a_fin = gens.g[0], field.ones(())
+    t = t.absorb_points(b"A", proof.a)
+    e, t = t.challenge(b"e")
+    base = curve.add(g_fin, curve.scalar_mul(u1, a_fin))
+    lhs = curve.add(curve.scalar_mul(base, proof.z1), curve.scalar_mul(gens.h, proof.z2))
+    rhs = curve.add(proof.a, curve.scalar_mul(p, e))
+    return curve.eq(lhs, rhs), t
+
+
+def proof_bytes(c: int) -> int:
+    """Payload bytes of an opening proof with 2^c columns: 2c + 1 points and 2 scalars."""
+    return 48 * (2 * c + 1) + 2 * 32
+
+
+__all__ = [
+    "Commitment", "Generators", "OpeningError", "OpeningProof", "Witness", "add", "add_witness",
+    "commit", "evaluate", "layout", "proof_bytes", "prove_opening", "scale", "scale_witness",
+    "setup", "verify_opening",
+]

@@ -1,0 +1,397 @@
+"""The one sumcheck engine: Σ_x [eq(u, x) ·] Σ_j c_j · Π_{k ∈ S_j} f_k(x) over the hypercube.
+
+Every protocol in the library is an instance: it names its tables (K ≤ 8 MLEs of a common
+length, zero-padded to 2^m; 7 with an eq point), its terms S_j (static tuples of table indices,
+1 to 4 factors each, a table may repeat; at most 16 terms) with coefficients c_j (runtime field
+elements, e.g. transcript challenges; default 1), optionally an eq point u, and a label for
+domain separation. The default instance is one term of all tables: Σ_x Π_k f_k(x) [· eq(u, x)].
+
+Round j binds variable j (variable 0 = least significant index bit, see `mle`). The round
+polynomial p_j(t) = Σ_{x'} [eq ·] Σ_j c_j Π_{k∈S_j} f_k(r_0..r_{j−1}, t, x') has degree
+D = max_j |S_j| (+1 with eq) ≤ 5 and is sent as its values at t = 0, 1, ..., D (messages
+Fr[m, D+1, 8]). After the last round the prover sends f_k(r) for each table (not eq, which the
+verifier computes), so the proof is m·(D+1) + K field elements.
+
+Transcript order: begin(label, [K, m, D, has_eq, T, |S_0|, S_0..., |S_1|, S_1..., ...]);
+[absorb eq point]; absorb the coefficients (Fr[T]); absorb the claimed sum; per round: absorb
+p_j, squeeze r_j; absorb the final values.
+
+Each round is one fused native pass (`zk_fr_sumcheck_fold_round`): it folds every table with
+the previous challenge and evaluates the next round polynomial from the folded values while
+they are in registers, so the tables are read once and written halved per round. The term
+structure travels as a static attribute (the T×K exponent matrix), the coefficients as an
+Fr[T, 8] operand.
+
+Zero knowledge (a later issue) plugs in here without a second engine: a masking polynomial
+g = Σ_i g_i(x_i) contributes a closed-form univariate term to each round message (added to
+`evals` in `_prove` before it is absorbed, and mirrored in `verify`) and ρ·Σ g_i(r_i) to the
+final claim. Not implemented yet: this engine is plain (not zero-knowledge) sumcheck.
+
+The verifier works on Python integers (a handful per round) and raises `SumcheckError` naming
+the failed check and round; it never asserts.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from . import ffi, field, mle
+from .transcript import Transcript
+
+Array = jax.Array
+R = field.R
+MAX_NATIVE_TABLES = 8  # what one native pass holds, the eq table included
+MAX_TABLES = MAX_NATIVE_TABLES  # user tables without eq (MAX_TABLES − 1 with eq)
+MAX_TERMS = 16
+MAX_TERM_DEGREE = 4
+
+Terms = tuple[tuple[int, ...], ...]
+
+
+class SumcheckError(ValueError):
+    """A sumcheck proof was rejected: `check` names the failed check, `round` its round."""
+
+    def __init__(self, check: str, round: int | None, detail: str):
+        self.check = check
+        self.round = round
+        where = f" in round {round}" if round is not None else ""
+        super().__init__(f"sumcheck rejected: {check}{where}: {detail}")
+
+
+@struct.dataclass
+class SumcheckProof:
+    """messages: Fr[m, D+1, 8] round polynomials at t = 0..D; final_evals: Fr[K, 8]."""
+
+    messages: Array
+    final_evals: Array
+
+
+@struct.dataclass
+class FinalClaims:
+    """What a sumcheck reduces to: the tables' values at `point` (Fr[m, 8])."""
+
+    point: Array
+    values: Array  # Fr[K, 8], f_k(point)
+    claim: Array  # Fr[8], the proven sum
+
+
+# --- term structure ----------------------------------------------------------------------------
+
+
+def normalize_terms(terms: Sequence[Sequence[int]] | None, num_tables: int) -> Terms:
+    """Check a term structure against K tables; None means one term of all tables.
+
+    Returns it as a tuple of tuples (hashable, so it can be a static argument of `jit`).
+    """
+    k = int(num_tables)
+    if terms is None:
+        if k > MAX_TERM_DEGREE:
+            raise ValueError(f"sumcheck: the default term (all {k} tables) has more than "
+                             f"{MAX_TERM_DEGREE} factors; pass terms")
+        return (tuple(range(k)),)
+    if isinstance(terms, (str, bytes)) or not isinstance(terms, Sequence):
+        raise TypeError(f"sumcheck: terms are a sequence of index tuples, got {type(terms)}")
+    out = []
+    for j, term in enumerate(terms):
+        if isinstance(term, (str, bytes)) or not isinstance(term, Sequence):
+            raise TypeError(f"sumcheck: terms[{j}] must be a tuple of table indices, got {term!r}")
+        idx = tuple(int(i) for i in term)
+        if not 1 <= len(idx) <= MAX_TERM_DEGREE:
+            raise ValueError(f"sumcheck: terms[{j}] has {len(idx)} factors; a term has 1 to "
+                             f"{MAX_TERM_DEGREE}")
+        if any(not 0 <= i < k for i in idx):
+            raise ValueError(f"sumcheck: terms[{j}] = {idx} names a table outside [0, {k})")
+        out.append(idx)
+    if not 1 <= len(out) <= MAX_TERMS:
+        raise ValueError(f"sumcheck: between 1 and {MAX_TERMS} terms, got {len(out)}")
+    return tuple(out)
+
+
+def degree(terms: Terms, has_eq: bool) -> int:
+    """D: the round polynomials' degree."""
+    return max(len(t) for t in terms) + int(has_eq)
+
+
+def _exponents(terms: Terms, num_native: int) -> np.ndarray:
+    """The T×K exponent matrix (flattened int64) the native passes take as an attribute."""
+    e = np.zeros((len(terms), num_native), dtype=np.int64)
+    for j, term in enumerate(terms):
+        for i in term:
+            e[j, i] += 1
+    return e.reshape(-1)
+
+
+def _shape_params(k: int, m: int, terms: Terms, has_eq: bool) -> list[int]:
+    """The static parameters absorbed by `begin`: sizes, then the terms (length-prefixed)."""
+    params = [k, m, degree(terms, has_eq), int(has_eq), len(terms)]
+    for term in terms:
+        params += [len(term), *term]
+    return params
+
+
+def _check_coeffs(coeffs: Any, terms: Terms) -> Array:
+    if coeffs is None:
+        return field.ones((len(terms),))
+    coeffs = field.check(coeffs, "coeffs")
+    if coeffs.shape != (len(terms), field.LIMBS):
+        raise ValueError(f"sumcheck: coeffs must be Fr[{len(terms)}, 8] (one per term), got "
+                         f"{tuple(coeffs.shape)}")
+    return coeffs
+
+
+# --- native passes -----------------------------------------------------------------------------
+
+
+def _native_terms(tables: Array, terms: Terms | None, has_eq: bool) -> tuple[Terms, int]:
+    k_native = tables.shape[0]
+    terms = normalize_terms(terms, k_native - int(has_eq))
+    return terms, degree(terms, has_eq)
+
+
+def round_evals(
+    tables: Array, coeffs: Array | None = None, *, terms: Terms | None = None,
+    has_eq: bool = False,
+) -> Array:
+    """Round polynomial at t = 0..D of the instance's summand (one pass).
+
+    tables: Fr[K, n, 8] (the eq table last when has_eq); coeffs: Fr[T, 8] or None (ones).
+    Returns Fr[D+1, 8].
+    """
+    terms, d = _native_terms(tables, terms, has_eq)
+    if coeffs is None:
+        coeffs = field.ones((len(terms),))
+    out = jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32)
+    return ffi.call("zk_fr_sumcheck_round", out, tables, coeffs, vmap_method="sequential",
+                    terms=_exponents(terms, tables.shape[0]), num_tables=int(tables.shape[0]),
+                    has_eq=int(has_eq))
+
+
+def fold_round(
+    tables: Array, r: Array, coeffs: Array | None = None, *, terms: Terms | None = None,
+    has_eq: bool = False,
+) -> tuple[Array, Array]:
+    """Fold variable 0 of every table with r and evaluate the next round polynomial (one pass).
+
+    Fr[K, n, 8], Fr[8] -> (Fr[K, n/2, 8], Fr[D+1, 8]); n ≥ 4.
+    """
+    terms, d = _native_terms(tables, terms, has_eq)
+    if coeffs is None:
+        coeffs = field.ones((len(terms),))
+    k, n = tables.shape[0], tables.shape[1]
+    outs = (
+        jax.ShapeDtypeStruct((k, n // 2, field.LIMBS), jnp.uint32),
+        jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32),
+    )
+    folded, evals = ffi.call("zk_fr_sumcheck_fold_round", outs, tables, r, coeffs,
+                             vmap_method="sequential", terms=_exponents(terms, k),
+                             num_tables=int(k), has_eq=int(has_eq))
+    return folded, evals
+
+
+# --- prover ------------------------------------------------------------------------------------
+
+
+def _stack(tables: Any, max_tables: int) -> tuple[Array, int]:
+    if hasattr(tables, "shape"):
+        t = field.check(tables, "tables")
+        if t.ndim != 3:
+            raise ValueError(f"sumcheck: tables are Fr[K, n, 8], got shape {tuple(t.shape)}")
+        n = t.shape[1]
+        if 1 <= t.shape[0] <= max_tables and n >= 2 and n & (n - 1) == 0:
+            return t, n.bit_length() - 1  # already stacked and padded: no copy
+        seq = [t[i] for i in range(t.shape[0])]
+    else:
+        seq = [field.check(t, f"tables[{i}]") for i, t in enumerate(tables)]
+        for i, t in enumerate(seq):
+            if t.ndim != 2:
+                raise ValueError(f"sumcheck: tables[{i}] must be Fr[n, 8], got {tuple(t.shape)}")
+    if not 1 <= len(seq) <= max_tables:
+        raise ValueError(f"sumcheck: between 1 and {max_tables} tables, got {len(seq)}")
+    m = max(1, mle.num_vars(max(t.shape[0] for t in seq)))
+    n = 1 << m
+    padded = [jnp.pad(t, ((0, n - t.shape[0]), (0, 0))) if t.shape[0] != n else t for t in seq]
+    return jnp.stack(padded), m
+
+
+def _begin(
+    transcript: Transcript, label: bytes, k: int, m: int, terms: Terms, eq_point: Any,
+    coeffs: Array,
+) -> Transcript:
+    has_eq = eq_point is not None
+    t = transcript.begin(label, _shape_params(k, m, terms, has_eq))
+    if has_eq:
+        t = t.absorb_field(b"eq_point", eq_point)
+    return t.absorb_field(b"coeffs", coeffs)
+
+
+def prove(
+    tables: Any,
+    transcript: Transcript,
+    *,
+    eq_point: Any | None = None,
+    label: bytes | str = b"sumcheck",
+    terms: Sequence[Sequence[int]] | None = None,
+    coeffs: Any | None = None,
+) -> tuple[FinalClaims, SumcheckProof, Transcript]:
+    """Prove Σ_x [eq(eq_point, x) ·] Σ_j c_j Π_{k∈S_j} f_k(x) = claim (the claim is returned).
+
+    tables: Fr[K, n, 8] or a sequence of K flat tables Fr[n_k, 8] (zero-padded to a common
+    2^m, m ≥ 1); eq_point: Fr[m, 8] or None; terms: static tuples of table indices (None: one
+    term of all tables); coeffs: Fr[T, 8] (None: all ones). Pure and jit-able.
+    """
+    has_eq = eq_point is not None
+    stacked, m = _stack(tables, MAX_NATIVE_TABLES - int(has_eq))
+    k = stacked.shape[0]
+    terms = normalize_terms(terms, k)
+    coeffs = _check_coeffs(coeffs, terms)
+    if has_eq:
+        eq_point = field.check(eq_point, "eq_point")
+        if eq_point.shape != (m, field.LIMBS):
+            raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
+        # the eq table is the last table: a common factor of every term
+        stacked = jnp.concatenate([stacked, mle.eq_table(eq_point)[None]], axis=0)
+    return _prove(stacked, transcript, eq_point, coeffs, _label_bytes(label), terms)
+
+
+def _label_bytes(label: bytes | str) -> bytes:
+    return label.encode() if isinstance(label, str) else bytes(label)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _prove(
+    stacked: Array, transcript: Transcript, eq_point: Array | None, coeffs: Array, label: bytes,
+    terms: Terms,
+) -> tuple[FinalClaims, SumcheckProof, Transcript]:
+    has_eq = eq_point is not None
+    k = stacked.shape[0] - int(has_eq)
+    m = stacked.shape[1].bit_length() - 1
+    t = _begin(transcript, label, k, m, terms, eq_point, coeffs)
+    kw = {"terms": terms, "has_eq": has_eq}
+    evals = round_evals(stacked, coeffs, **kw)
+    claim = field.add(evals[0], evals[1])
+    t = t.absorb_field(b"claim", claim)
+    messages, point = [], []
+    for j in range(m):
+        messages.append(evals)
+        t = t.absorb_field(b"round", evals)
+        r, t = t.challenge(b"r")
+        point.append(r)
+        if j < m - 1:
+            stacked, evals = fold_round(stacked, r, coeffs, **kw)
+        else:
+            stacked = mle.fold_unchecked(stacked, r)
+    final = stacked[:k, 0]
+    t = t.absorb_field(b"final", final)
+    proof = SumcheckProof(messages=jnp.stack(messages), final_evals=final)
+    return FinalClaims(point=jnp.stack(point), values=final, claim=claim), proof, t
+
+
+# --- verifier ----------------------------------------------------------------------------------
+
+
+def _ints(x: Array) -> np.ndarray | int:
+    return field.decode(x)
+
+
+def lagrange_eval(values: Sequence[int], r: int) -> int:
+    """Evaluate the polynomial with p(i) = values[i] (i = 0..D) at r, over Python integers."""
+    d = len(values) - 1
+    total = 0
+    for i, v in enumerate(values):
+        num, den = 1, 1
+        for j in range(d + 1):
+            if j != i:
+                num = num * (r - j) % R
+                den = den * (i - j) % R
+        total = (total + v * num * pow(den, -1, R)) % R
+    return total
+
+
+def eq_eval_ints(u: Sequence[int], v: Sequence[int]) -> int:
+    """eq(u, v) over Python integers."""
+    acc = 1
+    for a, b in zip(u, v):
+        acc = acc * (a * b + (1 - a) * (1 - b)) % R
+    return acc
+
+
+def combine_ints(values: Sequence[int], terms: Terms, coeffs: Sequence[int]) -> int:
+    """Σ_j c_j Π_{k∈S_j} values[k] over Python integers (the summand at one point)."""
+    total = 0
+    for term, c in zip(terms, coeffs):
+        p = c
+        for i in term:
+            p = p * values[i] % R
+        total = (total + p) % R
+    return total
+
+
+def verify(
+    claim: Any,
+    proof: SumcheckProof,
+    transcript: Transcript,
+    *,
+    num_vars: int,
+    num_tables: int,
+    eq_point: Any | None = None,
+    label: bytes | str = b"sumcheck",
+    terms: Sequence[Sequence[int]] | None = None,
+    coeffs: Any | None = None,
+) -> tuple[FinalClaims, Transcript]:
+    """Check a proof of Σ_x [eq(eq_point, x) ·] Σ_j c_j Π_{k∈S_j} f_k(x) = claim.
+
+    `terms` and `coeffs` must be the prover's (they are bound into the transcript). Returns the
+    final claims (point r and the prover's values f_k(r), which the caller must check against
+    commitments or later protocols) and the transcript. Raises SumcheckError.
+    """
+    m, k = int(num_vars), int(num_tables)
+    has_eq = eq_point is not None
+    if not 1 <= k <= MAX_NATIVE_TABLES - int(has_eq):
+        raise SumcheckError("shape", None, f"between 1 and {MAX_NATIVE_TABLES - int(has_eq)} "
+                            f"tables, got {k}")
+    terms = normalize_terms(terms, k)
+    coeffs = _check_coeffs(coeffs, terms)
+    d = degree(terms, has_eq)
+    msgs, finals = proof.messages, proof.final_evals
+    if tuple(msgs.shape) != (m, d + 1, field.LIMBS):
+        raise SumcheckError("shape", None, f"messages must be Fr[{m}, {d + 1}, 8], got "
+                            f"{tuple(msgs.shape)}")
+    if tuple(finals.shape) != (k, field.LIMBS):
+        raise SumcheckError("shape", None, f"final_evals must be Fr[{k}, 8], got "
+                            f"{tuple(finals.shape)}")
+    claim = field.check(claim, "claim")
+    u = None
+    if has_eq:
+        eq_point = field.check(eq_point, "eq_point")
+        if eq_point.shape != (m, field.LIMBS):
+            raise SumcheckError("shape", None, f"eq_point must be Fr[{m}, 8]")
+        u = [int(v) for v in _ints(eq_point)]
+    t = _begin(transcript, _label_bytes(label), k, m, terms, eq_point, coeffs)
+    t = t.absorb_field(b"claim", claim)
+    cur = int(_ints(claim))
+    msg_ints = _ints(msgs)
+    point = []
+    for j in range(m):
+        p = [int(v) for v in msg_ints[j]]
+        if (p[0] + p[1]) % R != cur:
+            raise SumcheckError("round_sum", j, "p(0) + p(1) differs from the running claim")
+        t = t.absorb_field(b"round", msgs[j])
+        r, t = t.challenge(b"r")
+        point.append(r)
+        cur = lagrange_eval(p, int(_ints(r)))
+    vals = [int(v) for v in np.atleast_1d(_ints(finals))]
+    expect = combine_ints(vals, terms, [int(c) for c in np.atleast_1d(_ints(coeffs))])
+    if u is not None:
+        expect = expect * eq_eval_ints(u, [int(_ints(r)) for r in point]) % R
+    if expect != cur:
+        raise SumcheckError("final_evaluation", m - 1,
+                            "the terms at the final values differ from the last round")
+    t = t.absorb_field(b"final", finals)
+    return FinalClaims(point=jnp.stack(point), values=finals, claim=claim), t

@@ -1,0 +1,187 @@
+"""Fiat–Shamir transcript: an immutable value threaded through provers and verifiers.
+
+A `Transcript` is a pytree holding one 32-byte SHA-256 chaining state. Every operation returns
+a new transcript; nothing is mutated, so prover functions stay pure and `jax.jit`-able (hashing
+runs in the native `zk_sha256` custom call on CPU and GPU).
+
+Encoding (version 1, all integers big-endian; `lp(b)` = u32(len(b)) || b):
+
+    new(label):         S0 = SHA256("zkllm-jax/transcript/v1" || lp(label))
+    absorb:             S' = SHA256(0x01 || S || lp(label) || kind || u32(ndim) || u64(dim)*ndim
+                                    || u64(len(payload)) || payload)
+    challenges(label, n):
+                        S' = SHA256(0x02 || S || lp(label) || u32(n))
+                        B_i = SHA256(0x03 || S' || u32(i))  for i = 0 .. 2n−1
+                        c_j = int_be((B_2j || B_2j+1)[0:48]) mod r
+
+kind: 0 raw bytes, 1 field elements, 2 G1 points, 3 unsigned integers (shapes, parameters).
+Payloads: field elements as 32-byte little-endian canonical integers (not Montgomery), G1
+points as 48-byte ZCash compressed encodings, integers as u64 big-endian; elements in row-major
+order. The shape is absorbed with the payload, so `[a, b]` and `[[a], [b]]` differ.
+
+Reducing 384 uniform bits mod r (255 bits) leaves a statistical distance below 2^-128.
+
+Domain separation: every protocol absorbs its name and its shapes first (see `begin`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from . import curve, field, hashing
+
+Array = jax.Array
+
+DOMAIN = b"zkllm-jax/transcript/v1"
+KIND_BYTES, KIND_FIELD, KIND_POINTS, KIND_INTS = 0, 1, 2, 3
+CHALLENGE_BYTES = 48
+
+
+def _lp(b: bytes) -> bytes:
+    return len(b).to_bytes(4, "big") + b
+
+
+def _label(label: bytes | str) -> bytes:
+    if isinstance(label, str):
+        label = label.encode()
+    if not isinstance(label, (bytes, bytearray)):
+        raise TypeError(f"transcript labels are bytes or str, got {type(label).__name__}")
+    return bytes(label)
+
+
+def field_bytes(x: Any) -> Array:
+    """Fr[..., 8] -> uint8[..., 32]: little-endian canonical integers (jit-able)."""
+    limbs = field.to_canonical_limbs(x)
+    shifts = jnp.arange(4, dtype=jnp.uint32) * 8
+    b = (limbs[..., :, None] >> shifts) & 0xFF
+    return b.astype(jnp.uint8).reshape(limbs.shape[:-1] + (32,))
+
+
+def bytes_to_field_be(b: Array) -> Array:
+    """uint8[..., L] (L ≤ 64), a big-endian integer per row -> Fr[..., 8] reduced mod r."""
+    n = b.shape[-1]
+    if n > 64:
+        raise ValueError(f"bytes_to_field_be: at most 64 bytes per element, got {n}")
+    le = jnp.flip(b, axis=-1)
+    le = jnp.pad(le, [(0, 0)] * (b.ndim - 1) + [(0, 64 - n)]).astype(jnp.uint32)
+    le = le.reshape(b.shape[:-1] + (16, 4))
+    words = le[..., 0] | (le[..., 1] << 8) | (le[..., 2] << 16) | (le[..., 3] << 24)
+    return field.from_wide(words)
+
+
+@struct.dataclass
+class Transcript:
+    """The chaining state (uint8[32]); build with `Transcript.new(label)`."""
+
+    state: Array
+
+    @staticmethod
+    def new(label: bytes | str) -> Transcript:
+        """A fresh transcript for the protocol family `label`."""
+        digest = hashing.sha256(DOMAIN + _lp(_label(label)))
+        return Transcript(state=jnp.asarray(digest))
+
+    def absorb_bytes(self, label: bytes | str, data: Any) -> Transcript:
+        """Absorb raw bytes (bytes or a uint8 array, flattened row-major)."""
+        arr = jnp.asarray(hashing.byte_rows(data, "data")).reshape(-1)
+        meta = _meta(label, KIND_BYTES, (arr.shape[0],), arr.shape[0])
+        return Transcript(state=_absorb_payload(self.state, arr, meta))
+
+    def absorb_field(self, label: bytes | str, x: Any) -> Transcript:
+        """Absorb field elements Fr[..., 8] (canonical bytes, shape included)."""
+        _check_shape(x, (field.LIMBS,), "field elements", "uint32[..., 8]")
+        meta = _meta(label, KIND_FIELD, x.shape[:-1], 32 * (x.size // field.LIMBS))
+        return Transcript(state=_absorb_field(self.state, x, meta))
+
+    def absorb_points(self, label: bytes | str, p: Any) -> Transcript:
+        """Absorb G1 points uint32[..., 3, 12] (compressed encodings, shape included)."""
+        _check_shape(p, (3, curve.FP_LIMBS), "points", "uint32[..., 3, 12]")
+        meta = _meta(label, KIND_POINTS, p.shape[:-2], 48 * (p.size // (3 * curve.FP_LIMBS)))
+        return Transcript(state=_absorb_points(self.state, p, meta))
+
+    def absorb_ints(self, label: bytes | str, values: Sequence[int]) -> Transcript:
+        """Absorb static non-negative integers (shapes, parameters, flags) as u64 big-endian."""
+        vals = [int(v) for v in values]
+        if any(v < 0 or v >= 1 << 64 for v in vals):
+            raise ValueError(f"absorb_ints: values must be in [0, 2^64), got {vals}")
+        payload = b"".join(v.to_bytes(8, "big") for v in vals)
+        meta = _meta(label, KIND_INTS, (len(vals),), len(payload))
+        return Transcript(state=_absorb_payload(self.state, np.frombuffer(payload, np.uint8), meta))
+
+    def begin(self, protocol: bytes | str, shapes: Sequence[int]) -> Transcript:
+        """Domain separation: absorb a protocol's name and its static shapes/parameters."""
+        return self.absorb_bytes(b"protocol", _label(protocol)).absorb_ints(b"shape", shapes)
+
+    def challenges(self, label: bytes | str, n: int) -> tuple[Array, Transcript]:
+        """n field challenges Fr[n, 8] and the next transcript."""
+        if n < 1:
+            raise ValueError(f"challenges: n must be >= 1, got {n}")
+        c, state = _challenges(self.state, _lp(_label(label)) + int(n).to_bytes(4, "big"), int(n))
+        return c, Transcript(state=state)
+
+    def challenge(self, label: bytes | str) -> tuple[Array, Transcript]:
+        """One field challenge Fr[8] and the next transcript."""
+        c, t = self.challenges(label, 1)
+        return c[0], t
+
+
+def _meta(label: bytes | str, kind: int, shape: Sequence[int], nbytes: int) -> bytes:
+    """The static part of an absorb after the state: label, kind, shape, payload length."""
+    shape = tuple(int(d) for d in shape)
+    return (
+        _lp(_label(label))
+        + bytes([kind])
+        + len(shape).to_bytes(4, "big")
+        + b"".join(d.to_bytes(8, "big") for d in shape)
+        + int(nbytes).to_bytes(8, "big")
+    )
+
+
+def _check_shape(x: Any, tail: tuple[int, ...], what: str, spelled: str) -> None:
+    if not hasattr(x, "dtype") or x.dtype != jnp.uint32 or tuple(x.shape[-len(tail):]) != tail:
+        raise TypeError(f"transcript: {what} must be {spelled}, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}")
+    if x.size == 0:
+        raise ValueError(f"transcript: empty array of {what}")
+
+
+# The hashing steps are jitted with their static header, so eager callers (verifiers) pay one
+# compilation per shape instead of one per elementwise operation.
+@functools.partial(jax.jit, static_argnums=(2,))
+def _absorb_payload(state: Array, payload: Array, meta: bytes) -> Array:
+    head = jnp.asarray(np.frombuffer(b"\x01", np.uint8))
+    tail = jnp.asarray(np.frombuffer(meta, np.uint8))
+    return hashing.sha256(jnp.concatenate([head, state, tail, jnp.asarray(payload, jnp.uint8)]))
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _absorb_field(state: Array, x: Array, meta: bytes) -> Array:
+    return _absorb_payload(state, field_bytes(x).reshape(-1), meta)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _absorb_points(state: Array, p: Array, meta: bytes) -> Array:
+    return _absorb_payload(state, curve.to_compressed(p).reshape(-1), meta)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _challenges(state: Array, meta: bytes, n: int) -> tuple[Array, Array]:
+    head = jnp.asarray(np.frombuffer(b"\x02", np.uint8))
+    state = hashing.sha256(
+        jnp.concatenate([head, state, jnp.asarray(np.frombuffer(meta, np.uint8))])
+    )
+    counters = np.arange(2 * n, dtype=">u4").view(np.uint8).reshape(2 * n, 4)
+    rows = jnp.concatenate(
+        [jnp.full((2 * n, 1), 3, jnp.uint8), jnp.broadcast_to(state, (2 * n, 32)),
+         jnp.asarray(counters)],
+        axis=1,
+    )
+    blocks = hashing.sha256(rows).reshape(n, 64)[:, :CHALLENGE_BYTES]
+    return bytes_to_field_be(blocks), state
