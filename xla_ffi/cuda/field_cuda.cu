@@ -162,7 +162,7 @@ ffi::Error reduce_rows(cudaStream_t s, ffi::ScratchAllocator& scratch, const uin
     row_parts_kernel<kMul><<<grid, kBlock, 0, s>>>(a, b, out, rows, n, 1);
     return zk::cuda::last_error(what);
   }
-  std::optional<void*> buf = scratch.Allocate(rows * parts * 8 * sizeof(uint32_t), 256);
+  std::optional<void*> buf = zk::cuda::scratch_alloc(scratch, rows * parts * 8 * sizeof(uint32_t));
   if (!buf.has_value())
     return ffi::Error(ffi::ErrorCode::kResourceExhausted,
                       std::string(what) + ": could not allocate scratch memory");

@@ -2,6 +2,10 @@
 // Elementwise handlers on CUDA: one thread per element, on XLA's stream, no allocation or sync.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include "xla/ffi/api/ffi.h"
 
 namespace zk::cuda {
@@ -13,6 +17,16 @@ inline ffi::Error last_error(const char* what) {
   if (err != cudaSuccess)
     return ffi::Error::Internal(std::string(what) + ": " + cudaGetErrorString(err));
   return ffi::Error::Success();
+}
+
+// Scratch from XLA's allocator. XLA serves alignments up to 16 bytes only (a request for 256
+// fails), so over-allocate and round the pointer up to `align`.
+inline std::optional<void*> scratch_alloc(ffi::ScratchAllocator& scratch, size_t bytes,
+                                          size_t align = 256) {
+  std::optional<void*> raw = scratch.Allocate(bytes + align, 16);
+  if (!raw.has_value()) return std::nullopt;
+  uintptr_t p = reinterpret_cast<uintptr_t>(*raw);
+  return reinterpret_cast<void*>((p + align - 1) & ~(uintptr_t)(align - 1));
 }
 
 inline unsigned grid_for(size_t n, unsigned block) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "cuda/map_cuda.cuh"
 #include "cuda/msm_pipeline.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -66,7 +67,9 @@ struct Profile {
       std::vector<std::pair<const char*, float>> total;
       cudaEvent_t prev = start;
       float all = 0;
-      for (auto& [name, e] : marks) {
+      for (auto& mark : marks) {
+        const char* name = mark.first;
+        cudaEvent_t e = mark.second;
         float ms = 0;
         cudaEventElapsedTime(&ms, prev, e);
         all += ms;
@@ -159,8 +162,8 @@ ffi::Error msm_batched(cudaStream_t stream, ffi::ScratchAllocator& scratch, cons
   if (e != cudaSuccess)
     return ffi::Error::Internal(std::string("msm: radix sort size query: ") +
                                 cudaGetErrorString(e));
-  std::optional<void*> work = scratch.Allocate(layout.total * sizeof(uint32_t), 256);
-  std::optional<void*> temp = scratch.Allocate(temp_bytes > 0 ? temp_bytes : 1, 256);
+  std::optional<void*> work = zk::cuda::scratch_alloc(scratch, layout.total * sizeof(uint32_t));
+  std::optional<void*> temp = zk::cuda::scratch_alloc(scratch, temp_bytes > 0 ? temp_bytes : 1);
   if (!work.has_value() || !temp.has_value())
     return ffi::Error(ffi::ErrorCode::kResourceExhausted,
                       "msm: could not allocate " +

@@ -179,7 +179,7 @@ ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t
                   uint32_t* folded, uint32_t* out) {
   const size_t items = r ? n / 4 : n / 2;
   const unsigned blocks = blocks_for(items);
-  auto mem = scratch.Allocate(sizeof(uint32_t) * 8 * kEvals * blocks, 16);
+  auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * kEvals * blocks);
   if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
   uint32_t* partials = static_cast<uint32_t*>(*mem);
   if (r)
