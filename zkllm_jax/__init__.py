@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 _SUBMODULES = {
     "commit", "curve", "field", "ffi", "hashing", "mle", "models", "proof", "sumcheck", "transcript",
-    "lookup",
+    "lookup", "claims", "gadgets",
 }
 
 

@@ -1,0 +1,474 @@
+"""Claims on tensors' MLEs: the currency every gadget takes and returns.
+
+A `Claim` says "the MLE of some tensor at `point` is `value`". Tensors follow the `mle`
+convention: per-axis zero padding to powers of two, row-major flattening, the last axis on the
+lowest variables; a point is the flat point (Fr[m, 8] with m = Σ_axes ceil(log2 d)). A claim
+set maps tensor names to the claims collected on them. Gadgets turn claims on their outputs into
+claims on their inputs (working backwards from a layer's output); what is left at the end is
+discharged in one of two ways:
+
+- committed tensors: `prove_openings` folds every tensor's claims into one point and opens the
+  Hyrax commitments there (tensors that share generators and a layout are folded to the SAME
+  point, so one batched opening serves them all). Soundness needs the commitments absorbed into
+  the transcript before the challenges that produced the claims (a layer absorbs all of them
+  first);
+- public tensors (tokens, tables, public input/output): `check_public`, the verifier evaluates
+  the MLE itself.
+
+Folding claims (`prove_combine`, and the first step of `prove_openings`). Claims f(u_i) = v_i,
+i < k, become one claim at a fresh point by a random linear combination:
+    Σ_i ρ_i v_i = Σ_x E(x)·f(x),   E(x) = Σ_i ρ_i eq(u_i, x),
+a two-table instance of the sumcheck engine (the prover builds E as ONE table). At the final
+point r the verifier computes E(r) = Σ_i ρ_i eq(u_i, r) itself and keeps f(r) as the new claim.
+Several tensors f_0..f_{K−1} of one layout are folded together by stacking them on a new top
+axis (F(x, τ) = f_τ(x), E likewise); at the final point (r, r_τ) the prover sends y_τ = f_τ(r),
+the verifier checks Σ_τ eq(r_τ, τ)·y_τ = F(r, r_τ), and all K tensors are opened at r.
+
+Layout helpers: `transpose` permutes a claim's point with the axes of its tensor; `reshape`
+checks that two shapes have the same padded layout (true when every axis merged into another is
+a power of two) so the claim carries over unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from . import commit, field, mle, sumcheck
+from .sumcheck import SumcheckError, SumcheckProof
+from .transcript import Transcript
+
+Array = jax.Array
+R = field.R
+COMBINE = b"claims/combine"
+OPEN = b"claims/open"
+DEFAULT_GENS = "default"  # the generator set's name when one `Generators` is passed
+
+
+class GadgetError(ValueError):
+    """A proof step was rejected: `gadget` names the step, `check` the failed check."""
+
+    def __init__(self, gadget: str, check: str, detail: str, round: int | None = None):
+        self.gadget = gadget
+        self.check = check
+        self.round = round
+        where = f" (round {round})" if round is not None else ""
+        super().__init__(f"{gadget} rejected: {check}{where}: {detail}")
+
+
+@struct.dataclass
+class Claim:
+    """The MLE of a tensor at `point` (Fr[m, 8], the flat point) equals `value` (Fr[8])."""
+
+    point: Array
+    value: Array
+
+
+ClaimSet = dict[str, list[Claim]]
+
+
+@struct.dataclass
+class GroupOpening:
+    """Opening of K committed tensors sharing generators and layout.
+
+    combine: the folding sumcheck (None when the group holds a single claim); values: Fr[K, 8],
+    each tensor's MLE at the common point; opening: the batched Hyrax opening there.
+    """
+
+    combine: SumcheckProof | None
+    values: Array
+    opening: commit.OpeningProof
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def num_vars(shape: Sequence[int]) -> int:
+    """Variables of a tensor's MLE: Σ_axes ceil(log2 d)."""
+    return sum(mle.num_vars(int(d)) for d in shape)
+
+
+def as_field(x: Any, name: str = "x") -> Array:
+    """A tensor as field elements: uint32[..., 8] is taken as Fr already; JAX int32 (or
+    narrower) arrays and numpy integer arrays (any width, or Python ints as objects) encode."""
+    if isinstance(x, (jax.Array, jax.core.Tracer)):
+        return field.check(x, name) if x.dtype == jnp.uint32 else field.encode(x)
+    a = np.asarray(x)
+    if a.dtype == np.uint32:
+        return field.check(jnp.asarray(a), name)
+    if a.dtype == object or a.dtype.kind in "iub":
+        return field.encode(a)
+    raise TypeError(f"{name}: expected an integer or field tensor, got {a.dtype}")
+
+
+def evaluate(x: Any, point: Any) -> Array:
+    """The MLE of a tensor (int32 or Fr[..., 8]; per-axis padding) at a flat point."""
+    fx = as_field(x)
+    shape = fx.shape[:-1]
+    if num_vars(shape) == 0:
+        return fx.reshape(-1, field.LIMBS)[0]
+    return mle.evaluate_tensor(fx, mle.split_point(point, shape))
+
+
+def ints(x: Any) -> list[int]:
+    """Field elements as a flat list of Python ints."""
+    return [int(v) for v in np.atleast_1d(field.decode(x)).reshape(-1)]
+
+
+def eq_ints(u: Sequence[int], v: Sequence[int]) -> int:
+    """eq(u, v) over Python integers."""
+    return sumcheck.eq_eval_ints(u, v)
+
+
+def point_of(coords: Sequence[Array]) -> Array:
+    """Concatenate coordinate blocks (each Fr[k, 8], possibly empty) into one point."""
+    blocks = [c for c in coords if c.shape[0]]
+    if not blocks:
+        return jnp.zeros((0, field.LIMBS), jnp.uint32)
+    return jnp.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+
+
+def add(claims: ClaimSet, name: str, *new: Claim) -> ClaimSet:
+    """A new claim set with `new` claims appended to `name`."""
+    out = {k: list(v) for k, v in claims.items()}
+    out.setdefault(name, []).extend(new)
+    return out
+
+
+def merge(total: ClaimSet, local: Mapping[str, Sequence[Claim]],
+          names: Mapping[str, str] | None = None) -> ClaimSet:
+    """Append a gadget's claims (local names) to a claim set, renaming through `names`.
+
+    Local names missing from `names` keep their name.
+    """
+    out = {k: list(v) for k, v in total.items()}
+    for k, cl in local.items():
+        key = (names or {}).get(k, k)
+        out.setdefault(key, []).extend(cl)
+    return out
+
+
+def absorb_claim(t: Transcript, label: bytes, c: Claim) -> Transcript:
+    """Bind a claim (point, then value) into the transcript."""
+    if c.point.shape[0]:
+        t = t.absorb_field(label + b".point", c.point)
+    return t.absorb_field(label + b".value", c.value)
+
+
+def check_claim(c: Claim, nvars: int, what: str, gadget: str) -> Claim:
+    """Validate a claim's shapes against a tensor of `nvars` variables (GadgetError `shape`)."""
+    ok = (hasattr(c, "point") and hasattr(c.point, "shape") and c.point.ndim == 2
+          and tuple(c.point.shape) == (nvars, field.LIMBS)
+          and tuple(getattr(c.value, "shape", ())) == (field.LIMBS,))
+    if not ok:
+        got = (tuple(getattr(c.point, "shape", ())), tuple(getattr(c.value, "shape", ())))
+        raise GadgetError(gadget, "shape", f"{what}: a claim needs point Fr[{nvars}, 8] and "
+                          f"value Fr[8], got {got}")
+    return c
+
+
+# --- layouts -----------------------------------------------------------------------------------
+
+
+def transpose(c: Claim, shape: Sequence[int], axes: Sequence[int]) -> Claim:
+    """The same claim on `x.transpose(axes)` (x of `shape`): the point's blocks are permuted."""
+    shape = tuple(int(d) for d in shape)
+    axes = tuple(int(a) for a in axes)
+    if sorted(axes) != list(range(len(shape))):
+        raise ValueError(f"transpose: {axes} is not a permutation of {len(shape)} axes")
+    if num_vars(shape) == 0:
+        return c
+    blocks = mle.split_point(c.point, shape)
+    return Claim(point=point_of([blocks[a] for a in axes][::-1]), value=c.value)
+
+
+def _is_pow2(d: int) -> bool:
+    return d & (d - 1) == 0
+
+
+def same_layout(shape: Sequence[int], new_shape: Sequence[int]) -> bool:
+    """Whether reshaping `shape` to `new_shape` keeps every element at the same padded index.
+
+    Axes are grouped as in a row-major reshape; inside each group every axis but the first of
+    each side must be a power of two (then padding the product equals padding its factors).
+    """
+    a = [int(d) for d in shape if d != 1]
+    b = [int(d) for d in new_shape if d != 1]
+    if int(np.prod(a, dtype=np.int64)) != int(np.prod(b, dtype=np.int64)):
+        return False
+    i = j = 0
+    while i < len(a) and j < len(b):
+        ga, gb = [a[i]], [b[j]]
+        pa, pb = a[i], b[j]
+        i, j = i + 1, j + 1
+        while pa != pb:
+            if pa < pb:
+                ga.append(a[i])
+                pa *= a[i]
+                i += 1
+            else:
+                gb.append(b[j])
+                pb *= b[j]
+                j += 1
+        if not all(_is_pow2(d) for d in ga[1:] + gb[1:]):
+            return False
+    return i == len(a) and j == len(b)
+
+
+def reshape(c: Claim, shape: Sequence[int], new_shape: Sequence[int]) -> Claim:
+    """The same claim on `x.reshape(new_shape)`; ValueError if the padded layouts differ."""
+    if not same_layout(shape, new_shape):
+        raise ValueError(f"reshape: {tuple(shape)} -> {tuple(new_shape)} changes the padded "
+                         "layout (an inner axis is not a power of two); claims do not carry over")
+    return c
+
+
+# --- folding claims ----------------------------------------------------------------------------
+
+
+def _stacked_eq(points: Sequence[Sequence[Array]], rho: Array, n: int, blocks: int) -> Array:
+    """E(x, τ) = Σ_i ρ_{τ,i} eq(u_{τ,i}, x) as one flat table Fr[blocks·2^n, 8]."""
+    rows, k = [], 0
+    for pts in points:
+        acc = field.zeros((1 << n,))
+        for p in pts:
+            acc = field.add(acc, field.mul(mle.eq_table(p), rho[k]))
+            k += 1
+        rows.append(acc)
+    rows += [field.zeros((1 << n,))] * (blocks - len(points))
+    return jnp.concatenate(rows)
+
+
+def _begin_fold(t: Transcript, n: int, counts: Sequence[int],
+                claims: Sequence[Sequence[Claim]]) -> tuple[Transcript, Array]:
+    t = t.begin(COMBINE, [n, len(counts), *counts])
+    flat = [c for cl in claims for c in cl]
+    if n:
+        t = t.absorb_field(b"points", jnp.stack([c.point for c in flat]))
+    t = t.absorb_field(b"values", jnp.stack([c.value for c in flat]))
+    rho, t = t.challenges(b"rho", len(flat))
+    return t, rho
+
+
+def _fold_prove(tables: Sequence[Array], claims: Sequence[Sequence[Claim]], n: int,
+                t: Transcript):
+    """Fold the claims on K flat tables (Fr[2^n, 8] each) to one point: (r, r_τ), proof, t."""
+    counts = [len(cl) for cl in claims]
+    t, rho = _begin_fold(t, n, counts, claims)
+    kappa = mle.num_vars(len(tables))
+    blocks = 1 << kappa
+    zero = field.zeros((1 << n,))
+    f = jnp.concatenate(list(tables) + [zero] * (blocks - len(tables)))
+    e = _stacked_eq([[c.point for c in cl] for cl in claims], rho, n, blocks)
+    fc, proof, t = sumcheck.prove([e, f], t, label=COMBINE)
+    return fc.point[:n], fc.point[n:], proof, t
+
+
+def _fold_verify(claims: Sequence[Sequence[Claim]], n: int, proof: SumcheckProof,
+                 t: Transcript, gadget: str, where: str = ""
+                 ) -> tuple[list[int], list[int], int, Transcript]:
+    """The verifier's side of `_fold_prove`: returns r, r_τ (ints), F(r, r_τ) and t."""
+    counts = [len(cl) for cl in claims]
+    t, rho = _begin_fold(t, n, counts, claims)
+    rho_i = ints(rho)
+    flat = [c for cl in claims for c in cl]
+    vals = [ints(c.value)[0] for c in flat]
+    total = sum(a * b for a, b in zip(rho_i, vals)) % R
+    kappa = mle.num_vars(len(claims))
+    m = n + kappa
+    if not isinstance(proof, SumcheckProof):
+        raise GadgetError(gadget, "shape", f"{where}the folding proof is missing")
+    try:
+        fc, t = sumcheck.verify(field.encode(total), proof, t, num_vars=m, num_tables=2,
+                                label=COMBINE)
+    except SumcheckError as e:
+        raise GadgetError(gadget, "combine_sumcheck", f"{where}{e}", e.round) from e
+    r_all = ints(fc.point)
+    r, r_tau = r_all[:n], r_all[n:]
+    e_val, f_val = ints(fc.values)
+    want, k = 0, 0
+    for tau, cl in enumerate(claims):
+        w = eq_ints(r_tau, [(tau >> j) & 1 for j in range(kappa)])
+        for c in cl:
+            want = (want + rho_i[k] * w * eq_ints(ints(c.point) if n else [], r)) % R
+            k += 1
+    if want != e_val:
+        raise GadgetError(gadget, "combine_eq", f"{where}the folded eq table's final value "
+                          "differs from Σ ρ_i eq(u_i, r)")
+    return r, r_tau, f_val, t
+
+
+def prove_combine(x: Any, claims: Sequence[Claim], transcript: Transcript
+                  ) -> tuple[Claim, SumcheckProof | None, Transcript]:
+    """Fold several claims on one tensor (int32 or Fr[..., 8]) into one claim at a fresh point.
+
+    One claim is returned unchanged (proof None, transcript untouched). Pure and jit-able.
+    """
+    fx = as_field(x)
+    n = num_vars(fx.shape[:-1])
+    claims = [check_claim(c, n, f"claims[{i}]", "combine") for i, c in enumerate(claims)]
+    if not claims:
+        raise ValueError("prove_combine: no claims")
+    if len(claims) == 1:
+        return claims[0], None, transcript
+    if n == 0:
+        raise ValueError("prove_combine: a one-element tensor's claims need no folding; "
+                         "compare their values")
+    r, _, proof, t = _fold_prove([mle.table(fx)], [claims], n, transcript)
+    return Claim(point=r, value=proof.final_evals[1]), proof, t
+
+
+def verify_combine(shape: Sequence[int], claims: Sequence[Claim], proof: SumcheckProof | None,
+                   transcript: Transcript) -> tuple[Claim, Transcript]:
+    """Check `prove_combine`; returns the folded claim. Raises GadgetError("combine", ...)."""
+    n = num_vars(shape)
+    claims = [check_claim(c, n, f"claims[{i}]", "combine") for i, c in enumerate(claims)]
+    if not claims:
+        raise ValueError("verify_combine: no claims")
+    if len(claims) == 1:
+        return claims[0], transcript
+    if n == 0:
+        raise ValueError("verify_combine: a one-element tensor's claims need no folding")
+    r, _, f_val, t = _fold_verify([claims], n, proof, transcript, "combine")
+    return Claim(point=field.encode(r), value=field.encode(f_val)), t
+
+
+# --- public tensors ----------------------------------------------------------------------------
+
+
+def check_public(name: str, x: Any, claims: Sequence[Claim]) -> None:
+    """Verifier: every claim on the public tensor `x` must match its MLE (GadgetError)."""
+    fx = as_field(x, name)
+    n = num_vars(fx.shape[:-1])
+    for i, c in enumerate(claims):
+        check_claim(c, n, f"{name}[{i}]", "public")
+        if ints(evaluate(fx, c.point)) != ints(c.value):
+            raise GadgetError("public", "public_value", f"claim {i} on the public tensor {name!r} "
+                              "differs from its MLE")
+
+
+# --- openings of committed tensors -------------------------------------------------------------
+
+
+def _groups(names: Sequence[str], commitments: Mapping[str, commit.Commitment],
+            gens_of: Mapping[str, str] | None, gens: Any) -> dict[str, list[str]]:
+    """Tensors grouped by (generator set, layout), each group's names sorted."""
+    if isinstance(gens, commit.Generators):
+        gens = {DEFAULT_GENS: gens}
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names):
+        if name not in commitments:
+            raise ValueError(f"openings: claims on {name!r}, which has no commitment")
+        g = (gens_of or {}).get(name, next(iter(gens)) if len(gens) == 1 else None)
+        if g is None or g not in gens:
+            raise ValueError(f"openings: no generator set for {name!r} (pass gens_of)")
+        cm = commitments[name]
+        groups.setdefault(f"{g}/n{cm.num_vars}c{cm.col_vars}", []).append(name)
+    return groups
+
+
+def _gens_named(gens: Any, key: str) -> commit.Generators:
+    if isinstance(gens, commit.Generators):
+        return gens
+    return gens[key.rsplit("/", 1)[0]]
+
+
+def prove_openings(
+    claims: Mapping[str, Sequence[Claim]],
+    commitments: Mapping[str, commit.Commitment],
+    witnesses: Mapping[str, commit.Witness],
+    gens: commit.Generators | Mapping[str, commit.Generators],
+    transcript: Transcript,
+    key: Array,
+    *,
+    gens_of: Mapping[str, str] | None = None,
+) -> tuple[dict[str, GroupOpening], Transcript]:
+    """Discharge every claim on committed tensors: fold per group, then one batched opening.
+
+    claims: name -> claims (names without claims are skipped); gens: one generator set, or a
+    mapping of named sets with `gens_of` (tensor name -> set name). Groups are (generator set,
+    layout), in sorted order. Returns the proofs by group key and the transcript. Jit-able.
+    """
+    names = [k for k, v in claims.items() if v]
+    groups = _groups(names, commitments, gens_of, gens)
+    keys = jax.random.split(key, max(1, len(groups)))
+    out: dict[str, GroupOpening] = {}
+    t = transcript
+    for gi, (gkey, members) in enumerate(sorted(groups.items())):
+        coms = [commitments[n] for n in members]
+        n = coms[0].num_vars
+        cls = [[check_claim(c, n, f"{m}[{i}]", "openings") for i, c in enumerate(claims[m])]
+               for m in members]
+        t = t.begin(OPEN, [n, coms[0].col_vars, len(members)])
+        if len(members) == 1 and len(cls[0]) == 1:
+            point, fold = cls[0][0].point, None
+        else:
+            tables = [witnesses[m].matrix.reshape(-1, field.LIMBS) for m in members]
+            point, _, fold, t = _fold_prove(tables, cls, n, t)
+        vals, op, t = commit.prove_opening(coms, [witnesses[m] for m in members], point,
+                                           _gens_named(gens, gkey), t, keys[gi])
+        out[gkey] = GroupOpening(combine=fold, values=vals, opening=op)
+    return out, t
+
+
+def verify_openings(
+    claims: Mapping[str, Sequence[Claim]],
+    commitments: Mapping[str, commit.Commitment],
+    gens: commit.Generators | Mapping[str, commit.Generators],
+    proofs: Mapping[str, GroupOpening],
+    transcript: Transcript,
+    *,
+    gens_of: Mapping[str, str] | None = None,
+) -> Transcript:
+    """Check `prove_openings`. Raises GadgetError("openings", check, ...) naming the group."""
+    names = [k for k, v in claims.items() if v]
+    groups = _groups(names, commitments, gens_of, gens)
+    if set(proofs) != set(groups):
+        raise GadgetError("openings", "shape", f"proofs for groups {sorted(proofs)}, expected "
+                          f"{sorted(groups)}")
+    t = transcript
+    for gkey, members in sorted(groups.items()):
+        prf = proofs[gkey]
+        coms = [commitments[n] for n in members]
+        n = coms[0].num_vars
+        cls = [[check_claim(c, n, f"{m}[{i}]", "openings") for i, c in enumerate(claims[m])]
+               for m in members]
+        if tuple(prf.values.shape) != (len(members), field.LIMBS):
+            raise GadgetError("openings", "shape", f"group {gkey}: values must be "
+                              f"Fr[{len(members)}, 8]")
+        t = t.begin(OPEN, [n, coms[0].col_vars, len(members)])
+        if len(members) == 1 and len(cls[0]) == 1:
+            point = cls[0][0].point
+            if ints(prf.values[0]) != ints(cls[0][0].value):
+                raise GadgetError("openings", "value", f"group {gkey}: the opened value differs "
+                                  f"from the claim on {members[0]!r}")
+        else:
+            r, r_tau, f_val, t = _fold_verify(cls, n, prf.combine, t, "openings",
+                                              f"group {gkey}: ")
+            y = ints(prf.values)
+            kappa = mle.num_vars(len(members))
+            folded = sum(eq_ints(r_tau, [(i >> j) & 1 for j in range(kappa)]) * v
+                         for i, v in enumerate(y)) % R
+            if folded != f_val:
+                raise GadgetError("openings", "stacked_value", f"group {gkey}: Σ eq(r_τ, τ)·y_τ "
+                                  "differs from the folded claim")
+            point = field.encode(r)
+        try:
+            t = commit.verify_opening(coms, point, prf.values, prf.opening,
+                                      _gens_named(gens, gkey), t)
+        except commit.OpeningError as e:
+            raise GadgetError("openings", "opening", f"group {gkey}: {e}") from e
+    return t
+
+
+__all__ = [
+    "COMBINE", "OPEN", "Claim", "ClaimSet", "GadgetError", "GroupOpening", "absorb_claim", "add",
+    "as_field", "check_claim", "check_public", "evaluate", "ints", "merge", "num_vars",
+    "point_of", "prove_combine", "prove_openings", "reshape", "same_layout", "transpose",
+    "verify_combine", "verify_openings",
+]
