@@ -384,3 +384,61 @@ def test_gpu_matches_cpu():
     prove = jax.jit(lambda t, tr, e: sumcheck.prove(t, tr, eq_point=e))
     outs = [prove(*jax.device_put((tables, T0, eq_point), dev)) for dev in (cpu, gpu)]
     assert np.array_equal(np.asarray(outs[0][1].messages), np.asarray(outs[1][1].messages))
+
+
+# --- the default instance's own pass (accumulate_product) against the term loop --------------
+
+
+@pytest.mark.parametrize("k,with_eq", [(1, False), (2, False), (3, False), (4, False), (1, True),
+                                       (2, True), (4, True)])
+def test_product_pass_matches_term_loop(k, with_eq):
+    # one term of all tables takes the product pass; the same sum split into two equal terms with
+    # coefficients a and b (a + b = c) takes the term loop: the round values must be identical
+    kn = k + int(with_eq)
+    tabs = jnp.stack([field.encode(rand_ints(16)) for _ in range(kn)])
+    a, b = (int(v) for v in rand_ints(2))
+    one, two = (tuple(range(k)),), (tuple(range(k)),) * 2
+    c1, c2 = field.encode([(a + b) % R]), field.encode([a, b])
+    kw = {"has_eq": with_eq}
+    ev1 = sumcheck.round_evals(tabs, c1, terms=one, **kw)
+    assert np.array_equal(np.asarray(ev1), np.asarray(sumcheck.round_evals(tabs, c2, terms=two,
+                                                                           **kw)))
+    r = field.encode(int(rand_ints(1)[0]))
+    f1, e1 = sumcheck.fold_round(tabs, r, c1, terms=one, **kw)
+    f2, e2 = sumcheck.fold_round(tabs, r, c2, terms=two, **kw)
+    assert np.array_equal(np.asarray(f1), np.asarray(f2))
+    assert np.array_equal(np.asarray(e1), np.asarray(e2))
+    # and both equal the definition on Python integers
+    ints = [field.decode(t) for t in tabs]
+    line = lambda t, i, s: (int(t[2 * i]) + s * (int(t[2 * i + 1]) - int(t[2 * i]))) % R
+    want = []
+    for s in range(kn + 1):
+        acc = 0
+        for i in range(8):
+            p = (a + b) % R
+            for t in ints:
+                p = p * line(t, i, s) % R
+            acc += p
+        want.append(acc % R)
+    assert [int(v) for v in field.decode(ev1)] == want
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("k,log_n,with_eq,terms", [
+    (2, 19, False, None),  # the benchmark's instance: grid-stride passes over many blocks
+    (2, 16, True, None),
+    (4, 15, True, GKR_TERMS),  # the term loop at a size with many blocks
+])
+def test_gpu_large_matches_cpu(k, log_n, with_eq, terms):
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("no GPU")
+    tables = field.random(jax.random.PRNGKey(log_n), (k, 1 << log_n))
+    eq_point = field.random(jax.random.PRNGKey(1), (log_n,)) if with_eq else None
+    coeffs = field.random(jax.random.PRNGKey(2), (len(terms),)) if terms else None
+    cpu = jax.devices("cpu")[0]
+    gpu = next(d for d in jax.devices() if d.platform == "gpu")
+    prove = jax.jit(lambda t, tr, e, c: sumcheck.prove(t, tr, eq_point=e, terms=terms, coeffs=c))
+    outs = [prove(*jax.device_put((tables, T0, eq_point, coeffs), dev)) for dev in (cpu, gpu)]
+    assert np.array_equal(np.asarray(outs[0][1].messages), np.asarray(outs[1][1].messages))
+    assert np.array_equal(np.asarray(outs[0][1].final_evals), np.asarray(outs[1][1].final_evals))
+    assert np.array_equal(np.asarray(outs[0][2].state), np.asarray(outs[1][2].state))

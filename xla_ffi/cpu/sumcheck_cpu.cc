@@ -62,7 +62,18 @@ struct Totals {
   }
 };
 
-template <int K>
+// One pair's evaluation: the default instance through accumulate_product (as on the GPU), any
+// other through the term loop.
+template <int K, bool Product>
+inline void eval_pair(const Fr* f0, const Fr* f1, const sc::Terms& tm, const Fr* coeffs,
+                      uint32_t unit, Fr* acc) {
+  if constexpr (Product)
+    sc::accumulate_product<K>(f0, f1, acc);
+  else
+    sc::accumulate_pair<K>(f0, f1, tm, coeffs, unit, acc);
+}
+
+template <int K, bool Product>
 void round_impl(const uint32_t* t, size_t n, const sc::Terms& tm, const Fr* coeffs,
                 uint32_t* out) {
   Totals total;
@@ -76,14 +87,14 @@ void round_impl(const uint32_t* t, size_t n, const sc::Terms& tm, const Fr* coef
         f0[k] = Fr::load(t + 8 * (k * n + 2 * i));
         f1[k] = Fr::load(t + 8 * (k * n + 2 * i + 1));
       }
-      sc::accumulate_pair<K>(f0, f1, tm, coeffs, unit, acc);
+      eval_pair<K, Product>(f0, f1, tm, coeffs, unit, acc);
     }
     total.add(acc, tm.degree);
   });
   total.store(tm, coeffs, out);
 }
 
-template <int K>
+template <int K, bool Product>
 void fold_round_impl(const uint32_t* t, size_t n, const Fr& r, const sc::Terms& tm,
                      const Fr* coeffs, uint32_t* folded, uint32_t* out) {
   const size_t h = n / 2;
@@ -101,7 +112,7 @@ void fold_round_impl(const uint32_t* t, size_t n, const Fr& r, const sc::Terms& 
         f0[k].store(folded + 8 * (k * h + 2 * i));
         f1[k].store(folded + 8 * (k * h + 2 * i + 1));
       }
-      sc::accumulate_pair<K>(f0, f1, tm, coeffs, unit, acc);
+      eval_pair<K, Product>(f0, f1, tm, coeffs, unit, acc);
     }
     total.add(acc, tm.degree);
   });
@@ -124,16 +135,25 @@ void dispatch(size_t K, Args&&... args) {
 static_assert(sc::kMaxTables == 8, "dispatch covers K = 1..8");
 
 template <int K>
+constexpr bool kMayBeProduct = K <= sc::kMaxTermDegree + 1;
+
+template <int K>
 struct RoundFn {
   static void run(const uint32_t* t, size_t n, const sc::Terms& tm, const Fr* c, uint32_t* out) {
-    round_impl<K>(t, n, tm, c, out);
+    if constexpr (kMayBeProduct<K>) {
+      if (sc::is_plain_product(tm, K)) return round_impl<K, true>(t, n, tm, c, out);
+    }
+    round_impl<K, false>(t, n, tm, c, out);
   }
 };
 template <int K>
 struct FoldRoundFn {
   static void run(const uint32_t* t, size_t n, const Fr& r, const sc::Terms& tm, const Fr* c,
                   uint32_t* f, uint32_t* out) {
-    fold_round_impl<K>(t, n, r, tm, c, f, out);
+    if constexpr (kMayBeProduct<K>) {
+      if (sc::is_plain_product(tm, K)) return fold_round_impl<K, true>(t, n, r, tm, c, f, out);
+    }
+    fold_round_impl<K, false>(t, n, r, tm, c, f, out);
   }
 };
 

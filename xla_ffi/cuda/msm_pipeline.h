@@ -36,7 +36,10 @@ constexpr uint32_t kKeyMask = 0x7fffffffu;
 constexpr int kAffWords = 24;   // affine point: x, y (Montgomery); (0, 0) is the identity
 constexpr int kXyzzWords = 48;  // XYZZ point: x, y, zz, zzz
 constexpr int kJacWords = 36;
-constexpr uint32_t kFanIn = 16;  // plain-sum tree passes
+// Plain-sum tree passes. The reduction steps run one wave or less of threads, so their time is
+// the latency of each thread's serial chain of additions: fan-in 4 gives chains of 4 (more, but
+// cheap, launches) where 16 gave chains of 16.
+constexpr uint32_t kFanIn = 4;
 
 enum class ScalarKind { kFr, kI32 };
 
@@ -52,6 +55,9 @@ ZK_OUTLINE G1XYZZ xyzz_add(const G1XYZZ& a, const G1XYZZ& b) { return a + b; }
 ZK_OUTLINE G1XYZZ xyzz_add_affine(const G1XYZZ& a, const G1Affine& b) { return a.add_affine(b); }
 ZK_OUTLINE G1XYZZ xyzz_dbl(const G1XYZZ& a) { return a.dbl(); }
 ZK_OUTLINE Fp fp_inv(const Fp& a) { return a.inv(); }
+ZK_OUTLINE G1 g1_add(const G1& a, const G1& b) { return a + b; }
+ZK_OUTLINE G1 g1_dbl(const G1& a) { return a.dbl(); }
+ZK_OUTLINE G1 xyzz_to_jacobian(const G1XYZZ& a) { return a.to_jacobian(); }
 
 // --- point storage -------------------------------------------------------------------------
 
@@ -61,6 +67,34 @@ ZK_HD G1Affine load_affine(const uint32_t* p) {
   a.y = Fp::load(p + 12);
   a.inf = a.x.is_zero() && a.y.is_zero();
   return a;
+}
+// The same load in 16-byte pieces: affine points start at multiples of 96 bytes of a 256-byte
+// aligned buffer, so one point is six aligned 16-byte words.
+struct alignas(16) Quad {
+  uint32_t w[4];
+};
+ZK_HD G1Affine load_affine_vec(const uint32_t* p) {
+#if !ZK_DEVICE_PASS
+  return load_affine(p);  // the host emulation keeps plain word loads (no aliasing questions)
+#else
+  const Quad* q = reinterpret_cast<const Quad*>(p);
+  G1Affine a;
+  ZK_UNROLL
+  for (int k = 0; k < 6; ++k) {
+    const Quad v = q[k];
+    ZK_UNROLL
+    for (int j = 0; j < 4; ++j) {
+      const int at = 4 * k + j;
+      if (at < 12) {
+        a.x.v[at] = v.w[j];
+      } else {
+        a.y.v[at - 12] = v.w[j];
+      }
+    }
+  }
+  a.inf = a.x.is_zero() && a.y.is_zero();
+  return a;
+#endif
 }
 ZK_HD G1XYZZ load_xyzz(const uint32_t* p) {
   return G1XYZZ{Fp::load(p), Fp::load(p + 12), Fp::load(p + 24), Fp::load(p + 36)};
@@ -167,7 +201,10 @@ inline bool make_plan(size_t m, size_t n, bool shared_points, bool shared_scalar
   p.group = g;
   const size_t entries = g * per_row;
   p.K0 = entries >= (size_t{1} << 22) ? 64 : entries >= (size_t{1} << 16) ? 32 : 8;
-  p.K1 = 16;
+  // Carry levels add slot pieces in serial chains of K1, log_{K1/2} levels deep: K1 = 4 halves
+  // the total chain length of K1 = 16 (latency-bound, as few threads are left) for ~2x the
+  // (small) work.
+  p.K1 = 4;
   // About 2^15 threads for the running sums, each over L >= 1 buckets.
   uint32_t T = 1;
   while (T < B && (uint64_t)g * W * T * 2 <= (uint64_t{1} << 15)) T *= 2;
@@ -301,12 +338,21 @@ struct Accumulate {
     G1XYZZ acc = G1XYZZ::identity();
     bool real = kFirst;
     size_t s = lo;  // first entry of the current piece
+    // Level 0 loads the next point while adding the current one, so the gather's latency
+    // overlaps the arithmetic instead of stalling every iteration.
+    uint32_t next_ref = kFirst ? vals[lo] : 0u;
+    G1Affine next;
+    if (kFirst) next = load_affine_vec(aff + (size_t)kAffWords * (next_ref & kKeyMask));
     for (size_t i = lo; i < hi; ++i) {
       const uint32_t k = key(i);
       if (k == sentinel) break;
       if (kFirst) {
-        uint32_t ref = vals[i];
-        G1Affine p = load_affine(aff + (size_t)kAffWords * (ref & kKeyMask));
+        const uint32_t ref = next_ref;
+        G1Affine p = next;
+        if (i + 1 < hi) {
+          next_ref = vals[i + 1];
+          next = load_affine_vec(aff + (size_t)kAffWords * (next_ref & kKeyMask));
+        }
         if (ref & kNegBit) p.y = -p.y;
         acc = xyzz_add_affine(acc, p);
       } else {
@@ -422,7 +468,10 @@ struct WindowSums {
   }
 };
 
-// Σ_w 2^(cw) S_w per row by Horner, stored as a Jacobian point at out[row0 + lr].
+// Σ_w 2^(cw) S_w per row by Horner, stored as a Jacobian point at out[row0 + lr]. One thread
+// per row runs (W-1)·c serial doublings, so this step is pure latency: the Horner runs in
+// Jacobian coordinates, whose doubling (dbl-2009-l, 2M + 5S, three products deep) is cheaper
+// and shallower than XYZZ's (6M + 3S, four deep); the W - 1 additions pay a conversion each.
 struct RowSums {
   static constexpr const char* name = "msm: window combination";
   const uint32_t* S;
@@ -432,12 +481,12 @@ struct RowSums {
   ZK_HD void operator()(size_t lr) const {
     if (lr >= rows) return;
     const uint32_t* s = S + (size_t)kXyzzWords * W * lr;
-    G1XYZZ acc = load_xyzz(s + (size_t)kXyzzWords * (W - 1));
+    G1 acc = xyzz_to_jacobian(load_xyzz(s + (size_t)kXyzzWords * (W - 1)));
     for (int w = W - 1; w-- > 0;) {
-      for (int i = 0; i < c; ++i) acc = xyzz_dbl(acc);
-      acc = xyzz_add(acc, load_xyzz(s + (size_t)kXyzzWords * w));
+      for (int i = 0; i < c; ++i) acc = g1_dbl(acc);
+      acc = g1_add(acc, xyzz_to_jacobian(load_xyzz(s + (size_t)kXyzzWords * w)));
     }
-    acc.to_jacobian().store(out + (size_t)kJacWords * (row0 + lr));
+    acc.store(out + (size_t)kJacWords * (row0 + lr));
   }
 };
 

@@ -1,12 +1,19 @@
 // Sumcheck round and MLE fold handlers for CUDA (same targets and shapes as sumcheck_cpu.cc).
 //
-// A round is two launches on XLA's stream: a grid-stride pass in which every thread accumulates
-// its pairs' round-polynomial values in registers, reduced per warp with shuffles and per block
-// through shared memory into one partial per block (scratch memory), then a one-block launch
-// that sums the partials. The fused fold-round folds with the previous challenge and evaluates
-// in the same pass, so each round reads the tables once and writes them halved.
+// A round is a grid-stride pass in which every thread accumulates its pairs' round-polynomial
+// values in registers, reduced per warp with shuffles and per block through shared memory. The
+// grid is at most the blocks that fit on the device at once, so every block stays resident and
+// the partials stay few; a one-block launch that sums the partials follows. A pass small enough
+// for one block (the late rounds) writes the round polynomial itself: one launch per round. The
+// fused fold-round folds with the previous challenge and evaluates in the same pass, so each
+// round reads the tables once and writes them halved.
+//
+// The default instance (one term of all tables, D = K) has its own pass (accumulate_product):
+// exactly D + 1 accumulators, compile-time points, independent products; fewer registers and
+// more resident warps than the term loop, which keeps kEvals accumulators for any degree.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <string>
 
 #include "cuda/map_cuda.cuh"
@@ -20,7 +27,6 @@ namespace sc = zk::sumcheck;
 namespace {
 
 constexpr unsigned kBlock = 256;
-constexpr unsigned kMaxBlocks = 1024;
 
 __device__ __forceinline__ Fr ld(const uint32_t* p) {
   const uint4* q = reinterpret_cast<const uint4*>(p);
@@ -42,26 +48,50 @@ __device__ __forceinline__ Fr shfl_down(const Fr& x, int d) {
   return r;
 }
 
-constexpr int kEvals = sc::kMaxDegree + 1;  // stride of one block's partial sums
+constexpr int kEvals = sc::kMaxDegree + 1;  // the generic pass's accumulators
 
-// Sums acc[0..D] over the block; thread 0 writes the result to dst[0..D].
-__device__ void block_reduce(Fr* acc, int D, uint32_t* dst) {
-  __shared__ uint32_t warp_sums[kBlock / 32][kEvals][8];
+// How a pass evaluates one pair: the default instance (a product of all K tables, D = K) with
+// exactly K + 1 accumulators and compile-time points, or any instance through the term loop
+// with kEvals accumulators and the degree at run time.
+template <int K, bool Product>
+struct Eval;
+template <int K>
+struct Eval<K, true> {
+  static constexpr int kAcc = K + 1;
+  __device__ __forceinline__ static void pair(const Fr* f0, const Fr* f1, const sc::Terms&,
+                                              const Fr*, uint32_t, Fr* acc) {
+    sc::accumulate_product<K>(f0, f1, acc);
+  }
+};
+template <int K>
+struct Eval<K, false> {
+  static constexpr int kAcc = kEvals;
+  __device__ __forceinline__ static void pair(const Fr* f0, const Fr* f1, const sc::Terms& tm,
+                                              const Fr* c, uint32_t unit, Fr* acc) {
+    sc::accumulate_pair<K>(f0, f1, tm, c, unit, acc);
+  }
+};
+
+// Sums acc[0..count) over the block; thread 0 writes the sums, times `scale`, to dst[0..count).
+template <int N>
+__device__ void block_reduce(Fr* acc, int count, const Fr& scale, uint32_t* dst) {
+  __shared__ uint32_t warp_sums[kBlock / 32][N][8];
   const unsigned lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
-  for (int j = 0; j < kEvals; ++j) {
-    if (j > D) break;
+  for (int j = 0; j < N; ++j) {
+    if (j >= count) break;
     for (int d = 16; d > 0; d >>= 1) acc[j] += shfl_down(acc[j], d);
     if (lane == 0) acc[j].store(warp_sums[warp][j]);
   }
   __syncthreads();
   if (warp == 0) {
+    const unsigned warps = (blockDim.x + 31) / 32;
 #pragma unroll
-    for (int j = 0; j < kEvals; ++j) {
-      if (j > D) break;
-      Fr x = lane < blockDim.x / 32 ? Fr::load(warp_sums[lane][j]) : Fr::zero();
+    for (int j = 0; j < N; ++j) {
+      if (j >= count) break;
+      Fr x = lane < warps ? Fr::load(warp_sums[lane][j]) : Fr::zero();
       for (int d = 16; d > 0; d >>= 1) x += shfl_down(x, d);
-      if (lane == 0) x.store(dst + 8 * j);
+      if (lane == 0) (x * scale).store(dst + 8 * j);
     }
   }
 }
@@ -72,15 +102,30 @@ __device__ void load_coeffs(const uint32_t* coeffs, int T, Fr* sh) {
   __syncthreads();
 }
 
-template <int K>
-__global__ void round_kernel(const uint32_t* t, size_t n, const sc::Terms tm,
-                             const uint32_t* coeffs, uint32_t* partials) {
+// Where a pass's block sums go: a one-block launch writes the round polynomial itself (with a
+// lone term's coefficient applied, see accumulate_pair), a larger one a partial per block for
+// sum_partials_kernel.
+template <int N>
+__device__ void finish(Fr* acc, int count, const Fr* c, int T, uint32_t* partials,
+                       uint32_t* out) {
+  if (gridDim.x == 1)
+    block_reduce<N>(acc, count, T == 1 ? c[0] : Fr::one(), out);
+  else
+    block_reduce<N>(acc, count, Fr::one(), partials + (size_t)blockIdx.x * 8 * N);
+}
+
+// A pass over the pairs (2i, 2i+1) of unfolded tables (the first round).
+template <int K, bool Product>
+__device__ __forceinline__ void round_pass(const uint32_t* t, size_t n, const sc::Terms& tm,
+                                           const uint32_t* coeffs, uint32_t* partials,
+                                           uint32_t* out) {
+  using E = Eval<K, Product>;
   __shared__ Fr c[sc::kMaxTerms];
   load_coeffs(coeffs, tm.num_terms, c);
   const uint32_t unit = sc::unit_mask(tm, c);
-  Fr acc[kEvals];
+  Fr acc[E::kAcc];
 #pragma unroll
-  for (int j = 0; j < kEvals; ++j) acc[j] = Fr::zero();
+  for (int j = 0; j < E::kAcc; ++j) acc[j] = Fr::zero();
   Fr f0[K], f1[K];
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n / 2;
        i += (size_t)gridDim.x * blockDim.x) {
@@ -89,23 +134,27 @@ __global__ void round_kernel(const uint32_t* t, size_t n, const sc::Terms tm,
       f0[k] = ld(t + 8 * (k * n + 2 * i));
       f1[k] = ld(t + 8 * (k * n + 2 * i + 1));
     }
-    sc::accumulate_pair<K>(f0, f1, tm, c, unit, acc);
+    E::pair(f0, f1, tm, c, unit, acc);
   }
-  block_reduce(acc, tm.degree, partials + (size_t)blockIdx.x * 8 * kEvals);
+  finish<E::kAcc>(acc, tm.degree + 1, c, tm.num_terms, partials, out);
 }
 
-template <int K>
-__global__ void fold_round_kernel(const uint32_t* t, size_t n, const uint32_t* rp,
-                                  const sc::Terms tm, const uint32_t* coeffs, uint32_t* folded,
-                                  uint32_t* partials) {
+// Folds entries (4i, 4i+1) and (4i+2, 4i+3) of every table with r into folded entries 2i and
+// 2i+1, and evaluates the next round on that pair while it is in registers.
+template <int K, bool Product>
+__device__ __forceinline__ void fold_round_pass(const uint32_t* t, size_t n, const uint32_t* rp,
+                                                const sc::Terms& tm, const uint32_t* coeffs,
+                                                uint32_t* folded, uint32_t* partials,
+                                                uint32_t* out) {
+  using E = Eval<K, Product>;
   __shared__ Fr c[sc::kMaxTerms];
   load_coeffs(coeffs, tm.num_terms, c);
   const uint32_t unit = sc::unit_mask(tm, c);
   const Fr r = Fr::load(rp);
   const size_t h = n / 2;
-  Fr acc[kEvals];
+  Fr acc[E::kAcc];
 #pragma unroll
-  for (int j = 0; j < kEvals; ++j) acc[j] = Fr::zero();
+  for (int j = 0; j < E::kAcc; ++j) acc[j] = Fr::zero();
   Fr f0[K], f1[K];
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n / 4;
        i += (size_t)gridDim.x * blockDim.x) {
@@ -117,29 +166,57 @@ __global__ void fold_round_kernel(const uint32_t* t, size_t n, const uint32_t* r
       st(folded + 8 * (k * h + 2 * i), f0[k]);
       st(folded + 8 * (k * h + 2 * i + 1), f1[k]);
     }
-    sc::accumulate_pair<K>(f0, f1, tm, c, unit, acc);
+    E::pair(f0, f1, tm, c, unit, acc);
   }
-  block_reduce(acc, tm.degree, partials + (size_t)blockIdx.x * 8 * kEvals);
+  finish<E::kAcc>(acc, tm.degree + 1, c, tm.num_terms, partials, out);
 }
 
-// Sums the blocks' partials; a lone term's coefficient is applied here (see accumulate_pair).
+// The kernels. The product passes of one or two tables fit in 128 registers without spilling
+// (ptxas -v), so they are bounded to two resident blocks of 256 threads per SM: twice the warps
+// to hide memory latency behind (unbounded, the fold-round took 134 registers, one block). The
+// others are left unbounded: a bound made ptxas cap some term-loop passes at 128 registers and
+// spill.
+template <int K, bool Product>
+constexpr bool kTwoBlocks = Product && K <= 2;
+
+template <int K, bool Product>
+__global__ void round_kernel(const uint32_t* t, size_t n, const sc::Terms tm,
+                             const uint32_t* coeffs, uint32_t* partials, uint32_t* out) {
+  round_pass<K, Product>(t, n, tm, coeffs, partials, out);
+}
+template <int K, bool Product>
+__global__ void __launch_bounds__(kBlock, 2)
+    round_kernel_2(const uint32_t* t, size_t n, const sc::Terms tm, const uint32_t* coeffs,
+                   uint32_t* partials, uint32_t* out) {
+  round_pass<K, Product>(t, n, tm, coeffs, partials, out);
+}
+template <int K, bool Product>
+__global__ void fold_round_kernel(const uint32_t* t, size_t n, const uint32_t* rp,
+                                  const sc::Terms tm, const uint32_t* coeffs, uint32_t* folded,
+                                  uint32_t* partials, uint32_t* out) {
+  fold_round_pass<K, Product>(t, n, rp, tm, coeffs, folded, partials, out);
+}
+template <int K, bool Product>
+__global__ void __launch_bounds__(kBlock, 2)
+    fold_round_kernel_2(const uint32_t* t, size_t n, const uint32_t* rp, const sc::Terms tm,
+                        const uint32_t* coeffs, uint32_t* folded, uint32_t* partials,
+                        uint32_t* out) {
+  fold_round_pass<K, Product>(t, n, rp, tm, coeffs, folded, partials, out);
+}
+
+// Sums the blocks' partials (N per block); a lone term's coefficient is applied here.
+template <int N>
 __global__ void sum_partials_kernel(const uint32_t* partials, unsigned blocks, int D, int T,
                                     const uint32_t* coeffs, uint32_t* out) {
-  __shared__ uint32_t sums[kEvals][8];
-  Fr acc[kEvals];
+  Fr acc[N];
 #pragma unroll
-  for (int j = 0; j < kEvals; ++j) acc[j] = Fr::zero();
+  for (int j = 0; j < N; ++j) acc[j] = Fr::zero();
   for (unsigned b = threadIdx.x; b < blocks; b += blockDim.x) {
 #pragma unroll
-    for (int j = 0; j < kEvals; ++j)
-      if (j <= D) acc[j] += Fr::load(partials + 8 * ((size_t)b * kEvals + j));
+    for (int j = 0; j < N; ++j)
+      if (j <= D) acc[j] += Fr::load(partials + 8 * ((size_t)b * N + j));
   }
-  block_reduce(acc, D, &sums[0][0]);
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    const Fr c0 = T == 1 ? Fr::load(coeffs) : Fr::one();
-    for (int j = 0; j <= D; ++j) (Fr::load(sums[j]) * c0).store(out + 8 * j);
-  }
+  block_reduce<N>(acc, D + 1, T == 1 ? Fr::load(coeffs) : Fr::one(), out);
 }
 
 __global__ void fold_kernel(const uint32_t* t, size_t half, const uint32_t* rp, uint32_t* o) {
@@ -168,27 +245,112 @@ ffi::Error decode(ffi::Span<const int64_t> terms, int64_t num_tables, int64_t ha
   return ffi::Error::Success();
 }
 
-unsigned blocks_for(size_t items) {
-  size_t b = (items + kBlock - 1) / kBlock;
-  return (unsigned)(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
+// Blocks of `kernel` that fit on the device at once. The per-SM count is cached by the caller
+// (one cache per kernel); the SM count is read per call, which is cheap and keeps a process
+// with unlike GPUs right.
+template <class Kernel>
+unsigned resident_blocks(Kernel kernel, std::atomic<int>& per_sm) {
+  int b = per_sm.load(std::memory_order_relaxed);
+  if (b == 0) {
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, kBlock, 0) != cudaSuccess ||
+        b < 1)
+      b = 1;
+    per_sm.store(b, std::memory_order_relaxed);
+  }
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      sms < 1)
+    sms = 1;
+  return (unsigned)(b * sms);
 }
 
-template <int K>
+// One item per thread up to a full grid of resident blocks, then a grid-stride loop: every block
+// stays resident for the whole pass (no tail wave) and the partials stay few. A pass that fits in
+// one block uses only as many threads as it has items (rounded up to a warp) and finishes the
+// round polynomial itself.
+template <class Kernel>
+void launch_shape(Kernel kernel, std::atomic<int>& per_sm, size_t items, unsigned& blocks,
+                  unsigned& threads) {
+  if (items <= kBlock) {
+    blocks = 1;
+    threads = (unsigned)((items + 31) / 32 * 32);
+    return;
+  }
+  threads = kBlock;
+  const size_t need = (items + kBlock - 1) / kBlock;
+  const unsigned cap = resident_blocks(kernel, per_sm);
+  blocks = (unsigned)(need < cap ? need : cap);
+}
+
+// The kernel that runs each pass (only the chosen one is instantiated).
+template <int K, bool Product>
+auto fold_round_entry() {
+  if constexpr (kTwoBlocks<K, Product>)
+    return &fold_round_kernel_2<K, Product>;
+  else
+    return &fold_round_kernel<K, Product>;
+}
+template <int K, bool Product>
+auto round_entry() {
+  if constexpr (kTwoBlocks<K, Product>)
+    return &round_kernel_2<K, Product>;
+  else
+    return &round_kernel<K, Product>;
+}
+
+// Resident blocks per SM of each pass, filled on first use (see resident_blocks).
+template <int K, bool Product>
+std::atomic<int> per_sm_fold{0};
+template <int K, bool Product>
+std::atomic<int> per_sm_round{0};
+
+template <int K, bool Product>
 ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t* t, size_t n,
                   const uint32_t* r, const sc::Terms& tm, const uint32_t* coeffs,
                   uint32_t* folded, uint32_t* out) {
+  constexpr int N = Eval<K, Product>::kAcc;
   const size_t items = r ? n / 4 : n / 2;
-  const unsigned blocks = blocks_for(items);
-  auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * kEvals * blocks);
-  if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
-  uint32_t* partials = static_cast<uint32_t*>(*mem);
+  unsigned blocks = 0, threads = 0;
   if (r)
-    fold_round_kernel<K><<<blocks, kBlock, 0, s>>>(t, n, r, tm, coeffs, folded, partials);
+    launch_shape(fold_round_entry<K, Product>(), per_sm_fold<K, Product>, items, blocks,
+                 threads);
   else
-    round_kernel<K><<<blocks, kBlock, 0, s>>>(t, n, tm, coeffs, partials);
-  sum_partials_kernel<<<1, kBlock, 0, s>>>(partials, blocks, tm.degree, tm.num_terms, coeffs,
-                                           out);
+    launch_shape(round_entry<K, Product>(), per_sm_round<K, Product>, items, blocks, threads);
+  uint32_t* partials = nullptr;
+  if (blocks > 1) {
+    auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * N * blocks);
+    if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
+    partials = static_cast<uint32_t*>(*mem);
+  }
+  if constexpr (kTwoBlocks<K, Product>) {
+    if (r)
+      fold_round_kernel_2<K, Product>
+          <<<blocks, threads, 0, s>>>(t, n, r, tm, coeffs, folded, partials, out);
+    else
+      round_kernel_2<K, Product><<<blocks, threads, 0, s>>>(t, n, tm, coeffs, partials, out);
+  } else {
+    if (r)
+      fold_round_kernel<K, Product>
+          <<<blocks, threads, 0, s>>>(t, n, r, tm, coeffs, folded, partials, out);
+    else
+      round_kernel<K, Product><<<blocks, threads, 0, s>>>(t, n, tm, coeffs, partials, out);
+  }
+  if (blocks > 1)
+    sum_partials_kernel<N><<<1, kBlock, 0, s>>>(partials, blocks, tm.degree, tm.num_terms,
+                                                coeffs, out);
   return zk::cuda::last_error("sumcheck round kernel");
+}
+
+template <int K>
+ffi::Error launch_k(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t* t, size_t n,
+                    const uint32_t* r, const sc::Terms& tm, const uint32_t* coeffs,
+                    uint32_t* folded, uint32_t* out) {
+  if constexpr (K <= sc::kMaxTermDegree + 1) {
+    if (sc::is_plain_product(tm, K))
+      return launch<K, true>(s, scratch, t, n, r, tm, coeffs, folded, out);
+  }
+  return launch<K, false>(s, scratch, t, n, r, tm, coeffs, folded, out);
 }
 
 ffi::Error dispatch(cudaStream_t s, ffi::ScratchAllocator& scratch, size_t K, const uint32_t* t,
@@ -196,14 +358,14 @@ ffi::Error dispatch(cudaStream_t s, ffi::ScratchAllocator& scratch, size_t K, co
                     uint32_t* folded, uint32_t* out) {
   static_assert(sc::kMaxTables == 8, "dispatch covers K = 1..8");
   switch (K) {
-    case 1: return launch<1>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 2: return launch<2>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 3: return launch<3>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 4: return launch<4>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 5: return launch<5>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 6: return launch<6>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    case 7: return launch<7>(s, scratch, t, n, r, tm, coeffs, folded, out);
-    default: return launch<8>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 1: return launch_k<1>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 2: return launch_k<2>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 3: return launch_k<3>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 4: return launch_k<4>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 5: return launch_k<5>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 6: return launch_k<6>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    case 7: return launch_k<7>(s, scratch, t, n, r, tm, coeffs, folded, out);
+    default: return launch_k<8>(s, scratch, t, n, r, tm, coeffs, folded, out);
   }
 }
 

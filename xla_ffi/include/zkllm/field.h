@@ -153,6 +153,149 @@ ZK_HD void mont_mul32(uint32_t* r, const uint32_t* a, const uint32_t* b, const u
   for (int i = 0; i < N; ++i) r[i] = t[i];
 }
 
+// --- carry-chain arithmetic (the device path) ------------------------------------------------
+//
+// The algorithms below are written against a carry-flag interface `C` so that the exact sequence
+// the device runs (PtxChain: PTX add.cc / madc.hi.cc, which ptxas maps onto IMAD/IADD3 with
+// carry predicates) can also run on the host with an emulated flag (EmuChain) and be checked
+// bit for bit against mont_mul64 (tests/native/msm_pipeline_emulation.cc). Each function computes
+// exactly what the portable code above computes, for every input: the same CIOS quotient digits,
+// the same single conditional subtraction, so results stay the canonical representative.
+#if ZK_DEVICE_PASS
+struct PtxChain {
+  // asm volatile keeps the statements in program order: the carry flag between them is invisible
+  // to the compiler, and nothing else in these chains writes it.
+#define ZK_PTX3(name, op)                                                             \
+  __device__ __forceinline__ uint32_t name(uint32_t a, uint32_t b, uint32_t c) {      \
+    uint32_t r;                                                                       \
+    asm volatile(op " %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));           \
+    return r;                                                                         \
+  }
+#define ZK_PTX2(name, op)                                                             \
+  __device__ __forceinline__ uint32_t name(uint32_t a, uint32_t b) {                  \
+    uint32_t r;                                                                       \
+    asm volatile(op " %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));                      \
+    return r;                                                                         \
+  }
+  ZK_PTX3(mad_lo_cc, "mad.lo.cc.u32")
+  ZK_PTX3(madc_lo_cc, "madc.lo.cc.u32")
+  ZK_PTX3(madc_hi_cc, "madc.hi.cc.u32")
+  ZK_PTX2(add_cc, "add.cc.u32")
+  ZK_PTX2(addc_cc, "addc.cc.u32")
+  ZK_PTX2(addc, "addc.u32")
+  ZK_PTX2(sub_cc, "sub.cc.u32")
+  ZK_PTX2(subc_cc, "subc.cc.u32")
+  ZK_PTX2(subc, "subc.u32")
+#undef ZK_PTX3
+#undef ZK_PTX2
+};
+#else
+// The same interface with the flag in a member, for host checks of the device algorithms.
+struct EmuChain {
+  uint32_t cf = 0;
+  uint32_t set(uint64_t s) {
+    cf = (uint32_t)(s >> 32) & 1;
+    return (uint32_t)s;
+  }
+  uint32_t mad_lo_cc(uint32_t a, uint32_t b, uint32_t c) { return set((uint64_t)(a * b) + c); }
+  uint32_t madc_lo_cc(uint32_t a, uint32_t b, uint32_t c) {
+    return set((uint64_t)(a * b) + c + cf);
+  }
+  uint32_t madc_hi_cc(uint32_t a, uint32_t b, uint32_t c) {
+    return set((((uint64_t)a * b) >> 32) + c + cf);
+  }
+  uint32_t add_cc(uint32_t a, uint32_t b) { return set((uint64_t)a + b); }
+  uint32_t addc_cc(uint32_t a, uint32_t b) { return set((uint64_t)a + b + cf); }
+  uint32_t addc(uint32_t a, uint32_t b) { return a + b + cf; }
+  uint32_t sub_cc(uint32_t a, uint32_t b) { return set((uint64_t)a - b); }
+  uint32_t subc_cc(uint32_t a, uint32_t b) { return set((uint64_t)a - b - cf); }
+  uint32_t subc(uint32_t a, uint32_t b) { return a - b - cf; }
+};
+#endif
+
+// r = a + b, minus m when the sum is >= m (the add32/geq32/sub32 sequence, without branches).
+template <int N, class C>
+ZK_HD void add_mod_cc(uint32_t* r, const uint32_t* a, const uint32_t* b, const uint32_t* m,
+                      C& o) {
+  uint32_t s[N], d[N];
+  s[0] = o.add_cc(a[0], b[0]);
+  ZK_UNROLL
+  for (int i = 1; i < N; ++i) s[i] = o.addc_cc(a[i], b[i]);
+  const uint32_t carry = o.addc(0u, 0u);
+  d[0] = o.sub_cc(s[0], m[0]);
+  ZK_UNROLL
+  for (int i = 1; i < N; ++i) d[i] = o.subc_cc(s[i], m[i]);
+  const bool below = o.subc(carry, 0u) == 0xffffffffu;  // no carry and a borrow: s < m
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) r[i] = below ? s[i] : d[i];
+}
+
+// r = a - b, plus m when that borrows (the sub32/add32 sequence, without branches).
+template <int N, class C>
+ZK_HD void sub_mod_cc(uint32_t* r, const uint32_t* a, const uint32_t* b, const uint32_t* m,
+                      C& o) {
+  uint32_t d[N];
+  d[0] = o.sub_cc(a[0], b[0]);
+  ZK_UNROLL
+  for (int i = 1; i < N; ++i) d[i] = o.subc_cc(a[i], b[i]);
+  const uint32_t mask = o.subc(0u, 0u);  // all ones after a borrow
+  r[0] = o.add_cc(d[0], m[0] & mask);
+  ZK_UNROLL
+  for (int i = 1; i < N - 1; ++i) r[i] = o.addc_cc(d[i], m[i] & mask);
+  r[N - 1] = o.addc(d[N - 1], m[N - 1] & mask);
+}
+
+// t[0..N+1] += x · y for one limb y: the products of even limbs j land on (t_j, t_{j+1}) and
+// form one carry chain, those of odd limbs another, so every product is one mad instruction.
+template <int N, class C>
+ZK_HD void mul_limb_acc_cc(uint32_t* t, const uint32_t* x, uint32_t y, C& o) {
+  t[0] = o.mad_lo_cc(x[0], y, t[0]);
+  t[1] = o.madc_hi_cc(x[0], y, t[1]);
+  ZK_UNROLL
+  for (int j = 2; j < N; j += 2) {
+    t[j] = o.madc_lo_cc(x[j], y, t[j]);
+    t[j + 1] = o.madc_hi_cc(x[j], y, t[j + 1]);
+  }
+  t[N] = o.addc_cc(t[N], 0u);
+  t[N + 1] = o.addc(t[N + 1], 0u);
+  t[1] = o.mad_lo_cc(x[1], y, t[1]);
+  t[2] = o.madc_hi_cc(x[1], y, t[2]);
+  ZK_UNROLL
+  for (int j = 3; j < N; j += 2) {
+    t[j] = o.madc_lo_cc(x[j], y, t[j]);
+    t[j + 1] = o.madc_hi_cc(x[j], y, t[j + 1]);
+  }
+  t[N + 1] = o.addc(t[N + 1], 0u);
+}
+
+// CIOS Montgomery product, the same quotient digits and final subtraction as mont_mul32 (so the
+// same result for every a < 2^(32N), b < m); N even. The running value stays below R + m, so
+// N + 2 words always hold it, whatever spare bits the modulus leaves.
+template <int N, class C>
+ZK_HD void mont_mul_cc(uint32_t* r, const uint32_t* a, const uint32_t* b, const uint32_t* m,
+                       uint32_t inv, C& o) {
+  static_assert(N % 2 == 0, "even limb count");
+  uint32_t t[N + 2];
+  ZK_UNROLL
+  for (int i = 0; i < N + 2; ++i) t[i] = 0;
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) {
+    mul_limb_acc_cc<N>(t, a, b[i], o);
+    const uint32_t q = t[0] * inv;
+    mul_limb_acc_cc<N>(t, m, q, o);  // t[0] becomes 0
+    ZK_UNROLL
+    for (int j = 0; j < N + 1; ++j) t[j] = t[j + 1];
+    t[N + 1] = 0;
+  }
+  uint32_t d[N];
+  d[0] = o.sub_cc(t[0], m[0]);
+  ZK_UNROLL
+  for (int i = 1; i < N; ++i) d[i] = o.subc_cc(t[i], m[i]);
+  const bool below = o.subc(t[N], 0u) == 0xffffffffu;  // t < m (t < 2m, so t[N] <= 1)
+  ZK_UNROLL
+  for (int i = 0; i < N; ++i) r[i] = below ? t[i] : d[i];
+}
+
 }  // namespace detail
 
 // A prime field element in Montgomery form. P supplies the constants (see FrParams, FpParams).
@@ -232,8 +375,8 @@ struct Field {
     Field r;
 #if ZK_DEVICE_PASS
     Field m = modulus_limbs();
-    uint32_t c = detail::add32<N>(r.v, v, b.v);
-    if (c || detail::geq32<N>(r.v, m.v)) detail::sub32<N>(r.v, r.v, m.v);
+    detail::PtxChain o;
+    detail::add_mod_cc<N>(r.v, v, b.v, m.v, o);
 #else
     uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
     to64(a64, v);
@@ -249,7 +392,8 @@ struct Field {
     Field r;
 #if ZK_DEVICE_PASS
     Field m = modulus_limbs();
-    if (detail::sub32<N>(r.v, v, b.v)) detail::add32<N>(r.v, r.v, m.v);
+    detail::PtxChain o;
+    detail::sub_mod_cc<N>(r.v, v, b.v, m.v, o);
 #else
     uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
     to64(a64, v);
@@ -267,7 +411,8 @@ struct Field {
     Field r;
 #if ZK_DEVICE_PASS
     Field m = modulus_limbs();
-    detail::mont_mul32<N>(r.v, v, b.v, m.v, P::inv32);
+    detail::PtxChain o;
+    detail::mont_mul_cc<N>(r.v, v, b.v, m.v, P::inv32, o);
 #else
     uint64_t a64[N / 2], b64[N / 2], m64[N / 2], r64[N / 2];
     to64(a64, v);

@@ -70,6 +70,46 @@ ZK_HD void accumulate_pair(const Fr* f0, const Fr* f1, const Terms& tm, const Fr
   }
 }
 
+// True for the default instance: one term that holds every table other than eq exactly once,
+// so the summand is the product of all K native tables (eq included) and D = K. It takes
+// accumulate_product, whose evaluation points are compile-time, instead of the term loop.
+ZK_HD bool is_plain_product(const Terms& tm, int K) {
+  if (tm.num_terms != 1 || tm.degree != K) return false;
+  for (int k = 0; k < K - tm.has_eq; ++k)
+    if (tm.exps[0][k] != 1) return false;
+  return true;
+}
+
+// acc[t] += Π_k f_k(t) for t = 0..K (see is_plain_product; the term's coefficient is applied to
+// the reduced sums). Every point is unrolled, so the K + 1 products are independent chains the
+// compiler can interleave. t = 1 uses f1 itself, which equals f0 + slope.
+template <int K>
+ZK_HD void accumulate_product(const Fr* f0, const Fr* f1, Fr* acc) {
+  Fr slope[K], cur[K];
+  ZK_UNROLL
+  for (int k = 0; k < K; ++k) {
+    slope[k] = f1[k] - f0[k];
+    cur[k] = f1[k];
+  }
+  Fr p0 = f0[0], p1 = f1[0];
+  ZK_UNROLL
+  for (int k = 1; k < K; ++k) {
+    p0 = p0 * f0[k];
+    p1 = p1 * f1[k];
+  }
+  acc[0] += p0;
+  acc[1] += p1;
+  ZK_UNROLL
+  for (int t = 2; t <= K; ++t) {
+    ZK_UNROLL
+    for (int k = 0; k < K; ++k) cur[k] += slope[k];
+    Fr p = cur[0];
+    ZK_UNROLL
+    for (int k = 1; k < K; ++k) p = p * cur[k];
+    acc[t] += p;
+  }
+}
+
 // Host side: build and check a Terms from the handler's operands and attributes. `exps` is the
 // row-major T×K exponent matrix, `num_coeffs` = T, `num_evals` = D + 1. Returns "" or an error.
 inline std::string decode_terms(const int64_t* exps, size_t n_exps, int64_t num_tables,
