@@ -11,8 +11,9 @@ and bilinear gadgets reduce the RAW (not yet rescaled) output; `rescale` turns a
 rescaled tensor into a claim on the raw one. Verifiers raise `GadgetError(gadget, check, ...)`.
 
 Modules: matmul (zkFC, q/k/v and gate/up siblings, attention scores and context with GQA),
-rescale, hadamard, skip, rope, mask, embedding; `rangecheck` batches range lookups; `core` holds
-shared helpers.
+rescale, hadamard, skip, rope, mask, embedding, rmsnorm (rsqrt by the gap check), swiglu (SiLU
+mapping lookup); `rangecheck` batches range lookups; `limbs` commits wide non-negative values as
+range-checked 16-bit limbs; `core` holds shared helpers.
 """
 
 from ..claims import Claim, ClaimSet, GadgetError

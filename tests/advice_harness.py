@@ -1,0 +1,48 @@
+"""Commit a gadget's advice tensors, open the claims on them, and run prover/verifier pairs
+end to end (the nonlinear gadgets' tests: rmsnorm, swiglu, softmax)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from gadget_harness import T0, i32, leaf_cases
+
+from zkllm_jax import claims, commit
+
+
+def commit_advice(adv: dict, gens: commit.Generators, seed: int = 70):
+    """Commit every tensor (sorted by name) and absorb the commitments: (coms, wits, t)."""
+    coms, wits = {}, {}
+    for i, n in enumerate(sorted(adv)):
+        coms[n], wits[n] = commit.commit(i32(adv[n]), gens, jax.random.PRNGKey(seed + i))
+    t = T0
+    for n in sorted(coms):
+        t = t.absorb_points(b"commitments", coms[n].rows)
+    return coms, wits, t
+
+
+def gens_for(adv: dict, tag: bytes) -> commit.Generators:
+    cols = max(1 << commit.layout(np.shape(v))[1] for v in adv.values())
+    return commit.setup(cols, tag)
+
+
+def open_claims(cs: dict, names, coms, wits, gens, t, seed: int = 5):
+    return claims.prove_openings({n: cs[n] for n in names}, coms, wits, gens, t,
+                                 jax.random.PRNGKey(seed))
+
+
+def verify_open(cs: dict, names, coms, gens, opening, t):
+    return claims.verify_openings({n: cs[n] for n in names}, coms, gens, opening, t)
+
+
+def lean_cases(proof):
+    """The first element of every leaf; of the lookups, every leaf of the first range and one
+    of the others (their message kinds are the same)."""
+    cases = leaf_cases(proof, both_ends=False)
+    rngs = sorted({n.split("']")[0] for n, _ in cases if n.startswith(".ranges")})
+    keep = [c for c in cases if not c[0].startswith(".ranges") or c[0].startswith(rngs[0])]
+    keep += [(f"{r}'].layer_messages", -1) for r in rngs[1:]]
+    return keep
+
+
+__all__ = ["commit_advice", "gens_for", "lean_cases", "open_claims", "verify_open"]
