@@ -15,33 +15,17 @@
 #include "xla/ffi/api/ffi.h"
 #include "zkllm/parallel.h"
 #include "zkllm/sumcheck.h"
+#include "zkllm/sumcheck_args.h"
 
 namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
+using zk::sumcheck_args::decode;
+using zk::sumcheck_args::table_dims;
 
 namespace {
 
 constexpr size_t kMinChunk = 1024;
-
-ffi::Error table_dims(size_t words, size_t K, size_t min_n, size_t& n) {
-  if (words % (8 * K)) return ffi::Error::InvalidArgument("sumcheck: tables are not [K, n, 8]");
-  n = words / (8 * K);
-  if (n < min_n || (n & (n - 1)))
-    return ffi::Error::InvalidArgument("sumcheck: table length must be a power of two >= " +
-                                       std::to_string(min_n) + ", got " + std::to_string(n));
-  return ffi::Error::Success();
-}
-
-ffi::Error decode(ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq,
-                  const ffi::Buffer<ffi::U32>& coeffs, size_t num_evals, sc::Terms& tm) {
-  if (coeffs.element_count() % 8)
-    return ffi::Error::InvalidArgument("sumcheck: coefficients are not [T, 8]");
-  std::string err = sc::decode_terms(terms.begin(), terms.size(), num_tables, has_eq,
-                                     coeffs.element_count() / 8, num_evals, tm);
-  if (!err.empty()) return ffi::Error::InvalidArgument("sumcheck: " + err);
-  return ffi::Error::Success();
-}
 
 // Sums the chunks' accumulators and applies a lone term's coefficient (see accumulate_pair).
 struct Totals {

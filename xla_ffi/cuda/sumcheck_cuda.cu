@@ -19,10 +19,13 @@
 #include "cuda/map_cuda.cuh"
 #include "xla/ffi/api/ffi.h"
 #include "zkllm/sumcheck.h"
+#include "zkllm/sumcheck_args.h"
 
 namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
+using zk::sumcheck_args::decode;
+using zk::sumcheck_args::table_dims;
 
 namespace {
 
@@ -224,25 +227,6 @@ __global__ void fold_kernel(const uint32_t* t, size_t half, const uint32_t* rp, 
   for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < half;
        j += (size_t)gridDim.x * blockDim.x)
     st(o + 8 * j, sc::fold_pair(ld(t + 16 * j), ld(t + 16 * j + 8), r));
-}
-
-ffi::Error table_dims(size_t words, size_t K, size_t min_n, size_t& n) {
-  if (words % (8 * K)) return ffi::Error::InvalidArgument("sumcheck: tables are not [K, n, 8]");
-  n = words / (8 * K);
-  if (n < min_n || (n & (n - 1)))
-    return ffi::Error::InvalidArgument("sumcheck: table length must be a power of two >= " +
-                                       std::to_string(min_n) + ", got " + std::to_string(n));
-  return ffi::Error::Success();
-}
-
-ffi::Error decode(ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq,
-                  const ffi::Buffer<ffi::U32>& coeffs, size_t num_evals, sc::Terms& tm) {
-  if (coeffs.element_count() % 8)
-    return ffi::Error::InvalidArgument("sumcheck: coefficients are not [T, 8]");
-  std::string err = sc::decode_terms(terms.begin(), terms.size(), num_tables, has_eq,
-                                     coeffs.element_count() / 8, num_evals, tm);
-  if (!err.empty()) return ffi::Error::InvalidArgument("sumcheck: " + err);
-  return ffi::Error::Success();
 }
 
 // Blocks of `kernel` that fit on the device at once. The per-SM count is cached by the caller
