@@ -172,3 +172,13 @@ __all__ = [
     "tampered",
     "tiny",
 ]
+
+
+SC_LEAVES = [".sumcheck.messages", ".sumcheck.final_evals"]
+
+
+def bumped(x, idx, by: int = 1) -> np.ndarray:
+    """A copy of x with element idx increased by `by` (a tampered witness)."""
+    y = np.array(x)
+    y[idx] += by
+    return y

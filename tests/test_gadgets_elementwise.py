@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from gadget_harness import (
     FX,
+    SC_LEAVES,
     T0,
     assert_holds,
     bump,
+    bumped,
     honest_claim,
     i32,
     ints_of,
@@ -25,15 +27,6 @@ from gadget_harness import (
 from zkllm_jax import commit, field, mle
 from zkllm_jax.claims import GadgetError
 from zkllm_jax.gadgets import hadamard, mask, skip
-
-SC_LEAVES = [".sumcheck.messages", ".sumcheck.final_evals"]
-
-
-def _bumped(x, idx, by=1):
-    y = np.array(x)
-    y[idx] += by
-    return y
-
 
 # --- Hadamard on the tiny model: act ⊙ up (SwiGLU), normed ⊙ g (RMSNorm, broadcast) ------------
 
@@ -87,9 +80,9 @@ def test_hadamard_tampered_claim(had):
 def test_hadamard_tampered_witness(had, which):
     a, b = had["a"], had["b"]
     if which == "a":
-        a = _bumped(a, (4, 1))
+        a = bumped(a, (4, 1))
     else:
-        b = _bumped(b, (3,) if b.ndim == 1 else (4, 1))
+        b = bumped(b, (3,) if b.ndim == 1 else (4, 1))
     _, prf, _ = hadamard.prove(i32(a), i32(b), had["claim"], T0)
     rejects(lambda: _had_check(had, proof=prf))
 
@@ -107,7 +100,7 @@ def test_hadamard_public_factor():
     assert same_state(tp, tv) and sorted(cv) == ["a"]
     assert_holds(cv, {"a": a})
     with pytest.raises(GadgetError, match="public_factor"):
-        hadamard.verify(a.shape, b.shape, claim, prf, T0, b_public=i32(_bumped(b, (0, 0))))
+        hadamard.verify(a.shape, b.shape, claim, prf, T0, b_public=i32(bumped(b, (0, 0))))
     with pytest.raises(GadgetError):  # the flag is bound into the transcript
         hadamard.verify(a.shape, b.shape, claim, prf, T0)
 
@@ -146,7 +139,7 @@ def test_skip_honest(res):
 def test_skip_tampered(res):
     rejects(lambda: _res_check(res, proof=tampered(res["proof"], (".a_value", 0))))
     rejects(lambda: _res_check(res, claim=bump(res["claim"])))
-    _, prf, _ = skip.prove(i32(_bumped(res["a"], (0, 0))), i32(res["b"]), res["claim"], T0)
+    _, prf, _ = skip.prove(i32(bumped(res["a"], (0, 0))), i32(res["b"]), res["claim"], T0)
     rejects(lambda: _res_check(res, proof=prf))
 
 
@@ -193,7 +186,7 @@ def test_mask_tampered_message(msk, leaf):
 
 
 def test_mask_nonzero_masked_entry(msk):
-    p = _bumped(msk["p"], (2, 1, 6))  # key 6 > query 1: must be zero
+    p = bumped(msk["p"], (2, 1, 6))  # key 6 > query 1: must be zero
     _, prf, _ = mask.prove(i32(p), T0)
     rejects(lambda: mask.verify(p.shape, prf, T0))
 

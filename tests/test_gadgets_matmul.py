@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from gadget_harness import (
     CFG,
+    SC_LEAVES,
     T0,
     assert_holds,
     bump,
+    bumped,
     fenc,
     honest_claim,
     i32,
@@ -27,13 +29,6 @@ from zkllm_jax.claims import GadgetError
 from zkllm_jax.gadgets import matmul
 
 RNG = np.random.default_rng(7)
-SC_LEAVES = [".sumcheck.messages", ".sumcheck.final_evals"]
-
-
-def _bumped(x, idx):
-    y = np.array(x)
-    y[idx] += 1
-    return y
 
 
 # --- zkFC on the tiny model's q_proj, with the input and the weight committed ------------------
@@ -99,7 +94,7 @@ def test_fc_tampered_claim(fc):
 @pytest.mark.parametrize("which,idx", [("x", (0, 0)), ("x", (7, 63)), ("w", (5, 9))])
 def test_fc_tampered_witness(fc, which, idx):
     x, w = fc["x"], fc["w"]
-    x, w = (_bumped(x, idx), w) if which == "x" else (x, _bumped(w, idx))
+    x, w = (bumped(x, idx), w) if which == "x" else (x, bumped(w, idx))
     rejects(lambda: _fc_check(fc, proof=_fc_prove(fc, x, w)))
 
 
@@ -164,7 +159,7 @@ def test_attention_tampered_claim(attn):
 @pytest.mark.parametrize("which", ["a", "b"])
 def test_attention_tampered_witness(attn, which):
     a, b = attn["a"], attn["b"]
-    a, b = (_bumped(a, (3, 7, 0)), b) if which == "a" else (a, _bumped(b, (1, 0, 2)))
+    a, b = (bumped(a, (3, 7, 0)), b) if which == "a" else (a, bumped(b, (1, 0, 2)))
     _, prf, _ = attn["prove"](i32(a), i32(b), attn["claim"], T0)
     rejects(lambda: _attn_check(attn, proof=prf))
 
@@ -253,9 +248,9 @@ def test_siblings_tampered_claim(sib, s):
 def test_siblings_tampered_witness(sib, which):
     x, ws = sib["x"], list(sib["ws"])
     if which == "x":
-        x = _bumped(x, (2, 3))
+        x = bumped(x, (2, 3))
     else:
-        ws[1] = _bumped(ws[1], (4, 4))
+        ws[1] = bumped(ws[1], (4, 4))
     _, prf, _ = matmul.prove_siblings(i32(x), [i32(w) for w in ws], sib["claims"], T0,
                                       same_rows=sib["same"])
     rejects(lambda: _sib_check(sib, proof=prf))

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from gadget_harness import (
     CFG,
+    SC_LEAVES,
     T0,
     TOKENS,
     assert_holds,
     bump,
+    bumped,
     honest_claim,
     i32,
     ints_of,
@@ -23,15 +25,6 @@ from gadget_harness import (
 
 from zkllm_jax import claims
 from zkllm_jax.gadgets import embedding, rope
-
-SC_LEAVES = [".sumcheck.messages", ".sumcheck.final_evals"]
-
-
-def _bumped(x, idx):
-    y = np.array(x)
-    y[idx] += 1
-    return y
-
 
 # --- RoPE on the tiny model's keys (2 kv heads) ------------------------------------------------
 
@@ -85,10 +78,10 @@ def test_rope_tampered_message(rp, leaf):
 def test_rope_tampered_claim_witness_and_table(rp):
     rejects(lambda: _rope_check(rp, claim=bump(rp["claim"])))
     for idx in [(0, 0, 0), (1, 7, 12)]:  # a low and a high (rotated) half element
-        _, prf, _ = rope.prove(i32(_bumped(rp["x"], idx)), i32(rp["cos"]), i32(rp["sin"]),
+        _, prf, _ = rope.prove(i32(bumped(rp["x"], idx)), i32(rp["cos"]), i32(rp["sin"]),
                                rp["claim"], T0)
         rejects(lambda prf=prf: _rope_check(rp, proof=prf))
-    rejects(lambda: _rope_check(rp, cos=_bumped(rp["cos"], (3, 3))))
+    rejects(lambda: _rope_check(rp, cos=bumped(rp["cos"], (3, 3))))
 
 
 def test_rope_needs_a_power_of_two_head_dim():
@@ -131,7 +124,7 @@ def test_embedding_tampered_message(emb, leaf):
 
 def test_embedding_tampered_claim_table_and_tokens(emb):
     rejects(lambda: _emb_check(emb, claim=bump(emb["claim"])))
-    _, prf, _ = embedding.prove(i32(_bumped(emb["table"], (TOKENS[2], 7))), i32(TOKENS),
+    _, prf, _ = embedding.prove(i32(bumped(emb["table"], (TOKENS[2], 7))), i32(TOKENS),
                                 emb["claim"], T0)
     rejects(lambda: _emb_check(emb, proof=prf))
     other = TOKENS.copy()
