@@ -23,6 +23,19 @@ Every deviation (truncation, trailing bytes, wrong magic/version/type/name/kind/
 overruns the data, a scalar ≥ r, an invalid point) raises ProofFormatError naming the byte
 offset and the field. Parameters (rounds, degree, columns) are the dims, which verifiers check
 against what they expect.
+
+Composite proofs (a layer, a model: nested dataclasses and dicts of the objects above) use the
+tree type (id 4, `tree_to_bytes` / `tree_from_bytes`): after the 8-byte header,
+
+    nleaves  u32
+    then per leaf, in pytree order:
+      path     u16 length + UTF-8 (jax.tree_util.keystr of the leaf's path)
+      kind, ndim, dims, payload   as above
+
+The parser is given the expected structure (`like`: the proof's pytree with arrays or
+jax.ShapeDtypeStruct leaves, e.g. from `jax.eval_shape` of the prover on the public shapes) and
+requires every path, kind and shape to match it exactly, so a proof can neither add, drop nor
+reshape a message.
 """
 
 from __future__ import annotations
@@ -188,6 +201,99 @@ def from_bytes(data: bytes, expected: type | None = None) -> Any:
     return cls(**values)
 
 
+TREE = 4
+
+
+def _leaf_kind(shape: tuple[int, ...], where: str) -> int:
+    if len(shape) >= 2 and shape[-2:] == (3, curve.FP_LIMBS):
+        return G1
+    if len(shape) >= 1 and shape[-1] == field.LIMBS:
+        return FR
+    raise ValueError(f"{where}: leaf of shape {shape} is neither Fr[..., 8] nor G1[..., 3, 12]")
+
+
+def _payload(arr: Any, kind: int) -> bytes:
+    if int(np.prod(arr.shape, dtype=np.int64)) == 0:
+        return b""
+    if kind == FR:
+        return _fr_bytes(arr)
+    return np.asarray(curve.to_compressed(arr), dtype=np.uint8).tobytes()
+
+
+def tree_to_bytes(tree: Any) -> bytes:
+    """Serialize a composite proof (any pytree of Fr and G1 arrays) in the tree format."""
+    import jax
+
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    out = [MAGIC, VERSION.to_bytes(2, "big"), TREE.to_bytes(2, "big"),
+           len(leaves).to_bytes(4, "big")]
+    for path, leaf in leaves:
+        name = jax.tree_util.keystr(path).encode()
+        shape = tuple(int(d) for d in leaf.shape)
+        kind = _leaf_kind(shape, name.decode())
+        batch = shape[: len(shape) - (1 if kind == FR else 2)]
+        if len(name) >= 1 << 16 or len(batch) > 255:
+            raise ValueError(f"tree_to_bytes: leaf {name!r} cannot be encoded")
+        out += [len(name).to_bytes(2, "big"), name, bytes([kind, len(batch)])]
+        out += [int(d).to_bytes(4, "big") for d in batch]
+        out.append(_payload(leaf, kind))
+    return b"".join(out)
+
+
+def tree_from_bytes(data: bytes, like: Any) -> Any:
+    """Parse tree-format bytes strictly against the expected structure `like` (see above)."""
+    import jax
+
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"tree_from_bytes: expected bytes, got {type(data).__name__}")
+    rd = _Reader(bytes(data))
+    if rd.take(4, "magic") != MAGIC:
+        raise ProofFormatError(0, "magic", "not a zkllm-jax proof (bad magic)")
+    version = rd.uint(2, "version")
+    if version != VERSION:
+        raise ProofFormatError(4, "version", f"unsupported version {version} (expected "
+                               f"{VERSION})")
+    if rd.uint(2, "type") != TREE:
+        raise ProofFormatError(6, "type", "not a composite (tree) proof")
+    expected, treedef = jax.tree_util.tree_flatten_with_path(like)
+    n = rd.uint(4, "nleaves")
+    if n != len(expected):
+        raise ProofFormatError(8, "nleaves", f"{n} leaves, the expected proof has "
+                               f"{len(expected)}")
+    values = []
+    for path, leaf in expected:
+        name = jax.tree_util.keystr(path)
+        shape = tuple(int(d) for d in leaf.shape)
+        kind = _leaf_kind(shape, name)
+        batch = shape[: len(shape) - (1 if kind == FR else 2)]
+        at = rd.pos
+        got = rd.take(rd.uint(2, name), name)
+        if got != name.encode():
+            raise ProofFormatError(at, name, f"expected leaf {name!r}, found {got[:80]!r}")
+        at = rd.pos
+        if rd.uint(1, name) != kind:
+            raise ProofFormatError(at, name, "wrong element kind")
+        at = rd.pos
+        if rd.uint(1, name) != len(batch):
+            raise ProofFormatError(at, name, f"wrong number of axes (expected {len(batch)})")
+        at = rd.pos
+        dims = tuple(rd.uint(4, name) for _ in batch)
+        if dims != batch:
+            raise ProofFormatError(at, name, f"shape {dims}, expected {batch}")
+        count = int(np.prod(batch, dtype=np.int64))
+        at = rd.pos
+        raw = rd.take(count * _WIDTH[kind], name)
+        if count == 0:
+            values.append(jnp.zeros(shape, jnp.uint32))
+        elif kind == FR:
+            values.append(_parse_fr(raw, batch, at, name))
+        else:
+            values.append(_parse_g1(raw, batch, at, name))
+    if rd.pos != len(rd.data):
+        raise ProofFormatError(rd.pos, "end", f"{len(rd.data) - rd.pos} trailing bytes")
+    return jax.tree_util.tree_unflatten(treedef, values)
+
+
 def header_bytes(cls: type) -> int:
     """Bytes of a proof's headers (everything except payload) for a registered class."""
     tid = _ID_OF[cls]
@@ -195,5 +301,5 @@ def header_bytes(cls: type) -> int:
     return 10 + sum(1 + len(n) + 2 + 4 * nd for n, _, nd in schema)
 
 
-__all__ = ["TYPES", "LookupProof", "OpeningProof", "ProofFormatError", "SumcheckProof",
-           "from_bytes", "header_bytes", "to_bytes"]
+__all__ = ["TREE", "TYPES", "LookupProof", "OpeningProof", "ProofFormatError", "SumcheckProof",
+           "from_bytes", "header_bytes", "to_bytes", "tree_from_bytes", "tree_to_bytes"]

@@ -29,8 +29,9 @@ Reduction of a claim on out(u), in transcript order:
 6. the range checks.
 The claims on x ("x": two of them) and g ("weight") are the caller's to discharge.
 
-Soundness. Integer bounds: x is an int32 tensor (|x| < 2^31, from the previous step), so
-0 < v < D·2^62 + E; r < 2^32 and each gap < 2^(16 L) by their limbs' range checks. Every term of
+Soundness. Integer bounds: |x| < 2^b with b = `Params.x_bits` (31 for an int32 tensor, the
+caller's to establish: a range check, or a sum of two range-checked tensors for b = 32), so
+0 < v < D·2^(2b) + E; r < 2^32 and each gap < 2^(16 L) by their limbs' range checks. Every term of
 both identities is then below 2^(16 L + 2) < p/2 (checked when the parameters are built), so
 each identity over the field is an identity over the integers; with both gaps non-negative,
 r²v ≤ C² < (r+1)²v, i.e. r = ⌊C/√v⌋ is the only admissible value. A false per-row identity makes
@@ -76,6 +77,7 @@ class Params(NamedTuple):
     rsqrt_bits: int
     eps_fixed: int  # round(ε·2^(2f)); E = dim·eps_fixed
     gap_limbs: int
+    x_bits: int = 31  # |x| < 2^x_bits, established by the caller
 
     @property
     def eps_total(self) -> int:
@@ -87,28 +89,33 @@ class Params(NamedTuple):
 
     def ints(self) -> list[int]:
         return [self.rows, self.dim, self.scale_bits, self.rsqrt_bits, self.eps_fixed,
-                self.gap_limbs]
+                self.gap_limbs, self.x_bits]
 
 
-def params(rows: int, dim: int, *, scale_bits: int, rsqrt_bits: int, eps_fixed: int) -> Params:
+def params(rows: int, dim: int, *, scale_bits: int, rsqrt_bits: int, eps_fixed: int,
+           x_bits: int = 31) -> Params:
     """Parameters for x of shape (rows, dim); eps_fixed = round(ε·2^(2·scale_bits)) ≥ 1.
 
-    The gap width: gap_lo ≤ C², gap_hi < (r+1)²·v ≤ 2^64·(D·2^62 + E).
+    x_bits: the caller's bound |x| < 2^x_bits (31 for an int32 tensor; 32 for a residual sum of
+    two range-checked int32 tensors that is not committed itself). The gap width: gap_lo ≤ C²,
+    gap_hi < (r+1)²·v ≤ 2^64·(D·2^(2·x_bits) + E).
     """
     rows, dim = int(rows), int(dim)
     if rows < 1 or dim < 1:
         raise ValueError(f"rmsnorm: x must be (T, D) with T, D ≥ 1, got ({rows}, {dim})")
     if int(eps_fixed) < 1:
         raise ValueError("rmsnorm: eps_fixed must be ≥ 1 (v > 0 needs ε > 0)")
+    if not 1 <= int(x_bits) <= 40:
+        raise ValueError(f"rmsnorm: x_bits must be in [1, 40], got {x_bits}")
     if not 1 <= rsqrt_bits <= 30 or not 1 <= scale_bits <= 30:
         raise ValueError("rmsnorm: scale_bits and rsqrt_bits must be in [1, 30]")
     c2 = dim << (2 * scale_bits + 2 * rsqrt_bits)
-    v_max = dim * (1 << 62) + dim * int(eps_fixed)
+    v_max = dim * (1 << (2 * int(x_bits))) + dim * int(eps_fixed)
     bits = max(c2.bit_length(), ((1 << 64) * v_max).bit_length())
     n_l = limbs.count(bits)
     if limbs.LIMB_BITS * n_l + 4 >= R.bit_length() - 1:
         raise ValueError(f"rmsnorm: gaps of {bits} bits are too wide for the field")
-    return Params(rows, dim, int(scale_bits), int(rsqrt_bits), int(eps_fixed), n_l)
+    return Params(rows, dim, int(scale_bits), int(rsqrt_bits), int(eps_fixed), n_l, int(x_bits))
 
 
 @struct.dataclass

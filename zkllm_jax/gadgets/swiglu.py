@@ -165,13 +165,15 @@ def prove(
     table: lookup.Table,
     key: Array,
     adv: Mapping[str, Any] | None = None,
+    range_check: bool = True,
     check_witness: bool = True,
 ) -> tuple[ClaimSet, SwiGLUProof, Transcript]:
     """Reduce a claim on `hidden` to claims on gate, up and the committed advice.
 
     up: int32 (rows, cols) (up_proj's out); wit: the model's swiglu witness; table: `table(...)`
     of the model's SiLU table; adv: the committed advice (default `advice(wit, params)`).
-    Returns ({"gate", "up", "act", "act_in", pieces...}, proof, transcript).
+    range_check=False leaves the range checks of `ranges(params)` to the caller (batched over a
+    layer). Returns ({"gate", "up", "act", "act_in", pieces...}, proof, transcript).
     """
     p = params
     shape = (p.rows, p.cols)
@@ -208,10 +210,12 @@ def prove(
                                        bits=p.in_bits, bound_out=False, range_check=False)
     _merge(claims, cs4, "act_in/")
     claims["gate"] = cs4["raw"]
-    rc, prs, t = rangecheck.prove({n: jnp.asarray(adv[n], jnp.int32) for n in ranges(p)},
-                                  ranges(p), t, k_range, check_witness=check_witness)
-    for n, cl in rc.items():
-        claims[n] = claims[n] + cl
+    prs: dict[str, LookupProof] = {}
+    if range_check:
+        rc, prs, t = rangecheck.prove({n: jnp.asarray(adv[n], jnp.int32) for n in ranges(p)},
+                                      ranges(p), t, k_range, check_witness=check_witness)
+        for n, cl in rc.items():
+            claims[n] = claims[n] + cl
     return claims, SwiGLUProof(hidden_rescale=pr1, product=pr2, silu=pr3, act_in_rescale=pr4,
                                ranges=prs), t
 
@@ -223,6 +227,7 @@ def verify(
     *,
     params: Params,
     table: lookup.Table,
+    range_check: bool = True,
 ) -> tuple[ClaimSet, Transcript]:
     """Check `prove`; returns the claims on gate, up and the advice.
 
@@ -254,9 +259,12 @@ def verify(
                             bound_out=False, range_check=False)
     _merge(claims, cs4, "act_in/")
     claims["gate"] = cs4["raw"]
-    rc, t = rangecheck.verify({n: shape for n in ranges(p)}, ranges(p), proof.ranges, t)
-    for n, cl in rc.items():
-        claims[n] = claims[n] + cl
+    if range_check:
+        rc, t = rangecheck.verify({n: shape for n in ranges(p)}, ranges(p), proof.ranges, t)
+        for n, cl in rc.items():
+            claims[n] = claims[n] + cl
+    elif proof.ranges:
+        raise GadgetError("swiglu", "shape", "range proofs present but range_check is off")
     return claims, t
 
 
