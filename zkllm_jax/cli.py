@@ -69,11 +69,82 @@ def _add_run(sub) -> None:
     p.set_defaults(func=_cmd_run, float=False)
 
 
+def _cmd_commit(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from zkllm_jax import weights
+    from zkllm_jax.models import FixedPointConfig, load_model
+
+    def progress(i: int, total: int, name: str, shape: tuple[int, ...], secs: float) -> None:
+        dims = "x".join(str(d) for d in shape)
+        print(f"[{i}/{total}] {name} ({dims}) {secs:.1f} s", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    try:
+        fx = FixedPointConfig(scale_bits=args.scale_bits)  # validated even if the file has one
+        model = load_model(args.model)
+        model = model.to_fixed(model.fx or fx)
+        t1 = time.perf_counter()
+        m, _, cached = weights.commit_model(
+            model, args.out, force=args.force, progress=None if args.quiet else progress
+        )
+        t2 = time.perf_counter()
+        info = weights.summary(m)
+        report = {
+            "model": model.source,
+            "out": str(Path(args.out).resolve()),
+            "cached": cached,
+            **info,
+            "load_seconds": round(t1 - t0, 3),
+            "commit_seconds": round(t2 - t1, 3),
+            "seconds": round(t2 - t0, 3),
+        }
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    verb = "reused cached commitments" if cached else "committed"
+    print(f"{verb}: {info['tensors']} tensors, {info['weights']:,} weights of {model.source}")
+    print(f"commitments: {args.out}/{weights.COMMITMENTS}, {info['commitment_bytes']:,} bytes "
+          f"({info['points']:,} G1 points, {info['generators']} generators)")
+    print(f"model digest: sha256:{info['model_digest']}")
+    print(f"time: {t2 - t0:.1f} s (load and quantize {t1 - t0:.1f} s, "
+          f"{'check cache' if cached else 'commit'} {t2 - t1:.1f} s)")
+    if not cached:
+        print(f"secret blinding seed (prover only, keep private): {args.out}/{weights.SEED_FILE}")
+    return 0
+
+
+def _add_commit(sub) -> None:
+    p = sub.add_parser(
+        "commit",
+        help="quantize a model and commit to every weight tensor (cached on disk)",
+        description="Quantize a model to fixed point and write hiding Hyrax commitments to every "
+        "weight tensor into DIR: manifest.json and commitments.bin are public (what a verifier "
+        "reads), DIR/private/seed is the prover's secret. A DIR already holding commitments to "
+        "the same quantized model is reused.",
+    )
+    p.add_argument(
+        "--model",
+        default="smollm2",
+        help="'smollm2' (embedded), a HF checkpoint dir, a .gguf or converted file",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="commitment directory")
+    p.add_argument("--force", action="store_true", help="recommit even if DIR is up to date, or replace a corrupt DIR")
+    p.add_argument("--json", metavar="REPORT", help="also write a JSON report to this file")
+    p.add_argument("--scale-bits", type=int, default=16,
+                   help="fixed-point scale 2^k (a file quantized already keeps its own)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=_cmd_commit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="zkllm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run,):
+    for add in (_add_run, _add_commit):
         add(sub)
     return parser
 

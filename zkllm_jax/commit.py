@@ -11,7 +11,9 @@ Generators. G_j = curve.generators(cols, tag)[j]; the blinding generator H and t
 generator U come from the distinct tags tag + b"/blind" and tag + b"/ipa-u" (RFC 9380
 hash-to-curve, so nobody knows discrete logs between them).
 
-Commitment. C_i = Σ_j M[i, j]·G_j + b_i·H with uniformly random blinds b_i. int32 tensors
+Commitment. C_i = Σ_j M[i, j]·G_j + b_i·H with blinds b_i = `blinds(key, rows)` drawn from the
+caller's PRNG key, so `witness(tensor, key)` recomputes the prover's side without the MSM
+(`zkllm_jax.weights` keeps weight witnesses this way). int32 tensors
 (fixed-point weights) commit through the small-scalar MSM; field tensors through the Fr MSM.
 Commitments are additively homomorphic (`add`, `scale`), which residual connections use.
 
@@ -100,11 +102,13 @@ def setup(cols: int, tag: bytes) -> Generators:
     """Generators for matrices of `cols` columns (a power of two) under a domain tag."""
     if cols < 1 or cols & (cols - 1):
         raise ValueError(f"setup: cols must be a power of two >= 1, got {cols}")
-    return Generators(
-        g=curve.generators(cols, tag),
-        h=curve.generators(1, tag + b"/blind")[0],
-        u=curve.generators(1, tag + b"/ipa-u")[0],
-    )
+    # concrete even when called while tracing, so callers may cache the result
+    with jax.ensure_compile_time_eval():
+        return Generators(
+            g=curve.generators(cols, tag),
+            h=curve.generators(1, tag + b"/blind")[0],
+            u=curve.generators(1, tag + b"/ipa-u")[0],
+        )
 
 
 def layout(shape: Sequence[int], cols: int | None = None) -> tuple[int, int]:
@@ -129,13 +133,8 @@ def _padded_flat(x: Any, is_int: bool) -> Array:
     return x.reshape(-1) if is_int else x.reshape(-1, field.LIMBS)
 
 
-def commit(
-    tensor: Any, gens: Generators, key: Array, cols: int | None = None
-) -> tuple[Commitment, Witness]:
-    """Commit to a tensor: int32[...] (small-scalar MSM) or Fr[..., 8]. Pure and jit-able.
-
-    Returns the commitment and the prover's witness (matrix and blinds) for openings.
-    """
+def _inspect(tensor: Any, cols: int | None) -> tuple[Any, bool, int, int]:
+    """(tensor, is_int, n, c) after checking the tensor's dtype and rank."""
     is_int = hasattr(tensor, "dtype") and tensor.dtype in (jnp.int32, jnp.int16, jnp.int8)
     if not is_int:
         tensor = field.check(tensor, "tensor")
@@ -145,26 +144,68 @@ def commit(
     if len(shape) == 0:
         raise ValueError("commit: the tensor needs at least one axis")
     n, c = layout(shape, cols)
+    return tensor, is_int, n, c
+
+
+def commit(
+    tensor: Any, gens: Generators, key: Array, cols: int | None = None
+) -> tuple[Commitment, Witness]:
+    """Commit to a tensor: int32[...] (small-scalar MSM) or Fr[..., 8]. Pure and jit-able.
+
+    Returns the commitment and the prover's witness (matrix and blinds) for openings.
+    """
+    tensor, is_int, n, c = _inspect(tensor, cols)
     if gens.g.shape[0] < (1 << c):
         raise ValueError(f"commit: {1 << c} columns need {1 << c} generators, "
                          f"got {gens.g.shape[0]}")
-    return _commit(tensor, gens, key, n, c, is_int)
+    return _commit(tensor, gens, key, n, c, is_int, True)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _commit(tensor, gens, key, n, c, is_int):
+def commitment(
+    tensor: Any, gens: Generators, key: Array, cols: int | None = None
+) -> Commitment:
+    """`commit(...)[0]` without materialising the witness (32 bytes per padded entry)."""
+    tensor, is_int, n, c = _inspect(tensor, cols)
+    if gens.g.shape[0] < (1 << c):
+        raise ValueError(f"commit: {1 << c} columns need {1 << c} generators, "
+                         f"got {gens.g.shape[0]}")
+    return _commit(tensor, gens, key, n, c, is_int, False)[0]
+
+
+def witness(tensor: Any, key: Array, cols: int | None = None) -> Witness:
+    """`commit(tensor, gens, key, cols)[1]` without the MSM: the prover's matrix and blinds."""
+    tensor, is_int, n, c = _inspect(tensor, cols)
+    return _witness(tensor, key, n, c, is_int)
+
+
+def blinds(key: Array, rows: int) -> Array:
+    """The row blinds Fr[rows, 8] that `commit` draws from `key` (part of the key contract)."""
+    return field.random(key, (rows,))
+
+
+def _matrix(tensor, n, c, is_int):
+    """The padded matrix: int32[rows, cols] for int tensors, Fr[rows, cols, 8] otherwise."""
     rows, ncols = 1 << (n - c), 1 << c
     flat = _padded_flat(jnp.asarray(tensor).astype(jnp.int32) if is_int else tensor, is_int)
-    if is_int:
-        mat_int = flat.reshape(rows, ncols)
-        body = curve.msm(gens.g[:ncols], mat_int)
-        matrix = field.encode(mat_int)
-    else:
-        matrix = flat.reshape(rows, ncols, field.LIMBS)
-        body = curve.msm(gens.g[:ncols], matrix)
-    blinds = field.random(key, (rows,))
-    c_rows = curve.add(body, curve.scalar_mul(gens.h, blinds))
-    return Commitment(rows=c_rows, num_vars=n, col_vars=c), Witness(matrix=matrix, blinds=blinds)
+    return flat.reshape(rows, ncols) if is_int else flat.reshape(rows, ncols, field.LIMBS)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _witness(tensor, key, n, c, is_int):
+    mat = _matrix(tensor, n, c, is_int)
+    return Witness(matrix=field.encode(mat) if is_int else mat, blinds=blinds(key, 1 << (n - c)))
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
+def _commit(tensor, gens, key, n, c, is_int, with_witness):
+    mat = _matrix(tensor, n, c, is_int)
+    body = curve.msm(gens.g[: 1 << c], mat)
+    b = blinds(key, 1 << (n - c))
+    c_rows = curve.add(body, curve.scalar_mul(gens.h, b))
+    com = Commitment(rows=c_rows, num_vars=n, col_vars=c)
+    if not with_witness:
+        return com, None
+    return com, Witness(matrix=field.encode(mat) if is_int else mat, blinds=b)
 
 
 # --- homomorphic operations -------------------------------------------------------------------
@@ -392,6 +433,6 @@ def proof_bytes(c: int) -> int:
 
 __all__ = [
     "Commitment", "Generators", "OpeningError", "OpeningProof", "Witness", "add", "add_witness",
-    "commit", "evaluate", "layout", "proof_bytes", "prove_opening", "scale", "scale_witness",
-    "setup", "verify_opening",
+    "blinds", "commit", "commitment", "evaluate", "layout", "proof_bytes", "prove_opening", "scale",
+    "scale_witness", "setup", "verify_opening", "witness",
 ]
