@@ -1,0 +1,379 @@
+"""zkAttn softmax on the tiny model's first layer (H = 4, T = Tk = 8) and on hand-made scores with
+ties: honest proofs verify and end in true claims; a shift below the maximum, a runner-up posing
+as the maximum, a non-one-hot indicator, probs off by one with a matching remainder, a wrong exp
+table output, wrong scores, a wrong output claim and every tampered proof leaf are rejected."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from advice_harness import commit_advice, gens_for, open_claims, verify_open
+from gadget_harness import (
+    FX,
+    assert_holds,
+    bump,
+    honest_claim,
+    i32,
+    ints_of,
+    leaf_cases,
+    same_state,
+    tampered,
+    tiny,
+)
+
+from zkllm_jax import proof as proof_bytes
+from zkllm_jax.claims import GadgetError
+from zkllm_jax.gadgets import softmax
+
+F, RB, BITS = FX.scale_bits, FX.softmax_round_bits, FX.softmax_digit_bits
+H, T = 4, 8
+LOWER = np.tril(np.ones((T, T), bool))  # attended: key j ≤ query t
+
+
+def reference(s, exp_tables, shift=None) -> dict:
+    """The model's softmax witness from scores (numpy int64), optionally with a forced shift."""
+    s = np.asarray(s, np.int64)
+    if shift is None:
+        shift = np.where(LOWER, s, -(1 << 62)).max(-1)
+    x = np.where(LOWER, shift[..., None] - s, 0)
+    u = (x + (1 << (RB - 1))) >> RB
+    rr = x - (u << RB)
+    digits, outs = [], []
+    for tab, b in zip(exp_tables, BITS):
+        d = u & ((1 << b) - 1)
+        u = u >> b
+        digits.append(d)
+        outs.append(np.asarray(tab, np.int64)[d])
+    e, prods, rems = outs[0], [], []
+    for o in outs[1:]:
+        y = e * o
+        e = (y + (1 << (F - 1))) >> F
+        prods.append(e)
+        rems.append(y - (e << F))
+    exp = np.where(LOWER, e, 0)
+    z = exp.sum(-1)
+    num = (exp << F) + (z // 2)[..., None]
+    p = num // z[..., None]
+    wit = {"shift": shift, "x": x, "round_rem": rr, "digits": np.stack(digits),
+           "table_out": np.stack(outs), "prod_out": np.stack(prods), "prod_rem": np.stack(rems),
+           "exp": exp, "row_sum": z, "probs": p, "div_rem": num - p * z[..., None]}
+    return {k: v.astype(np.int32) for k, v in wit.items()}
+
+
+def _adv(st, wit):
+    return {n: np.asarray(v) for n, v in softmax.advice(wit, st["p"]).items()}
+
+
+def _run(st, adv, claim, scores=None, check_witness=True, range_check=True, opening=True):
+    """Commit `adv`, prove (and open the advice claims); what the verifier side needs."""
+    coms, wits, t = commit_advice(adv, st["gens"])
+    cs, prf, tp = softmax.prove(i32(st["s"] if scores is None else scores), {}, claim, t,
+                                params=st["p"], tables=st["tables"], key=jax.random.PRNGKey(4),
+                                adv=adv, range_check=range_check, check_witness=check_witness)
+    out = {"coms": coms, "t": t, "proof": prf, "tp": tp, "t_prove": tp, "claim": claim,
+           "range_check": range_check}
+    if opening:
+        out["opening"], out["tp"] = open_claims(cs, sorted(softmax.committed(cs)), coms, wits,
+                                                st["gens"], tp)
+    return out
+
+
+def _verify_gadget(st, proof=None, claim=None, run=None):
+    run = run or st
+    cs, t = softmax.verify(claim or run["claim"], proof or run["proof"], run["t"],
+                           params=st["p"], tables=st["tables"], range_check=run["range_check"])
+    assert len(cs["scores"]) == 1
+    assert_holds({"scores": cs["scores"]}, {"scores": st["s"]})
+    return cs, t
+
+
+def _check(st, proof=None, claim=None, run=None):
+    run = run or st
+    cs, t = _verify_gadget(st, proof, claim, run)
+    return verify_open(cs, sorted(softmax.committed(cs)), run["coms"], st["gens"],
+                       run["opening"], t)
+
+
+def _setup(s, wit, tables, seed):
+    p = softmax.params(H, T, T, scale_bits=F, round_bits=RB, digit_bits=BITS)
+    st = {"s": np.asarray(s), "wit": wit, "p": p, "exp": tables["exp"],
+          "tables": softmax.tables(tables["exp"])}
+    st["adv"] = _adv(st, wit)
+    st["gens"] = gens_for(st["adv"], b"zkllm-test/softmax")
+    st.update(_run(st, st["adv"], honest_claim(wit["probs"], seed)))
+    st["stage1"] = _verify_gadget(st)
+    return st
+
+
+@pytest.fixture(scope="module")
+def sm():
+    _, tables, wit = tiny()
+    attn = wit["layers"]["self_attn"]
+    return _setup(attn["scores"]["out"][0], {k: v[0] for k, v in attn["softmax"].items()},
+                  tables, 63)
+
+
+def _tie_scores():
+    """Random scores with planted row maxima: a tie at (0, 3) (keys 0 and 2), a runner-up 5
+    below the maximum at (1, 5) (keys 4 and 2), a three-way tie at (2, 7)."""
+    rng = np.random.default_rng(7)
+    s = rng.integers(-(1 << 20), 1 << 20, size=(H, T, T)).astype(np.int64)
+    top = 1 << 21
+    s[0, 3, 0] = s[0, 3, 2] = top
+    s[1, 5, 4], s[1, 5, 2] = top, top - 5
+    s[2, 7, [1, 4, 6]] = top
+    s[3, 0, 0] = top  # the only attended key of row 0
+    return s.astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def ties(sm):
+    s = _tie_scores()
+    return _setup(s, reference(s, sm["exp"]), {"exp": sm["exp"]}, 64)
+
+
+def test_reference_matches_model(sm):
+    """The test's reference softmax reproduces the model's witness (so the attacks below are
+    built with the model's arithmetic)."""
+    ref = reference(sm["s"], sm["exp"])
+    for k, v in ref.items():
+        np.testing.assert_array_equal(v, sm["wit"][k], err_msg=k)
+
+
+def test_witness_identities(sm):
+    """The advice encodes the doubled division and the argmax as the docstring says."""
+    w, adv = sm["wit"], sm["adv"]
+    xv = ints_of(adv["x/lo"]) + (ints_of(adv["x/hi"]) << 16)
+    assert (xv == ints_of(w["x"])).all() and (xv >= 0).all()
+    z = ints_of(w["row_sum"])[..., None]
+    rho2 = ints_of(adv["div/rem_lo"]) + (ints_of(adv["div/rem_hi"]) << 16)
+    gap = ints_of(adv["div/gap_lo"]) + (ints_of(adv["div/gap_hi"]) << 16)
+    assert (rho2 == 2 * ints_of(w["div_rem"]) + z % 2).all()
+    assert (gap == 2 * z - 1 - rho2).all() and (gap >= 0).all()
+    assert (2 * z * ints_of(w["probs"]) + rho2 == (ints_of(w["exp"]) << (F + 1)) + z).all()
+    ind = adv["argmax"]
+    assert (ind.sum(-1) == 1).all() and (ind * ~LOWER == 0).all()
+    np.testing.assert_array_equal((ind * sm["s"]).sum(-1), w["shift"])
+
+
+def test_honest(sm):
+    assert same_state(_check(sm), sm["tp"])
+    cs, _ = sm["stage1"]
+    assert_holds(softmax.committed(cs), sm["adv"])
+    assert set(softmax.committed(cs)) == set(sm["adv"])
+    assert set(softmax.shapes(sm["p"])) == set(sm["adv"])
+    for n, shp in softmax.shapes(sm["p"]).items():
+        assert sm["adv"][n].shape == shp, n
+    assert len(proof_bytes.tree_to_bytes(sm["proof"])) < 150_000
+
+
+def test_honest_with_ties(ties):
+    """Tied maxima (the first one is the argmax) and a single-key row verify."""
+    ind = ties["adv"]["argmax"]
+    assert ind[0, 3, 0] == 1 and ind[0, 3, 2] == 0 and ind[2, 7, 1] == 1
+    assert same_state(_check(ties), ties["tp"])
+    assert_holds(softmax.committed(ties["stage1"][0]), ties["adv"])
+
+
+def test_range_check_by_caller(sm):
+    """range_check=False: no range proofs, the same claims minus the lookups' range claims."""
+    run = _run(sm, sm["adv"], sm["claim"], range_check=False, opening=False)
+    assert run["proof"].ranges == {}
+    cs, _ = _verify_gadget(sm, run=run)
+    assert_holds(softmax.committed(cs), sm["adv"])
+    for n in softmax.ranges(sm["p"]):
+        assert len(cs[n]) == len(sm["stage1"][0][n]) - 1, n
+    with pytest.raises(GadgetError):
+        softmax.verify(sm["claim"], run["proof"], run["t"], params=sm["p"], tables=sm["tables"])
+    with pytest.raises(GadgetError):
+        softmax.verify(sm["claim"], sm["proof"], sm["t"], params=sm["p"], tables=sm["tables"],
+                       range_check=False)
+
+
+def _lean(proof):
+    """Every leaf of the sumchecks and values (both ends), every leaf of the first exp lookup,
+    one leaf of the other exp lookups and of one range lookup (exp and range lookups are the same
+    proof type, so the first one stands for the message kinds; the slow test tampers them all)."""
+    cases = [c for c in leaf_cases(proof) if not c[0].startswith((".exp", ".ranges"))]
+    cases += [c for c in leaf_cases(proof, both_ends=False) if c[0].startswith(".exp[0]")]
+    cases += [(f".exp[{k}].layer_messages", -1) for k in range(1, len(proof.exp))]
+    return cases + [(f".ranges['{min(proof.ranges)}'].layer_messages", -1)]
+
+
+def test_tampered_every_leaf(sm):
+    names = {n for n, _ in leaf_cases(sm["proof"])}
+    for part in ("products", "identities", "values", "rows", "exp[0]", "exp[2]", "ranges"):
+        assert any(n.startswith("." + part) for n in names), part
+    for case in _lean(sm["proof"]):
+        with pytest.raises(GadgetError):
+            _check(sm, proof=tampered(sm["proof"], case))
+
+
+@pytest.mark.slow
+def test_tampered_every_leaf_exhaustive(sm):
+    for case in leaf_cases(sm["proof"]):
+        with pytest.raises(GadgetError):
+            _check(sm, proof=tampered(sm["proof"], case))
+
+
+def test_tampered_opening(sm):
+    cs, t = sm["stage1"]
+    for case in leaf_cases(sm["opening"], both_ends=False):
+        with pytest.raises(GadgetError):
+            verify_open(cs, sorted(softmax.committed(cs)), sm["coms"], sm["gens"],
+                        tampered(sm["opening"], case), t)
+
+
+def test_tampered_claim(sm):
+    """A wrong value on probs: the honest proof no longer verifies for it, and a proof made for
+    it passes the gadget (probs is committed advice) but not the opening."""
+    with pytest.raises(GadgetError):
+        _check(sm, claim=bump(sm["claim"]))
+    run = _run(sm, sm["adv"], bump(sm["claim"]))
+    _verify_gadget(sm, run=run)
+    with pytest.raises(GadgetError) as e:
+        _check(sm, run=run)
+    assert e.value.gadget == "openings"
+
+
+def _dishonest(st, wit, adv=None, claim_seed=65, scores=None):
+    adv = _adv(st, wit) if adv is None else adv
+    run = _run(st, adv, honest_claim(wit["probs"], claim_seed), scores=scores,
+               check_witness=False, opening=False)
+    with pytest.raises(GadgetError) as e:
+        _verify_gadget(st, run=run)
+    return e.value
+
+
+def test_shift_below_max(sm):
+    """shift = max − 1 with x, digits, products and probs recomputed: x is −1 at the argmax, so
+    the argmax row sum Σ_j ind·x ≠ 0 (and x's high piece is out of range)."""
+    s = sm["s"]
+    shift = np.where(LOWER, s.astype(np.int64), -(1 << 62)).max(-1) - 1
+    wit = reference(s, sm["exp"], shift)
+    adv = _adv(sm, wit)
+    adv["argmax"] = sm["adv"]["argmax"]  # the true argmax (x has no zero left in any row)
+    assert _dishonest(sm, wit, adv).check == "rows"
+
+
+def test_runner_up_as_max(ties):
+    """Row (1, 5): key 2 is 5 below the maximum (key 4). A prover that points the argmax at key 2
+    and uses its score as shift gets a fully consistent witness (x(4) = −5 rounds to u = 0,
+    round_rem = −5) except that x is negative: only x's range check objects."""
+    s = ties["s"]
+    shift = np.where(LOWER, s.astype(np.int64), -(1 << 62)).max(-1)
+    shift[1, 5] -= 5
+    wit = reference(s, ties["exp"], shift)
+    adv = _adv(ties, wit)
+    assert adv["argmax"][1, 5, 2] == 1 and adv["x/hi"][1, 5, 4] == -1
+    err = _dishonest(ties, wit, adv)
+    assert err.gadget == "range_check"
+
+
+def test_not_one_hot(ties):
+    """On the tie at (0, 3): ind = 2 and −1 on the two maxima keeps Σ_j ind = 1 and Σ_j ind·x = 0
+    but breaks ind ∈ {0, 1}; ind = 1 on both breaks the row sum; ind on a masked key breaks
+    ind·M = 0."""
+    for val, check in (((2, -1), "identities"), ((1, 1), "rows")):
+        adv = dict(ties["adv"])
+        adv["argmax"] = np.array(adv["argmax"])
+        adv["argmax"][0, 3, [0, 2]] = val
+        assert _dishonest(ties, ties["wit"], adv).check == check
+    adv = dict(ties["adv"])
+    adv["argmax"] = np.array(adv["argmax"])
+    adv["argmax"][3, 0] = 0
+    adv["argmax"][3, 0, 5] = 1  # masked key, where x = 0 too
+    assert _dishonest(ties, ties["wit"], adv).check == "identities"
+
+
+@pytest.mark.parametrize("delta", [1, -1])
+def test_probs_off_by_one(sm, delta):
+    """probs ± 1 at one element with div_rem ∓ z: the division identity still holds, but the
+    remainder (delta = 1) or its gap (delta = −1) is negative, i.e. out of range."""
+    wit = dict(sm["wit"])
+    probs, rem = np.array(wit["probs"]), np.array(wit["div_rem"])
+    probs[2, 6, 3] += delta
+    rem[2, 6, 3] -= delta * wit["row_sum"][2, 6]
+    wit.update(probs=probs, div_rem=rem)
+    err = _dishonest(sm, wit)
+    assert err.gadget == "range_check"
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_wrong_table_output(sm, k):
+    """table_out/k + 1 at one element with the products, exp and probs recomputed: only the exp
+    lookup objects."""
+    wit = dict(sm["wit"])
+    outs = np.array(wit["table_out"]).astype(np.int64)
+    outs[k, 1, 6, 2] += 1
+    e, prods, rems = outs[0], [], []
+    for o in outs[1:]:
+        y = e * o
+        e = (y + (1 << (F - 1))) >> F
+        prods.append(e)
+        rems.append(y - (e << F))
+    exp = np.where(LOWER, e, 0)
+    z = exp.sum(-1)
+    num = (exp << F) + (z // 2)[..., None]
+    p = num // z[..., None]
+    wit.update(table_out=outs, prod_out=np.stack(prods), prod_rem=np.stack(rems), exp=exp,
+               row_sum=z, probs=p, div_rem=num - p * z[..., None])
+    wit = {n: np.asarray(v, np.int32) for n, v in wit.items()}
+    assert _dishonest(sm, wit).check.startswith(f"exp_lookup{k}:")
+
+
+def test_wrong_scores(sm):
+    """The honest advice proven against scores with one attended element changed."""
+    s = np.array(sm["s"])
+    s[0, 4, 1] += 1
+    err = _dishonest(sm, sm["wit"], sm["adv"], claim_seed=63, scores=s)
+    assert err.check == "identities"
+
+
+def test_bad_inputs_are_named(sm):
+    wit = dict(sm["wit"])
+    outs = np.array(wit["table_out"])
+    outs[2, 0, 1, 1] += 1
+    adv = _adv(sm, dict(wit, table_out=outs))
+    with pytest.raises(ValueError, match=r"digits/2, table_out/2\)\[\(0, 1, 1\)\]"):
+        softmax.prove(i32(sm["s"]), {}, sm["claim"], sm["t"], params=sm["p"],
+                      tables=sm["tables"], key=jax.random.PRNGKey(1), adv=adv)
+    with pytest.raises(ValueError, match="advice"):
+        softmax.prove(i32(sm["s"]), {}, sm["claim"], sm["t"], params=sm["p"],
+                      tables=sm["tables"], key=jax.random.PRNGKey(1),
+                      adv={k: v for k, v in sm["adv"].items() if k != "argmax"})
+    with pytest.raises(ValueError, match="exp table"):
+        softmax.prove(i32(sm["s"]), {}, sm["claim"], sm["t"], params=sm["p"],
+                      tables=sm["tables"][:2], key=jax.random.PRNGKey(1), adv=sm["adv"])
+    with pytest.raises(GadgetError):
+        softmax.verify(sm["claim"], sm["proof"], sm["t"], params=sm["p"],
+                       tables=sm["tables"][::-1])
+
+
+@pytest.mark.parametrize("kw", [
+    {"heads": 1, "rows": 1, "keys": 1},
+    {"scale_bits": 17},
+    {"digit_bits": (8,)},
+    {"digit_bits": (8, 8, 8, 8)},
+    {"round_bits": 8, "digit_bits": (16, 16)},
+    {"keys": 1 << 16},
+])
+def test_params_rejected(kw):
+    args = {"heads": H, "rows": T, "keys": T, "scale_bits": F, "round_bits": RB,
+            "digit_bits": BITS} | kw
+    with pytest.raises(ValueError):
+        softmax.params(args.pop("heads"), args.pop("rows"), args.pop("keys"), **args)
+
+
+@pytest.mark.slow
+def test_prover_jits(sm):
+    """The prover under jit gives the same proof and transcript."""
+    fn = jax.jit(lambda s, adv, c, t, key: softmax.prove(
+        s, {}, c, t, params=sm["p"], tables=sm["tables"], key=key, adv=adv,
+        check_witness=False))
+    _, pj, tj = fn(i32(sm["s"]), {k: i32(v) for k, v in sm["adv"].items()}, sm["claim"],
+                   sm["t"], jax.random.PRNGKey(4))
+    for a, b in zip(jax.tree_util.tree_leaves(pj), jax.tree_util.tree_leaves(sm["proof"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert same_state(tj, sm["t_prove"])

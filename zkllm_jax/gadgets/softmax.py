@@ -1,0 +1,685 @@
+"""zkAttn softmax over causally masked scores, exactly as the fixed-point model computes it.
+
+For scores s (H, T, Tk) at scale 2^f, the causal mask N[t, j] = [j ≤ t] (1 = attended; the proof
+covers a whole prompt, start = 0), R = round bits and digit widths b_0..b_{K−1} (docs/models.md):
+    shift[h,t] = max_{j: N} s[h,t,j];    x = N ⊙ (shift − s) ≥ 0
+    x = 2^R·u + round_rem,  round_rem ∈ [−2^(R−1), 2^(R−1));   u = Σ_k 2^(o_k)·digit_k
+    table_out_k = T_k[digit_k]   (public exp tables, one mapping lookup per digit)
+    e_1 = rescale(table_out_0 ⊙ table_out_1, 2^f), e_i = rescale(e_{i−1} ⊙ table_out_i, 2^f)
+    exp = N ⊙ e_{K−1};   z = Σ_j exp;   probs·z + div_rem = 2^f·exp + ⌊z/2⌋,  div_rem ∈ [0, z)
+
+Committed advice (`advice`; the caller commits every tensor and absorbs the commitments before
+`prove`), all int32 of shape (H, T, Tk) except `shift` (H, T):
+- `x/lo`, `x/hi`: x = x_lo + 2^16·x_hi, both in [0, 2^16) (so 0 ≤ x < 2^32 as an integer);
+- `round_rem` ∈ [−2^(R−1), 2^(R−1)); `digits/k`, `table_out/k` (bounded by the mapping lookups);
+- `prod/i` = e_{i+1} ∈ [0, 2^(f+1)) and `prod_rem/i` ∈ [−2^(f−1), 2^(f−1)) (the product chain);
+- `argmax`: the one-hot indicator of the first maximum among the attended keys;
+- `shift` (not range-checked: the proof pins it to s at the argmax);
+- `probs` ∈ [0, 2^(f+1));
+- `div/rem_lo`, `div/rem_hi`, `div/gap_lo`, `div/gap_hi` ∈ [0, 2^16): the pieces of the DOUBLED
+  division's remainder ρ' = 2·div_rem + (z mod 2) and of its gap 2z − 1 − ρ' (see below).
+The row sum z and exp are NOT committed (z = Σ_j N ⊙ e is reduced by a sumcheck, exp = N ⊙ e with
+the public N). With `range_check` the ranged tensors (`ranges`) are checked here in one
+`rangecheck` call; otherwise the caller checks the same `ranges(p)` (batched over the layer).
+
+The doubled division. p = ⌊(2^f·exp + ⌊z/2⌋)/z⌋ equals ⌊(2^(f+1)·exp + z)/(2z)⌋ (for odd z the
+extra ½ never crosses a multiple of z), so the model's probs satisfy
+    2z·p + ρ' = 2^(f+1)·exp + z,   0 ≤ ρ' ≤ 2z − 1,   ρ' = 2·div_rem + (z mod 2),
+which needs no committed ⌊z/2⌋ or parity bit.
+
+Reduction of a claim on probs(u) (probs is committed: the claim is returned for its opening), in
+transcript order, with n = the variables of (H, T, Tk):
+1. `products`: one zero-check at w_B with λ_B, Σ_x eq(w_B, x)·Σ_i λ_B^i·[a_i·t_i − 2^f·e_i − r_i]
+   = 0 (a_1 = t_0, a_i = e_{i−1}); tables t_0..t_{K−1}, e_1..e_{K−1}, r_1..r_{K−1}; claims on all
+   of them at r_B.
+2. `identities`: one zero-check at w with c_i = λ^i over the elements,
+       c_0·ind·(ind − N) + c_1·(xv + N·(s − shift̄)) + c_2·(2z̄·p + ρ' − 2^(f+1)·N·e − z̄)
+       + c_3·(gap − 2z̄ + V + ρ') + c_4·(xv − 2^R·u − round_rem) = 0
+   (xv, ρ', gap from their pieces, shift̄/z̄ broadcast over keys with zero padding, V = the real
+   elements, e = e_{K−1}); tables ind, N, D = s − shift̄, e, z̄, p and one table Lin of all linear
+   parts. At its end r the prover sends the values at r of every piece, digit, round_rem and s,
+   and shift(r_row), z(r_row) at the row part r_row of r; the verifier checks N(r) (public, O(T +
+   Tk)), D(r) = s(r) − shift(r_row)·[keys](r_j), z̄(r) = z(r_row)·[keys](r_j) and Lin(r).
+3. `rows`: with μ, Σ_{h,t,j} eq((½,…,½, r_row), (j, h, t))·[ind·xv + μ·ind + μ²·N·e]
+   = 2^(−k_j)·(μ·V_rows(r_row) + μ²·z(r_row)) (eq(½, j) = 2^(−k_j) weighs every key alike, so
+   this is a row sum): Σ_j ind·xv = 0 and Σ_j ind = 1 on every row, and z is what z̄ claimed.
+4. `exp_lookup{k}`: K LogUp-GKR mapping lookups of (digits/k, table_out/k) into
+   {(d, T_k[d]) : d < 2^(b_k)}, with claims on both columns.
+5. the range checks.
+Returned: ONE claim on "scores" (at r), and claims on every advice tensor (`committed`).
+
+Soundness (with s an int32 tensor bound before the challenges: the scores rescale's output).
+The ranges make every identity an integer identity (all terms are below 2^51 ≪ p). (2) gives,
+per element: ind ∈ {0,1} and ind = 0 where masked (ind² = ind·N); then (3) gives exactly one
+attended j* per row with ind = 1 and xv(j*) = 0, so by xv = N·(shift − s): shift ≡ s(j*) and
+xv(j) = s(j*) − s(j) for every attended j (both sides are integers below 2^33 in absolute value),
+and xv ≥ 0 makes s(j*) the row maximum: shift and x are the model's. xv = 2^R·u + round_rem with
+the digits bounded by their tables makes u, round_rem and the digits the model's (a unique
+decomposition), the lookups the table outputs, (1) with e_i ∈ [0, 2^(f+1)) and r_i in range the
+round-half-up products (the pair (e_i, r_i) is unique), (3) the row sum z, and (2) with ρ' ≥ 0
+and gap = 2z − 1 − ρ' ≥ 0 the division band 0 ≤ ρ' < 2z (which zkLLM omits), so p is the model's
+quotient (with p ∈ [0, 2^(f+1)) the identity 2z·p + ρ' = 2^(f+1)·exp + z holds over the
+integers). Masked probs are then 0, so no separate mask proof on probs is needed. Zero-checks
+fail except with probability n/p (the eq polynomial) plus the sumcheck error 3n/p each; the
+row identities are fixed before r_row is drawn, so they hold at r_row only by chance ≤ n/p.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from .. import commit, field, lookup, mle
+from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim, evaluate, ints
+from ..claims import num_vars as nvars
+from ..lookup import LookupProof, prefix_indicator, shape_indicator
+from ..sumcheck import SumcheckProof
+from ..transcript import Transcript
+from . import core, rangecheck
+from .mask import causal_mask, mask_mle
+from .rangecheck import Range
+
+Array = jax.Array
+R = field.R
+SOFTMAX = b"gadget/softmax"
+TABLE_TAG = b"zkllm-jax/softmax/multiplicities"
+PIECE_BITS = 16
+PIECE = Range(0, PIECE_BITS)
+INV2 = pow(2, -1, R)
+# the identities zero-check over [ind, N, D = s − shift̄, e, z̄, probs, Lin]
+IDENTITY_TERMS = ((0, 0), (0, 1), (1, 2), (1, 3), (4, 5), (4,), (6,))
+# the row sums over [ind, x_lo, x_hi, N, e]
+ROW_TERMS = ((0, 1), (0, 2), (0,), (3, 4))
+DIV_PIECES = ("div/rem_lo", "div/rem_hi", "div/gap_lo", "div/gap_hi")
+
+
+class Params(NamedTuple):
+    """Static sizes: scores (heads, rows, keys) at 2^scale_bits, x rounded by 2^round_bits, then
+    split into digits of digit_bits (least significant first), each through its exp table."""
+
+    heads: int
+    rows: int
+    keys: int
+    scale_bits: int
+    round_bits: int
+    digit_bits: tuple[int, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.heads, self.rows, self.keys)
+
+    @property
+    def num_digits(self) -> int:
+        return len(self.digit_bits)
+
+    @property
+    def offsets(self) -> list[int]:
+        """Bit offset of each digit in x (round_bits, round_bits + b_0, ...)."""
+        out, pos = [], self.round_bits
+        for b in self.digit_bits:
+            out.append(pos)
+            pos += b
+        return out
+
+    def ints(self) -> list[int]:
+        return [self.heads, self.rows, self.keys, self.scale_bits, self.round_bits,
+                len(self.digit_bits), *self.digit_bits]
+
+
+def params(heads: int, rows: int, keys: int, *, scale_bits: int, round_bits: int,
+           digit_bits: Sequence[int]) -> Params:
+    """Parameters for scores of shape (heads, rows, keys) (causal mask, start 0).
+
+    Bounds (ValueError otherwise): scale_bits ≤ 16 (table outputs, products and probs fit a
+    17-bit range, remainders one 16-bit piece), round_bits ≤ 16, 2 or 3 digits of at most 16
+    bits with round_bits + Σ digit_bits ≤ 32 (x below 2^32), keys·2^(scale_bits+1) ≤ 2^32 (the
+    doubled division's remainder and gap below 2^32).
+    """
+    heads, rows, keys = int(heads), int(rows), int(keys)
+    bits = tuple(int(b) for b in digit_bits)
+    if min(heads, rows, keys) < 1 or heads * rows * keys < 2:
+        raise ValueError(f"softmax: scores must be (H, T, Tk) with at least two elements, got "
+                         f"({heads}, {rows}, {keys})")
+    if not 1 <= scale_bits <= 16 or not 1 <= round_bits <= 16:
+        raise ValueError(f"softmax: need 1 <= scale_bits, round_bits <= 16, got {scale_bits}, "
+                         f"{round_bits}")
+    if not 2 <= len(bits) <= 3 or not all(1 <= b <= 16 for b in bits):
+        raise ValueError(f"softmax: need 2 or 3 digits of 1..16 bits, got {bits}")
+    if round_bits + sum(bits) > 32:
+        raise ValueError(f"softmax: round_bits + Σ digit_bits = {round_bits + sum(bits)} > 32")
+    if keys << (scale_bits + 1) > 1 << 32:
+        raise ValueError(f"softmax: {keys} keys at scale 2^{scale_bits} overflow the row sum")
+    return Params(heads, rows, keys, int(scale_bits), int(round_bits), bits)
+
+
+# --- names and layout --------------------------------------------------------------------------
+
+
+def _digit(k: int) -> str:
+    return f"digits/{k}"
+
+
+def _tout(k: int) -> str:
+    return f"table_out/{k}"
+
+
+def _prod(i: int) -> str:
+    return f"prod/{i}"
+
+
+def _prem(i: int) -> str:
+    return f"prod_rem/{i}"
+
+
+def _exp_name(p: Params) -> str:
+    """The last product e_{K−1} (exp = N ⊙ e)."""
+    return _prod(p.num_digits - 2)
+
+
+def ranges(p: Params) -> dict[str, Range]:
+    """The range-checked subset of the advice (digits and table outputs are bounded by their
+    mapping lookups, the argmax indicator by the identities, shift by the argmax)."""
+    out = {"x/lo": PIECE, "x/hi": PIECE, "round_rem": rangecheck.signed_range(p.round_bits),
+           "probs": Range(0, p.scale_bits + 1)}
+    out.update({n: PIECE for n in DIV_PIECES})
+    for i in range(p.num_digits - 1):
+        out[_prod(i)] = Range(0, p.scale_bits + 1)
+        out[_prem(i)] = rangecheck.signed_range(p.scale_bits)
+    return out
+
+
+def shapes(p: Params) -> dict[str, tuple[int, ...]]:
+    """The shape of every advice tensor."""
+    names = [*ranges(p), "argmax", *(_digit(k) for k in range(p.num_digits)),
+             *(_tout(k) for k in range(p.num_digits))]
+    out = {n: p.shape for n in names}
+    out["shift"] = (p.heads, p.rows)
+    return out
+
+
+def _lin_names(p: Params) -> list[str]:
+    """The committed tensors inside the identities' linear table, in `values` order."""
+    return ["x/lo", "x/hi", "round_rem", *(_digit(k) for k in range(p.num_digits)),
+            *DIV_PIECES]
+
+
+def _value_names(p: Params) -> list[str]:
+    """What `SoftmaxProof.values` holds: the linear parts and s at r, shift and z at r_row."""
+    return [*_lin_names(p), "scores", "shift", "row_sum"]
+
+
+def _product_tables(p: Params) -> list[str]:
+    k, m = p.num_digits, p.num_digits - 1
+    return ([_tout(i) for i in range(k)] + [_prod(i) for i in range(m)]
+            + [_prem(i) for i in range(m)])
+
+
+def product_terms(p: Params) -> tuple[tuple[int, ...], ...]:
+    """Terms of the products zero-check over `_product_tables`: per product i (1-based),
+    a_i·t_i, e_i, r_i with a_1 = t_0 and a_i = e_{i−1}."""
+    k, m = p.num_digits, p.num_digits - 1
+    out = []
+    for i in range(1, k):
+        a = 0 if i == 1 else k + i - 2
+        out += [(a, i), (k + i - 1,), (k + m + i - 1,)]
+    return tuple(out)
+
+
+# --- public tables -----------------------------------------------------------------------------
+
+
+def tables(exp_tables: Sequence[Any]) -> list[lookup.Table]:
+    """The mapping tables {(d, T_k[d])} from the model's exp tables (`tables["exp"]`), cached."""
+    out = []
+    for k, tab in enumerate(exp_tables):
+        a = np.asarray(tab)
+        n = a.shape[0] if a.ndim == 1 else 0
+        if a.ndim != 1 or n < 2 or n & (n - 1):
+            raise ValueError(f"softmax: exp table {k} must have 2^b entries, got {a.shape}")
+        out.append(_table(a.astype(np.int32).tobytes(), n))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _table(raw: bytes, n: int) -> lookup.Table:
+    return lookup.mapping_table(np.arange(n, dtype=np.int64), np.frombuffer(raw, np.int32))
+
+
+@functools.lru_cache(maxsize=8)
+def _gens(size: int) -> commit.Generators:
+    _, cm = commit.layout((size,))
+    return commit.setup(1 << cm, TABLE_TAG)
+
+
+def generators(tab: lookup.Table) -> commit.Generators:
+    """Generators of an exp lookup's multiplicity commitment (cached per table size)."""
+    return _gens(1 << tab.num_vars)
+
+
+def _check_tables(tabs: Sequence[lookup.Table], p: Params) -> str | None:
+    if len(tabs) != p.num_digits:
+        return f"{len(tabs)} exp tables for {p.num_digits} digits"
+    for k, (tab, b) in enumerate(zip(tabs, p.digit_bits)):
+        if tab.kind != lookup.MAPPING or tab.size != 1 << b:
+            return f"exp table {k} must be a mapping table of 2^{b} entries"
+    return None
+
+
+# --- proof -------------------------------------------------------------------------------------
+
+
+@struct.dataclass
+class SoftmaxProof:
+    """The steps in transcript order (see the module docstring).
+
+    values: Fr[V, 8], `_value_names` at the identities' point (shift and row_sum at its row part);
+    exp: one mapping lookup per digit; ranges: by range key (empty with range_check=False).
+    """
+
+    products: SumcheckProof
+    identities: SumcheckProof
+    values: Array
+    rows: SumcheckProof
+    exp: tuple[LookupProof, ...]
+    ranges: dict[str, LookupProof]
+
+
+def _lower(p: Params) -> Array:
+    """int32 (T, Tk): N[t, j] = [j ≤ t], the attended keys."""
+    return 1 - causal_mask(p.rows, p.keys)
+
+
+def argmax_indicator(x: Any, p: Params) -> Array:
+    """int32 (H, T, Tk): 1 at the first attended key with x = 0 (the first row maximum)."""
+    x = jnp.asarray(x, jnp.int32)
+    cand = ((x == 0) & (_lower(p) == 1)[None]).astype(jnp.int32)
+    return cand * (jnp.cumsum(cand, axis=-1) == 1).astype(jnp.int32)
+
+
+def advice(wit: Mapping[str, Any], p: Params) -> dict[str, Array]:
+    """Every int32 tensor to commit, by name, from the model's softmax witness (`shift, x,
+    round_rem, digits, table_out, prod_out, prod_rem, row_sum, probs, div_rem`). Jit-able.
+
+    Pieces are split so that their weighted sum is the value in the field whatever the input
+    (x = lo + 2^16·hi with an arithmetic hi; ρ' and the gap likewise), so a negative x or an
+    out-of-band remainder shows up as a piece outside its range.
+    """
+    i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
+    x = i32(wit["x"])
+    if tuple(x.shape) != p.shape:
+        raise ValueError(f"softmax: x {tuple(x.shape)}, expected {p.shape}")
+    out: dict[str, Array] = {}
+    out["x/lo"], out["x/hi"] = rangecheck.split_signed(x, 32)
+    out["round_rem"] = i32(wit["round_rem"])
+    digits, touts = i32(wit["digits"]), i32(wit["table_out"])
+    for k in range(p.num_digits):
+        out[_digit(k)], out[_tout(k)] = digits[k], touts[k]
+    prods, prems = i32(wit["prod_out"]), i32(wit["prod_rem"])
+    for i in range(p.num_digits - 1):
+        out[_prod(i)], out[_prem(i)] = prods[i], prems[i]
+    out["argmax"] = argmax_indicator(x, p)
+    out["shift"] = i32(wit["shift"])
+    out["probs"] = i32(wit["probs"])
+    z = i32(wit["row_sum"])[..., None]
+    rho = jnp.broadcast_to(i32(wit["div_rem"]), p.shape)
+    bit = jnp.broadcast_to(z & 1, p.shape)
+    # ρ' = 2ρ + bit = lo + 2^16·hi with lo = 2·(ρ mod 2^15) + bit, hi = ρ >> 15 (exact for any ρ)
+    out["div/rem_lo"], out["div/rem_hi"] = ((rho & 0x7FFF) << 1) | bit, rho >> 15
+    # gap = 2z − 1 − ρ' = 2·(z − ρ − 1) + (1 − bit)
+    g = z - rho - 1
+    out["div/gap_lo"], out["div/gap_hi"] = ((g & 0x7FFF) << 1) | (1 - bit), g >> 15
+    return out
+
+
+def committed(claims: Mapping[str, Sequence[Claim]]) -> dict[str, list[Claim]]:
+    """The claims on this gadget's own committed advice (for `claims.prove_openings`)."""
+    return {k: list(v) for k, v in claims.items() if k != "scores"}
+
+
+# --- coefficients (field arithmetic, shared by prover and verifier) ----------------------------
+
+
+def _const(v: int) -> Array:
+    return field.encode(int(v) % R)
+
+
+def _powers(x: Array, n: int) -> list[Array]:
+    out = [field.ones(())]
+    for _ in range(n - 1):
+        out.append(field.mul(out[-1], x))
+    return out
+
+
+def _product_coeffs(lam: Array, p: Params) -> Array:
+    out = []
+    for c in _powers(lam, p.num_digits - 1):
+        out += [c, field.mul(_const(-(1 << p.scale_bits)), c), field.neg(c)]
+    return jnp.stack(out)
+
+
+def _identity_coeffs(c: list[Array], p: Params) -> Array:
+    two = _const(2)
+    return jnp.stack([
+        c[0], field.neg(c[0]),                              # ind·ind − ind·N
+        c[1],                                               # N·(s − shift̄)
+        field.mul(_const(-(1 << (p.scale_bits + 1))), c[2]),  # −2^(f+1)·N·e
+        field.mul(two, c[2]),                               # 2·z̄·p
+        field.neg(field.add(c[2], field.mul(two, c[3]))),    # −(c_2 + 2c_3)·z̄
+        field.ones(()),                                     # Lin
+    ])
+
+
+def _linear_coeffs(c: list[Array], p: Params) -> tuple[Array, Array]:
+    """(coefficients of `_lin_names` in Lin, Fr[L, 8]; the coefficient of V)."""
+    hi = _const(1 << PIECE_BITS)
+    cx, cr, cg, cd = field.add(c[1], c[4]), field.add(c[2], c[3]), c[3], field.neg(c[4])
+    coef = [cx, field.mul(hi, cx), cd]
+    coef += [field.mul(_const(1 << o), cd) for o in p.offsets]
+    coef += [cr, field.mul(hi, cr), cg, field.mul(hi, cg)]
+    return jnp.stack(coef), c[3]
+
+
+def _row_coeffs(mu: Array) -> Array:
+    return jnp.stack([field.ones(()), _const(1 << PIECE_BITS), mu, field.mul(mu, mu)])
+
+
+def _row_point(r: Array, p: Params) -> Array:
+    """(½, …, ½, r_row): eq with it weighs every key of a row by 2^(−k_j)."""
+    kj = mle.num_vars(p.keys)
+    if kj == 0:
+        return r
+    return jnp.concatenate([jnp.broadcast_to(_const(INV2), (kj, field.LIMBS)), r[kj:]])
+
+
+def _begin(t: Transcript, p: Params, tabs: Sequence[lookup.Table], claim: Claim) -> Transcript:
+    t = t.begin(SOFTMAX, p.ints())
+    for tab in tabs:
+        t = t.absorb_bytes(b"table", tab.digest)
+    return absorb_claim(t, b"probs", claim)
+
+
+# --- prover ------------------------------------------------------------------------------------
+
+
+def prove(
+    scores: Any,
+    wit: Mapping[str, Any],
+    out_claim: Claim,
+    transcript: Transcript,
+    *,
+    params: Params,
+    tables: Sequence[lookup.Table],
+    key: Array,
+    adv: Mapping[str, Any] | None = None,
+    range_check: bool = True,
+    check_witness: bool = True,
+) -> tuple[ClaimSet, SoftmaxProof, Transcript]:
+    """Reduce a claim on probs to ONE claim on the scores and claims on the committed advice.
+
+    scores: int32 (H, T, Tk) (the scores rescale's output); wit: the model's softmax witness
+    (only used for the default advice); tables: `tables(...)` of the model's exp tables; adv:
+    the committed advice (default `advice(wit, params)`; pass the committed tensors, or dishonest
+    ones in tests); key: randomness of the lookups. check_witness=False skips the eager table and
+    range checks (a bad element then only fails verification). Pure and jit-able.
+    Returns ({"scores": [claim], "probs": [...], advice names...}, proof, transcript).
+    """
+    p = params
+    shape = p.shape
+    s = jnp.asarray(scores, jnp.int32)
+    if tuple(s.shape) != shape:
+        raise ValueError(f"softmax: scores {tuple(s.shape)}, expected {shape}")
+    bad = _check_tables(tables, p)
+    if bad:
+        raise ValueError(f"softmax: {bad}")
+    adv = dict(advice(wit, p) if adv is None else adv)
+    if sorted(adv) != sorted(shapes(p)):
+        raise ValueError(f"softmax: advice {sorted(adv)}, expected {sorted(shapes(p))}")
+    n = nvars(shape)
+    kj = mle.num_vars(p.keys)
+    check_claim(out_claim, n, "output claim", "softmax")
+    adv = {k: jnp.asarray(v, jnp.int32) for k, v in adv.items()}
+    fa = {k: field.encode(v) for k, v in adv.items()}
+    fs = field.encode(s)
+    keys = jax.random.split(key, p.num_digits + 1)
+    t = _begin(transcript, p, tables, out_claim)
+    claims: ClaimSet = {"probs": [out_claim]}
+
+    def add(name: str, point: Array, value: Array) -> None:
+        claims.setdefault(name, []).append(Claim(point=point, value=value))
+
+    # 1. the product chain
+    w_b, t = t.challenges(b"w_products", n)
+    lam_b, t = t.challenge(b"lambda_products")
+    names_b = _product_tables(p)
+    r_b, fin_b, pr_b, t = core.prove_sumcheck(
+        [mle.table(fa[k]) for k in names_b], t, label=SOFTMAX + b"/products", eq_point=w_b,
+        terms=product_terms(p), coeffs=_product_coeffs(lam_b, p))
+    for i, name in enumerate(names_b):
+        add(name, r_b, fin_b[i])
+
+    # 2. the elementwise identities
+    w, t = t.challenges(b"w", n)
+    lam, t = t.challenge(b"lambda")
+    c = _powers(lam, 5)
+    lower = jnp.broadcast_to(field.encode(_lower(p)), shape + (field.LIMBS,))
+    ind, e = fa["argmax"], fa[_exp_name(p)]
+    z = field.sum(field.mul(lower, e), axis=-1)  # (H, T)
+    z_bar = jnp.broadcast_to(z[:, :, None], shape + (field.LIMBS,))
+    d = field.sub(fs, jnp.broadcast_to(fa["shift"][:, :, None], shape + (field.LIMBS,)))
+    lc, vc = _linear_coeffs(c, p)
+    lin = field.mul(field.ones(shape), vc)
+    for i, name in enumerate(_lin_names(p)):
+        lin = field.add(lin, field.mul(fa[name], lc[i]))
+    tabs_a = [ind, lower, d, e, z_bar, fa["probs"], lin]
+    r, fin_a, pr_a, t = core.prove_sumcheck(
+        [mle.table(x) for x in tabs_a], t, label=SOFTMAX + b"/identities", eq_point=w,
+        terms=IDENTITY_TERMS, coeffs=_identity_coeffs(c, p))
+    r_row = r[kj:]
+    vals = [evaluate(fa[k], r) for k in _lin_names(p)]
+    vals += [evaluate(fs, r), evaluate(fa["shift"], r_row), evaluate(z, r_row)]
+    values = jnp.stack(vals)
+    t = t.absorb_field(b"values", values)
+    add("argmax", r, fin_a[0])
+    add(_exp_name(p), r, fin_a[3])
+    add("probs", r, fin_a[5])
+    for i, name in enumerate(_lin_names(p)):
+        add(name, r, values[i])
+    add("shift", r_row, values[-2])
+
+    # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
+    mu, t = t.challenge(b"mu")
+    tabs_r = [ind, fa["x/lo"], fa["x/hi"], lower, e]
+    r3, fin_r, pr_r, t = core.prove_sumcheck(
+        [mle.table(x) for x in tabs_r], t, label=SOFTMAX + b"/rows",
+        eq_point=_row_point(r, p), terms=ROW_TERMS, coeffs=_row_coeffs(mu))
+    for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
+        add(name, r3, fin_r[i])
+
+    # 4. the exp tables
+    exp_proofs = []
+    for k in range(p.num_digits):
+        col = [(adv[_digit(k)], adv[_tout(k)])]
+        gens = generators(tables[k])
+        if check_witness:
+            lcl, prf, t = lookup.prove(tables[k], col, t, gens, keys[k],
+                                       names=[f"({_digit(k)}, {_tout(k)})"])
+        else:
+            m = lookup.multiplicities(tables[k], col)
+            lcl, prf, t = lookup.prove_with_multiplicities(tables[k], col, m, t, gens, keys[k])
+        pt = lcl.column_point(0)
+        add(_digit(k), pt, lcl.values[0, 0])
+        add(_tout(k), pt, lcl.values[0, 1])
+        exp_proofs.append(prf)
+
+    # 5. the ranges
+    proofs: dict[str, LookupProof] = {}
+    if range_check:
+        rc, proofs, t = rangecheck.prove({k: adv[k] for k in ranges(p)}, ranges(p), t,
+                                         keys[-1], check_witness=check_witness)
+        for k, cl in rc.items():
+            claims[k] = claims[k] + cl
+    claims["scores"] = [Claim(point=r, value=values[len(_lin_names(p))])]
+    proof = SoftmaxProof(products=pr_b, identities=pr_a, values=values, rows=pr_r,
+                         exp=tuple(exp_proofs), ranges=proofs)
+    return claims, proof, t
+
+
+# --- verifier ----------------------------------------------------------------------------------
+
+
+def _lower_mle(p: Params, r: Sequence[int]) -> int:
+    """The MLE of N broadcast over heads (zero padding) at a point of (H, T, Tk), O(T + Tk)."""
+    rh, rt, rj = core.split_ints(list(r), p.shape)
+    full = prefix_indicator(p.rows, rt) * prefix_indicator(p.keys, rj)
+    return prefix_indicator(p.heads, rh) * (full - mask_mle(rt, rj, p.rows, p.keys)) % R
+
+
+def _sumcheck(check: str, claim: int, proof: Any, t: Transcript, **kw
+              ) -> tuple[list[int], list[int], Transcript]:
+    try:
+        return core.verify_sumcheck("softmax", claim, proof, t, **kw)
+    except GadgetError as e:
+        raise GadgetError("softmax", check, str(e), e.round) from e
+
+
+def verify(
+    out_claim: Claim,
+    proof: SoftmaxProof,
+    transcript: Transcript,
+    *,
+    params: Params,
+    tables: Sequence[lookup.Table],
+    range_check: bool = True,
+) -> tuple[ClaimSet, Transcript]:
+    """Check `prove`; returns the claim on the scores and the claims on the advice.
+
+    Raises GadgetError("softmax", check) with check `shape`, `products` (the product chain's
+    zero-check), `identities` (one-hot, argmax, division, band and decomposition zero-check),
+    `mask`, `shift`, `row_sum`, `linear` (its final values), `rows` (one-hot row sums and the row
+    sum z) or `exp_lookup<k>:<lookup check>`, or ("range_check", ...).
+    """
+    p = params
+    shape = p.shape
+    if not isinstance(proof, SoftmaxProof):
+        raise GadgetError("softmax", "shape", "not a SoftmaxProof")
+    bad = _check_tables(tables, p)
+    if bad:
+        raise GadgetError("softmax", "shape", bad)
+    n = nvars(shape)
+    kj = mle.num_vars(p.keys)
+    vnames = _value_names(p)
+    if (tuple(getattr(proof.values, "shape", ())) != (len(vnames), field.LIMBS)
+            or not isinstance(proof.exp, tuple) or len(proof.exp) != p.num_digits):
+        raise GadgetError("softmax", "shape", f"values must be Fr[{len(vnames)}, 8] and there "
+                          f"must be {p.num_digits} exp lookups")
+    check_claim(out_claim, n, "output claim", "softmax")
+    t = _begin(transcript, p, tables, out_claim)
+    claims: ClaimSet = {"probs": [out_claim]}
+
+    def add(name: str, point: Array, value: int | Array) -> None:
+        v = field.encode(value % R) if isinstance(value, int) else value
+        claims.setdefault(name, []).append(Claim(point=point, value=v))
+
+    # 1. the product chain
+    w_b, t = t.challenges(b"w_products", n)
+    lam_b, t = t.challenge(b"lambda_products")
+    names_b = _product_tables(p)
+    rb_i, fin_b, t = _sumcheck("products", 0, proof.products, t, num_vars=n,
+                               num_tables=len(names_b), label=SOFTMAX + b"/products",
+                               eq_point=w_b, terms=product_terms(p),
+                               coeffs=_product_coeffs(lam_b, p))
+    r_b = core.encode_point(rb_i)
+    for i, name in enumerate(names_b):
+        add(name, r_b, fin_b[i])
+
+    # 2. the elementwise identities
+    w, t = t.challenges(b"w", n)
+    lam, t = t.challenge(b"lambda")
+    c = _powers(lam, 5)
+    r_i, fin, t = _sumcheck("identities", 0, proof.identities, t, num_vars=n, num_tables=7,
+                            label=SOFTMAX + b"/identities", eq_point=w, terms=IDENTITY_TERMS,
+                            coeffs=_identity_coeffs(c, p))
+    ind_v, n_v, d_v, e_v, zb_v, p_v, lin_v = fin
+    t = t.absorb_field(b"values", proof.values)
+    vals = dict(zip(vnames, ints(proof.values)))
+    keys_ind = prefix_indicator(p.keys, r_i[:kj])
+    if n_v != _lower_mle(p, r_i):
+        raise GadgetError("softmax", "mask", "the attended-keys table's final value is wrong")
+    if d_v != (vals["scores"] - vals["shift"] * keys_ind) % R:
+        raise GadgetError("softmax", "shift", "s − shift̄ differs from the values of s and shift")
+    if zb_v != vals["row_sum"] * keys_ind % R:
+        raise GadgetError("softmax", "row_sum", "z̄ differs from the row sum's value")
+    lc, vc = _linear_coeffs(c, p)
+    want = ints(vc)[0] * shape_indicator(shape, r_i)
+    want += sum(a * vals[k] for a, k in zip(ints(lc), _lin_names(p)))
+    if lin_v != want % R:
+        raise GadgetError("softmax", "linear", "the linear parts differ from the sent values")
+    r = core.encode_point(r_i)
+    r_row = r[kj:]
+    add("argmax", r, ind_v)
+    add(_exp_name(p), r, e_v)
+    add("probs", r, p_v)
+    for i, name in enumerate(_lin_names(p)):
+        add(name, r, proof.values[i])
+    add("shift", r_row, proof.values[vnames.index("shift")])
+
+    # 3. the row sums
+    mu, t = t.challenge(b"mu")
+    mu_i = ints(mu)[0]
+    rows_ind = shape_indicator((p.heads, p.rows), r_i[kj:])
+    target = pow(INV2, kj, R) * (mu_i * rows_ind + mu_i * mu_i * vals["row_sum"]) % R
+    r3_i, fin_r, t = _sumcheck("rows", target, proof.rows, t, num_vars=n, num_tables=5,
+                               label=SOFTMAX + b"/rows", eq_point=_row_point(r, p),
+                               terms=ROW_TERMS, coeffs=_row_coeffs(mu))
+    if fin_r[3] != _lower_mle(p, r3_i):
+        raise GadgetError("softmax", "mask", "the row sums' attended-keys value is wrong")
+    r3 = core.encode_point(r3_i)
+    for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
+        add(name, r3, fin_r[i])
+
+    # 4. the exp tables
+    for k in range(p.num_digits):
+        try:
+            lcl, t = lookup.verify(tables[k], [shape], proof.exp[k], t, generators(tables[k]))
+        except lookup.LookupError as e:
+            raise GadgetError("softmax", f"exp_lookup{k}:{e.check}", str(e), e.round) from e
+        pt = lcl.column_point(0)
+        add(_digit(k), pt, lcl.values[0, 0])
+        add(_tout(k), pt, lcl.values[0, 1])
+
+    # 5. the ranges
+    if range_check:
+        rc, t = rangecheck.verify(shapes(p), ranges(p), proof.ranges, t)
+        for k, cl in rc.items():
+            claims[k] = claims[k] + cl
+    elif proof.ranges:
+        raise GadgetError("softmax", "shape", "range proofs present but range_check is off")
+    claims["scores"] = [Claim(point=r, value=proof.values[vnames.index("scores")])]
+    return claims, t
+
+
+__all__ = [
+    "IDENTITY_TERMS",
+    "ROW_TERMS",
+    "SOFTMAX",
+    "TABLE_TAG",
+    "Params",
+    "SoftmaxProof",
+    "advice",
+    "argmax_indicator",
+    "committed",
+    "generators",
+    "params",
+    "product_terms",
+    "prove",
+    "ranges",
+    "shapes",
+    "tables",
+    "verify",
+]
