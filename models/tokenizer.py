@@ -64,7 +64,10 @@ def tokenizer_from_json(text_or_path: str | Path):
     """A `tokenizers.Tokenizer` from a tokenizer.json path or its JSON text."""
     from tokenizers import Tokenizer
 
-    p = Path(text_or_path) if len(str(text_or_path)) < 4096 else None
-    if p is not None and p.is_file():
-        return Tokenizer.from_file(str(p))
-    return Tokenizer.from_str(str(text_or_path))
+    text = str(text_or_path)
+    if text.lstrip().startswith("{"):
+        return Tokenizer.from_str(text)
+    p = Path(text)
+    if not p.is_file():
+        raise ModelFormatError(f"{p}: no such tokenizer file")
+    return Tokenizer.from_file(str(p))

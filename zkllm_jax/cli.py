@@ -89,6 +89,8 @@ def _cmd_commit(args: argparse.Namespace) -> int:
         m, _, cached = weights.commit_model(
             model, args.out, force=args.force, progress=None if args.quiet else progress
         )
+        if model.tokenizer is not None:  # public; lets `zkllm verify` print the text
+            model.tokenizer.save(str(Path(args.out) / "tokenizer.json"))
         t2 = time.perf_counter()
         info = weights.summary(m)
         report = {
@@ -140,11 +142,241 @@ def _add_commit(sub) -> None:
     p.set_defaults(func=_cmd_commit)
 
 
+# --- prove / verify ------------------------------------------------------------------------------
+
+
+class _Progress:
+    """One stderr line per finished step with its time (the CLI's progress display)."""
+
+    def __init__(self, quiet: bool, total: int):
+        self.quiet, self.total, self.n = quiet, total, 0
+        self.t0 = self.last = time.perf_counter()
+        self.times: dict[str, float] = {}
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.n += 1
+        self.times[step] = round(now - self.last, 3)
+        if not self.quiet:
+            print(f"[{self.n}/{self.total}] {step}: {now - self.last:.1f} s "
+                  f"({now - self.t0:.1f} s total)", file=sys.stderr, flush=True)
+        self.last = now
+
+
+def _statement(digest: str, prompt_tokens: int):
+    """The transcript every .zkp proof starts from: binds the model digest and the prompt split."""
+    from zkllm_jax.transcript import Transcript
+
+    t = Transcript.new(b"zkllm-jax/proof-file/v1")
+    t = t.absorb_bytes(b"model_digest", bytes.fromhex(digest))
+    return t.absorb_ints(b"prompt_tokens", [prompt_tokens])
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _select_device(name: str) -> None:
+    import jax
+
+    if name == "auto":
+        return
+    try:
+        jax.config.update("jax_default_device", jax.devices(name)[0])
+    except RuntimeError as e:
+        raise ValueError(f"--device {name}: no such JAX device ({e})") from e
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    import jax
+    import numpy as np
+
+    from zkllm_jax import bundle, model, weights
+    from zkllm_jax.models import build_tables, greedy, load_model, run
+
+    _select_device(args.device)
+    t0 = time.perf_counter()
+    m, coms = weights.load(args.commitments)
+    seed = weights.load_seed(args.commitments, m)
+    mdl = load_model(args.model)
+    mdl = mdl.to_fixed(mdl.fx or m.fx)
+    ts = weights.tensors(mdl.params, mdl.cfg)
+    if weights.model_digest(ts, mdl.cfg) != m.model_digest:
+        raise ValueError(f"{args.model}: the model differs from the one committed in "
+                         f"{args.commitments} (digest mismatch); run `zkllm commit` for it")
+    if mdl.tokenizer is None:
+        raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
+    text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
+    ids = mdl.tokenizer.encode(text).ids
+    if mdl.cfg.bos_token_id is not None and args.bos:
+        ids = [mdl.cfg.bos_token_id] + ids
+    if not ids:
+        raise ValueError("the prompt has no tokens")
+    gen: list[int] = []
+    if args.max_new_tokens > 0:
+        gen, _ = greedy(mdl.params, mdl.cfg, ids, args.max_new_tokens, mode="fixed", fx=mdl.fx)
+    seq = np.asarray(ids + gen[:-1], np.int32)
+    t1 = time.perf_counter()
+    tables = build_tables(mdl.cfg, mdl.fx, len(seq))
+    logits, wit = run(mdl.params, tables, seq, cfg=mdl.cfg, fx=mdl.fx, mode="fixed")
+    logits = np.asarray(logits)
+    if gen and bundle.greedy_tokens(logits, len(ids)) != gen:
+        raise RuntimeError("internal error: the full forward disagrees with cached decoding")
+    wit = jax.tree_util.tree_map(np.asarray, wit)
+    sp = model.spec(mdl.cfg, mdl.fx, len(seq))
+    wgens = weights.generators(m.generator_count)
+    lazy = weights.LazyWitnesses(ts, seed)
+    prog = _Progress(args.quiet, sp.num_layers + 2)
+    use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
+    t2 = time.perf_counter()
+    key = jax.random.PRNGKey(int.from_bytes(os.urandom(4), "big"))
+    prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
+                         _statement(m.model_digest, len(ids)), key, jit=use_jit,
+                         progress=prog)
+    data = model.to_bytes(prf)
+    t3 = time.perf_counter()
+    header = {"model_digest": m.model_digest, "zero_knowledge": False,
+              "tokens": [int(v) for v in seq], "prompt_tokens": len(ids),
+              "generated": [int(v) for v in gen]}
+    blob = bundle.encode(header, logits, data)
+    Path(args.out).write_bytes(blob)
+    report = {"model": mdl.source, "prompt_tokens": len(ids), "generated_tokens": len(gen),
+              "proven_tokens": len(seq), "layers": sp.num_layers,
+              "inference_seconds": round(t1 - t0, 3), "witness_seconds": round(t2 - t1, 3),
+              "prove_seconds": round(t3 - t2, 3), "proof_bytes": len(data),
+              "file_bytes": len(blob), "peak_memory_mb": round(_peak_mb(), 1),
+              "zero_knowledge": False, "device": str(jax.devices()[0]), "jit": use_jit,
+              "step_seconds": prog.times}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    eos = mdl.cfg.eos_token_id
+    shown = gen[:-1] if gen and eos is not None and gen[-1] == eos else gen
+    print(f"output: {mdl.tokenizer.decode(shown, skip_special_tokens=True)!r}")
+    print(f"proved {len(seq)} tokens ({len(ids)} prompt + {len(gen)} generated) through "
+          f"{sp.num_layers} layers in {t3 - t2:.1f} s (inference {t1 - t0:.1f} s); proof "
+          f"{len(data):,} bytes, file {args.out} {len(blob):,} bytes; peak memory "
+          f"{_peak_mb():,.0f} MB; zero-knowledge: no")
+    return 0
+
+
+def _add_prove(sub) -> None:
+    p = sub.add_parser("prove", help="generate greedily and prove the whole forward pass",
+                       description="Run the fixed-point model on a prompt (plus greedy new "
+                       "tokens) and write one proof covering embedding, every decoder layer, "
+                       "final norm and lm_head for the whole sequence (the generated tokens "
+                       "are the argmax of the proven logits).")
+    p.add_argument("--model", default="smollm2",
+                   help="'smollm2' (embedded), a HF checkpoint dir, a .gguf or converted file")
+    p.add_argument("--commitments", required=True, metavar="DIR",
+                   help="the directory written by `zkllm commit` for this model")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="FILE", help="the .zkp proof file to write")
+    p.add_argument("--json", metavar="REPORT", help="also write a JSON report to this file")
+    p.add_argument("--chat", action="store_true", help="wrap the prompt in the ChatML template")
+    p.add_argument("--bos", action="store_true", help="prepend the BOS token")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="where JAX runs (auto: a GPU when JAX sees one)")
+    p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
+                   help="compile the layer prover into one program (compiled once, reused by "
+                   "every layer; compiling takes minutes on a CPU). auto: on for GPUs only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=_cmd_prove)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from zkllm_jax import bundle, model, proof, weights
+    from zkllm_jax.claims import GadgetError
+    from zkllm_jax.models import build_tables
+    from zkllm_jax.models.tokenizer import tokenizer_from_json
+
+    t0 = time.perf_counter()
+    m, coms = weights.load(args.commitments)
+    path = Path(args.proof)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such proof file")
+    try:
+        b = bundle.decode(path.read_bytes())
+    except bundle.BundleFormatError as e:
+        print(f"REJECT: {e}")
+        return 1
+    h = b.header
+    if h["model_digest"] != m.model_digest:
+        print(f"REJECT: the proof is for model sha256:{h['model_digest']}, the commitments in "
+              f"{args.commitments} are for sha256:{m.model_digest}")
+        return 1
+    if h["zero_knowledge"] != args.zero_knowledge:
+        want = "zero-knowledge" if args.zero_knowledge else "plain"
+        print(f"REJECT: the proof's mode differs from the requested {want} mode")
+        return 1
+    cfg, fx = m.config, m.fx
+    toks = b.tokens
+    if b.logits.shape[1] != cfg.vocab_size or int(toks.max()) >= cfg.vocab_size:
+        print("REJECT: tokens or logits do not match the committed model's vocabulary")
+        return 1
+    gen = bundle.greedy_tokens(b.logits, h["prompt_tokens"])
+    if gen != h["generated"]:
+        print("REJECT: the generated tokens are not the greedy continuation of the proven logits")
+        return 1
+    if list(toks[h["prompt_tokens"]:]) != gen[:-1]:
+        print("REJECT: the proven sequence does not continue with the generated tokens")
+        return 1
+    tables = build_tables(cfg, fx, len(toks))
+    sp = model.spec(cfg, fx, len(toks))
+    wgens = weights.generators(m.generator_count)
+    prog = _Progress(args.quiet, sp.num_layers + 2)
+    try:
+        like = model.template(sp, cfg, fx, tables, wgens)
+        prf = model.from_bytes(b.proof, like)
+        model.verify(sp, coms, wgens, tables, toks, b.logits, prf,
+                     _statement(m.model_digest, h["prompt_tokens"]), progress=prog)
+    except proof.ProofFormatError as e:
+        print(f"REJECT: {e}")
+        return 1
+    except GadgetError as e:
+        print(f"REJECT: {e}")
+        return 1
+    t1 = time.perf_counter()
+    tok_path = Path(args.commitments) / "tokenizer.json"
+    p_ids, g_ids = [int(v) for v in toks[: h["prompt_tokens"]]], gen
+    if tok_path.is_file():
+        tok = tokenizer_from_json(tok_path)
+        print(f"prompt: {tok.decode(p_ids, skip_special_tokens=False)!r}")
+        print(f"output: {tok.decode(g_ids, skip_special_tokens=True)!r}")
+    else:
+        print(f"prompt tokens: {p_ids}")
+        print(f"output tokens: {g_ids}")
+    print(f"ACCEPT ({len(toks)} tokens, {sp.num_layers} layers, proof {len(b.proof):,} bytes, "
+          f"verified in {t1 - t0:.1f} s; zero-knowledge: {'yes' if h['zero_knowledge'] else 'no'})")
+    return 0
+
+
+def _add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="check a .zkp proof against published commitments",
+                       description="Check a proof from the public commitments, the proof file's "
+                       "public tokens and logits, and the proof bytes alone. Prints the text and "
+                       "ACCEPT, or REJECT with the failed check (exit 1).")
+    p.add_argument("--commitments", required=True, metavar="DIR")
+    p.add_argument("--proof", required=True, metavar="FILE")
+    p.add_argument("--zero-knowledge", action="store_true",
+                   help="require a zero-knowledge proof (rejects plain ones)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=_cmd_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="zkllm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_commit):
+    for add in (_add_run, _add_commit, _add_prove, _add_verify):
         add(sub)
     return parser
 

@@ -300,6 +300,27 @@ def witnesses(
     return {n: witness(n, ts[n], seed) for n in sel}
 
 
+class LazyWitnesses(Mapping):
+    """name -> witness, rebuilt on each access (no MSM) so a prover holds one layer's at a time.
+
+    Names resolve like the manifest's (a tied lm_head is the embedding).
+    """
+
+    def __init__(self, ts: Mapping[str, np.ndarray], seed: bytes):
+        self._ts, self._seed = ts, _check_seed(seed)
+
+    def __getitem__(self, name: str) -> commit.Witness:
+        if name not in self._ts:
+            raise KeyError(name)
+        return witness(name, self._ts[name], self._seed)
+
+    def __iter__(self):
+        return iter(self._ts)
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+
 def compressed(cm: commit.Commitment) -> bytes:
     """A commitment's rows as concatenated 48-byte compressed points."""
     return bytes(np.asarray(curve.to_compressed(cm.rows)).reshape(-1))
@@ -587,7 +608,8 @@ def existing(directory: str | Path) -> tuple[Manifest, dict[str, commit.Commitme
     return m, cms
 
 
-_OURS = {MANIFEST, COMMITMENTS, str(SEED_FILE.parent), MANIFEST + ".tmp", COMMITMENTS + ".tmp"}
+_OURS = {MANIFEST, COMMITMENTS, str(SEED_FILE.parent), MANIFEST + ".tmp", COMMITMENTS + ".tmp",
+         "tokenizer.json"}
 
 
 def _check_writable(out: Path) -> None:

@@ -183,6 +183,14 @@ def _identity_coeffs(lam: int, c2: int) -> list[int]:
     return [(1 + lam) % R, 2 * lam % R, lam % R, 1, (-lam) % R, (-((1 + lam) * c2 + lam)) % R]
 
 
+def _identity_coeffs_field(lam: Array, c2: int) -> Array:
+    """`_identity_coeffs` over field elements (the prover's side; jit-able)."""
+    one = field.ones(())
+    lam1 = field.add(one, lam)
+    last = field.neg(field.add(field.mul(lam1, field.encode(c2 % R)), lam))
+    return jnp.stack([lam1, field.add(lam, lam), lam, one, field.neg(lam), last])
+
+
 def _wide_field(digits: Any) -> Array:
     """Base-2^8 digits (..., n) (top digit signed) as field elements."""
     d = jnp.asarray(digits, jnp.int32)
@@ -254,7 +262,7 @@ def prove(
     glo_f = limbs.field_value(adv["gap_lo"])
     ghi_f = limbs.field_value(adv["gap_hi"])
     one_f = field.ones((p.rows,))
-    coeffs = field.encode(_identity_coeffs(ints(lam)[0], p.c2))
+    coeffs = _identity_coeffs_field(lam, p.c2)
     rho, _fin, pr_id, t = core.prove_sumcheck(
         [r_f, v_f, glo_f, ghi_f, one_f], t, label=RMSNORM + b"/identity",
         eq_point=w if m else None, terms=IDENTITY_TERMS, coeffs=coeffs)

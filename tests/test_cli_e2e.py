@@ -1,0 +1,162 @@
+"""End to end through the CLI in separate processes on a tiny tied GQA model with a word-level
+tokenizer: commit → prove → verify ACCEPTs; corrupted, truncated, empty, mismatched and edited
+proof files are REJECTed (exit 1) or give a clear error (exit 2), never a traceback or ACCEPT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from zkllm_jax.models import FixedPointConfig, LlamaConfig, quantize_params, save_params
+from zkllm_jax.models.convert import expected_shapes, from_flat
+
+from zkllm_jax import bundle
+
+PROMPT = "w1 w5 w9 w3"
+CFG = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-5,
+                  max_position_embeddings=32, tie_word_embeddings=True)
+
+
+def _tokenizer_json() -> str:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({f"w{i}": i for i in range(64)}, unk_token="w0"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    return tok.to_str()
+
+
+def _model(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    flat = {}
+    for name, shp in expected_shapes(CFG).items():
+        ns = ([name] if name.startswith(("model.", "lm_head"))
+              else [f"model.layers.{i}.{name}" for i in range(CFG.num_hidden_layers)])
+        for n in ns:
+            base, scale = (1.0, 0.3) if "norm" in n else (0.0, 1.5 / np.sqrt(shp[-1]))
+            flat[n] = (base + rng.standard_normal(shp) * scale).astype(np.float32)
+    params = quantize_params(from_flat(flat, CFG, "random"), CFG, FixedPointConfig())
+    save_params(path, params, CFG, mode="fixed", fx=FixedPointConfig(),
+                tokenizer_json=_tokenizer_json())
+    return path
+
+
+def _zkllm(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    return subprocess.run([sys.executable, "-m", "zkllm_jax.cli", *args], cwd=cwd, check=False,
+                          capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    cache = d / "jax-cache"
+    _model(d / "tiny.safetensors", 0)
+    _model(d / "other.safetensors", 1)
+    for name in ("tiny", "other"):
+        r = _zkllm("commit", "--model", f"{name}.safetensors", "--out", f"coms-{name}", "-q",
+                   cwd=d, cache=cache)
+        assert r.returncode == 0, r.stderr
+    r = _zkllm("prove", "--model", "tiny.safetensors", "--commitments", "coms-tiny",
+               "--prompt", PROMPT, "--max-new-tokens", "3", "--out", "p.zkp", "--json",
+               "report.json", cwd=d, cache=cache)
+    assert r.returncode == 0, r.stderr
+    return d, cache, r
+
+
+def _verify(d: Path, cache: Path, proof: str = "p.zkp", coms: str = "coms-tiny", *extra):
+    return _zkllm("verify", "--commitments", coms, "--proof", proof, "-q", *extra, cwd=d,
+                  cache=cache)
+
+
+def test_prove_report(run):
+    d, _, r = run
+    rep = json.loads((d / "report.json").read_text())
+    assert rep["prompt_tokens"] == 4 and rep["generated_tokens"] == 3
+    assert rep["proven_tokens"] == 6 and rep["proof_bytes"] > 0
+    assert "output: " in r.stdout
+
+
+def test_verify_accepts(run):
+    d, cache, _ = run
+    r = _verify(d, cache)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ACCEPT" in r.stdout and "prompt: 'w1 w5 w9 w3'" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def _edited(d: Path, name: str, fn) -> str:
+    b = bundle.decode((d / "p.zkp").read_bytes())
+    header, logits, prf = fn(dict(b.header), np.array(b.logits), bytearray(b.proof))
+    (d / name).write_bytes(bundle.encode(header, logits, bytes(prf)))
+    return name
+
+
+def _flip_first_payload_byte(h, lg, prf):
+    # the first leaf is h_0's first commitment (a point): its last byte is deep in x
+    n = int.from_bytes(prf[12:14], "big")
+    at = 14 + n + 2 + 4 + 47
+    prf[at] ^= 0x01
+    return h, lg, prf
+
+
+def _write(d: Path, name: str, data: bytes) -> str:
+    (d / name).write_bytes(data)
+    return name
+
+
+CASES = {
+    "corrupted_proof_byte": lambda d: _edited(d, "c1.zkp", _flip_first_payload_byte),
+    "changed_output_token": lambda d: _edited(
+        d, "c2.zkp", lambda h, lg, p: ({**h, "generated": [*h["generated"][:-1], 7]}, lg, p)),
+    "changed_prompt_token": lambda d: _edited(
+        d, "c3.zkp", lambda h, lg, p: ({**h, "tokens": [2, *h["tokens"][1:]]}, lg, p)),
+    "changed_logit": lambda d: _edited(
+        d, "c4.zkp", lambda h, lg, p: (h, lg + (np.arange(lg.size).reshape(lg.shape) == 5), p)),
+    "claims_zero_knowledge": lambda d: _edited(
+        d, "c5.zkp", lambda h, lg, p: ({**h, "zero_knowledge": True}, lg, p)),
+    "truncated": lambda d: _write(d, "c6.zkp", (d / "p.zkp").read_bytes()[:-7]),
+    "empty": lambda d: _write(d, "c7.zkp", b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_verify_rejects(run, case):
+    d, cache, _ = run
+    r = _verify(d, cache, CASES[case](d))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "REJECT" in r.stdout and "ACCEPT" not in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_verify_against_other_commitments_rejects(run):
+    d, cache, _ = run
+    r = _verify(d, cache, "p.zkp", "coms-other")
+    assert r.returncode == 1 and "REJECT" in r.stdout and "model" in r.stdout
+
+
+def test_zero_knowledge_required_rejects_plain_proof(run):
+    d, cache, _ = run
+    r = _verify(d, cache, "p.zkp", "coms-tiny", "--zero-knowledge")
+    assert r.returncode == 1 and "mode" in r.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("verify", "--commitments", "nowhere", "--proof", "p.zkp"),
+    ("verify", "--commitments", "coms-tiny", "--proof", "missing.zkp"),
+    ("prove", "--model", "other.safetensors", "--commitments", "coms-tiny", "--prompt", "w1",
+     "--out", "x.zkp"),
+])
+def test_bad_inputs_give_clear_errors(run, args):
+    d, cache, _ = run
+    r = _zkllm(*args, cwd=d, cache=cache)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr

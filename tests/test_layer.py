@@ -1,0 +1,159 @@
+"""A whole decoder layer of the tiny GQA model (4 query heads on 2 key/value heads) proves and
+verifies; a changed output element, a weight changed after commitment, a tampered proof message
+and a flipped proof byte are rejected with the failing step named; the verifier's API sees
+commitments, public tables and the proof only."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gadget_harness import CFG, FX, T0, TOKENS, tiny
+
+from zkllm_jax import commit, field, layer, proof
+from zkllm_jax.claims import GadgetError
+
+WEIGHT_TAG = b"zkllm-test/layer-weights"
+
+
+def _layer_weights(params, i: int) -> dict[str, np.ndarray]:
+    lp = params["model"]["layers"]
+    out = {}
+    for n in layer.WEIGHTS:
+        if n.endswith("layernorm"):
+            out[n] = lp[n]["weight"][i]
+        elif n in ("gate_proj", "up_proj", "down_proj"):
+            out[n] = lp["mlp"][n]["weight"][i]
+        else:
+            out[n] = lp["self_attn"][n]["weight"][i]
+    return {k: np.asarray(v, np.int32) for k, v in out.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _setup():
+    params, tables, wit = tiny()
+    sp = layer.spec(CFG, FX, len(TOKENS))
+    pub = layer.public(sp, tables)
+    ws = _layer_weights(params, 0)
+    cols = max(1 << commit.layout(w.shape)[1] for w in ws.values())
+    wgens = commit.setup(cols, WEIGHT_TAG)
+    wcoms, wwits = layer.commit_tensors(ws, wgens, jax.random.PRNGKey(1))
+    lw = jax.tree_util.tree_map(lambda a: np.asarray(a)[0], wit["layers"])
+    in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
+                                            layer.advice_generators(sp), jax.random.PRNGKey(2))
+    return sp, pub, ws, wgens, wcoms, wwits, lw, in_coms, in_wits
+
+
+def _prove(ws=None, lw=None, check_witness=True):
+    sp, pub, ws0, wgens, wcoms, wwits, lw0, in_coms, in_wits = _setup()
+    ws = ws0 if ws is None else ws
+    lw = lw0 if lw is None else lw
+    if ws is not ws0:  # a dishonest prover: new matrices under the old commitments
+        wwits = {n: commit.Witness(matrix=field.encode(jnp.asarray(_matrix(ws[n]))),
+                                   blinds=wwits[n].blinds) for n in ws}
+    return layer.prove(sp, {n: jnp.asarray(v) for n, v in ws.items()}, wcoms, wwits, wgens, lw,
+                       in_coms, in_wits, pub, T0, jax.random.PRNGKey(3),
+                       check_witness=check_witness)
+
+
+def _matrix(w: np.ndarray) -> np.ndarray:
+    n, c = commit.layout(w.shape)
+    pad = [(0, (1 << int(np.ceil(np.log2(d)))) - d) if d > 1 else (0, 0) for d in w.shape]
+    return np.pad(w, pad).reshape(1 << (n - c), 1 << c)
+
+
+def _verify(prf):
+    sp, pub, _, wgens, wcoms, _, _, in_coms, _ = _setup()
+    return layer.verify(sp, wcoms, wgens, in_coms, prf, pub, T0)
+
+
+@pytest.fixture(scope="module")
+def honest():
+    prf, out_wit, t = _prove()
+    return prf, out_wit, t
+
+
+def test_honest_layer_verifies(honest):
+    prf, _, t = honest
+    out_coms, tv = _verify(prf)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(t.state))
+    assert set(out_coms) == {"lo", "hi"}
+
+
+def test_output_witness_holds_the_model_output(honest):
+    """The output pieces' witness (what the next layer opens) holds the model's h_out."""
+    _, out_wit, _ = honest
+    lw = _setup()[6]
+    for name, piece in layer.pieces(lw["out"]).items():
+        got = np.asarray(field.decode(out_wit[name].matrix)).reshape(-1)
+        want = _matrix(np.asarray(piece)).reshape(-1).astype(object) % field.R
+        assert (got.astype(object) == want).all()
+
+
+def test_changed_output_element_rejected():
+    lw = dict(_setup()[6])
+    out = np.array(lw["out"])
+    out[3, 5] += 1
+    lw["out"] = out
+    prf, _, _ = _prove(lw=lw, check_witness=False)
+    with pytest.raises(GadgetError) as e:
+        _verify(prf)
+    assert isinstance(e.value, layer.LayerError)
+
+
+def test_weight_changed_after_commitment_rejected():
+    ws = dict(_setup()[2])
+    w = np.array(ws["up_proj"])
+    w[1, 2] += 1
+    ws["up_proj"] = w
+    prf, _, _ = _prove(ws=ws, check_witness=False)
+    with pytest.raises(layer.LayerError) as e:
+        _verify(prf)
+    assert "openings" in e.value.step or "up" in str(e.value)
+
+
+# a residual split carries no check of its own: the next step catches a wrong split
+CAUGHT_BY = {"residual_mlp": "down_proj.rescale"}
+
+
+@pytest.mark.parametrize("step", ["softmax", "attn_norm", "qkv", "swiglu", "scores", "q_rope",
+                                  "residual_mlp", "mid_combine", "down_proj.rescale", "context",
+                                  "gate_up", "mlp_norm", "o_proj", "k_rope"])
+def test_tampered_step_names_the_step(honest, step):
+    prf = honest[0]
+    leaves, tree = jax.tree_util.tree_flatten(prf.steps[step])
+    i = max(range(len(leaves)), key=lambda j: leaves[j].size)
+    leaf = leaves[i]
+    if leaf.shape[-2:] == (3, 12):
+        pytest.skip("point leaves are covered by the gadget tests")
+    flat = leaf.reshape(-1, 8)
+    leaves[i] = flat.at[0].set(field.add(flat[0], field.ones(()))).reshape(leaf.shape)
+    steps = dict(prf.steps)
+    steps[step] = jax.tree_util.tree_unflatten(tree, leaves)
+    with pytest.raises(layer.LayerError) as e:
+        _verify(prf.replace(steps=steps))
+    assert e.value.step == CAUGHT_BY.get(step, step)
+
+
+def test_proof_bytes_roundtrip_and_flipped_byte(honest):
+    prf = honest[0]
+    data = proof.tree_to_bytes(prf)
+    like = jax.eval_shape(lambda: prf)
+    back = proof.tree_from_bytes(data, like)
+    _verify(back)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x01
+    with pytest.raises((proof.ProofFormatError, GadgetError)):
+        _verify(proof.tree_from_bytes(bytes(flipped), like))
+    with pytest.raises(proof.ProofFormatError):
+        proof.tree_from_bytes(data[:-1], like)
+
+
+def test_verifier_api_sees_no_weights():
+    params = inspect.signature(layer.verify).parameters
+    assert list(params) == ["sp", "weight_coms", "weight_gens", "in_com", "proof", "pub",
+                            "transcript"]

@@ -1,0 +1,129 @@
+"""The `.zkp` file: a proof with its public statement (header, public logits, proof bytes).
+
+Layout (integers big-endian):
+
+    magic     4 bytes  b"ZKLP"
+    version   u16      1
+    header    u32 length + UTF-8 JSON: format version, model digest, zero_knowledge flag,
+              tokens (the proven sequence), prompt_tokens (how many of them are the prompt),
+              generated (the generated token ids), logits shape
+    logits    u32 length + int32 little-endian, shape (T, V): the public output
+    proof     u32 length + the proof's tree-format bytes (`model.to_bytes`)
+    nothing after the proof.
+
+Everything in the header and the logits is bound by the proof's transcript (the model digest
+through the commitments it names; tokens and logits are absorbed first), except `generated`,
+which the verifier recomputes from the logits (greedy: argmax of each row from the last prompt
+position on) and compares.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MAGIC = b"ZKLP"
+VERSION = 1
+_MAX_HEADER = 1 << 24
+
+
+class BundleFormatError(ValueError):
+    """A malformed .zkp file; names the part and what is wrong."""
+
+    def __init__(self, part: str, detail: str):
+        self.part = part
+        super().__init__(f"proof file: {part}: {detail}")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed .zkp file."""
+
+    header: dict[str, Any]
+    logits: np.ndarray
+    proof: bytes
+
+    @property
+    def tokens(self) -> np.ndarray:
+        return np.asarray(self.header["tokens"], np.int32)
+
+
+def encode(header: dict[str, Any], logits: Any, proof: bytes) -> bytes:
+    """The file's bytes."""
+    lg = np.ascontiguousarray(np.asarray(logits, dtype="<i4"))
+    h = dict(header, version=VERSION, logits_shape=list(lg.shape))
+    hb = json.dumps(h, sort_keys=True).encode()
+    lb = lg.tobytes()
+    return b"".join([MAGIC, VERSION.to_bytes(2, "big"), len(hb).to_bytes(4, "big"), hb,
+                     len(lb).to_bytes(4, "big"), lb, len(proof).to_bytes(4, "big"), proof])
+
+
+def _take(data: bytes, pos: int, n: int, part: str) -> tuple[bytes, int]:
+    if pos + n > len(data):
+        raise BundleFormatError(part, f"truncated (needs {n} bytes at offset {pos}, "
+                                f"{max(0, len(data) - pos)} left)")
+    return data[pos:pos + n], pos + n
+
+
+def decode(data: bytes) -> Bundle:
+    """Parse a .zkp file strictly (BundleFormatError on any deviation)."""
+    if not data:
+        raise BundleFormatError("magic", "the file is empty")
+    magic, pos = _take(data, 0, 4, "magic")
+    if magic != MAGIC:
+        raise BundleFormatError("magic", "not a zkllm-jax proof file")
+    ver, pos = _take(data, pos, 2, "version")
+    if int.from_bytes(ver, "big") != VERSION:
+        raise BundleFormatError("version", f"unsupported version {int.from_bytes(ver, 'big')}")
+    n, pos = _take(data, pos, 4, "header")
+    n = int.from_bytes(n, "big")
+    if n > _MAX_HEADER:
+        raise BundleFormatError("header", f"{n} bytes is too large")
+    hb, pos = _take(data, pos, n, "header")
+    try:
+        header = json.loads(hb.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleFormatError("header", f"not valid JSON ({e})") from e
+    if not isinstance(header, dict):
+        raise BundleFormatError("header", "not a JSON object")
+    for key, typ in (("tokens", list), ("prompt_tokens", int), ("generated", list),
+                     ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool)):
+        if not isinstance(header.get(key), typ):
+            raise BundleFormatError("header", f"field {key!r} missing or not a {typ.__name__}")
+    toks = header["tokens"]
+    if not toks or not all(isinstance(v, int) and 0 <= v < 1 << 31 for v in toks):
+        raise BundleFormatError("header", "tokens must be a non-empty list of token ids")
+    if not all(isinstance(v, int) and 0 <= v < 1 << 31 for v in header["generated"]):
+        raise BundleFormatError("header", "generated must be a list of token ids")
+    shape = header["logits_shape"]
+    if (len(shape) != 2 or not all(isinstance(d, int) and d > 0 for d in shape)
+            or shape[0] != len(toks)):
+        raise BundleFormatError("header", f"logits_shape {shape} must be (len(tokens), vocab)")
+    if not 1 <= header["prompt_tokens"] <= len(toks):
+        raise BundleFormatError("header", "prompt_tokens out of range")
+    n, pos = _take(data, pos, 4, "logits")
+    n = int.from_bytes(n, "big")
+    if n != 4 * shape[0] * shape[1]:
+        raise BundleFormatError("logits", f"{n} bytes, the shape {shape} needs "
+                                f"{4 * shape[0] * shape[1]}")
+    lb, pos = _take(data, pos, n, "logits")
+    logits = np.frombuffer(lb, "<i4").reshape(shape).astype(np.int32)
+    n, pos = _take(data, pos, 4, "proof")
+    pb, pos = _take(data, pos, int.from_bytes(n, "big"), "proof")
+    if pos != len(data):
+        raise BundleFormatError("end", f"{len(data) - pos} trailing bytes")
+    return Bundle(header=header, logits=logits, proof=pb)
+
+
+def greedy_tokens(logits: np.ndarray, prompt_tokens: int) -> list[int]:
+    """The greedy continuation the logits determine: argmax of rows prompt_tokens−1 .. T−1
+    (first maximum, as `models.generate`)."""
+    rows = np.asarray(logits)[prompt_tokens - 1:]
+    return [int(v) for v in np.argmax(rows, axis=-1)]
+
+
+__all__ = ["MAGIC", "VERSION", "Bundle", "BundleFormatError", "decode", "encode",
+           "greedy_tokens"]

@@ -1,0 +1,626 @@
+"""One LLaMa decoder layer, proven and verified step by step from the fixed-point witness.
+
+Statement. For public shapes (`Spec`) and public tables (RoPE rows, exp and SiLU tables), the
+committed layer output h_out is the fixed-point decoder layer (`models/llama.py`) applied to the
+committed layer input h_in with the committed weights. h_in and h_out are committed as their
+two 16-bit pieces (`in/lo`, `in/hi`, `out/lo`, `out/hi`: h = lo + 2^16·hi, Hyrax, advice
+generators), so the output commitment of layer i is the input commitment of layer i + 1.
+
+Prover, in transcript order (docs/protocol.md, "Decoder layer", has the soundness notes):
+1. every advice tensor (rescale pieces, RMSNorm gaps, softmax digits, SwiGLU columns, ...) is
+   committed and absorbed together with the weights' and the input's commitments, BEFORE any
+   challenge, so every later lookup and sumcheck is bound to them;
+2. a random point r of h_out: the prover sends lo(r), hi(r); the claim h_out(r) follows;
+3. backwards through the layer, each gadget turns the claim on its output into claims on its
+   inputs: residual → down_proj (rescale, matmul) → SwiGLU → gate/up (rescales, one sibling
+   matmul) → post-attention RMSNorm → fold the three claims on h_mid → residual → o_proj →
+   context (rescale, probs·v) → softmax → scores (rescale, q·kᵀ with GQA) → RoPE of q and k
+   (rescale, rotate_half) → q/k/v (rescales, one sibling matmul) → input RMSNorm → h_in;
+4. one range check over every range-checked advice tensor of the layer (one LogUp argument per
+   range table) and over h_in's pieces (so RMSNorm's integer identities hold: |h_in| < 2^31,
+   |h_mid| < 2^32);
+5. every claim left is on a committed tensor: claims on the same tensor are folded, tensors of
+   one layout share one batched Hyrax opening (weights with the weight generators, advice with
+   the advice generators).
+The verifier replays the transcript from commitments, public tables and the proof; it never
+sees weights or activations. Heads are stacked on a leading axis (the attention gadgets treat
+them as a batch dimension), never a Python loop over heads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from . import claims, commit, field, lookup
+from .claims import Claim, ClaimSet, GadgetError, GroupOpening
+from .gadgets import matmul, rangecheck, rescale, rmsnorm, rope, skip, softmax, swiglu
+from .gadgets.rangecheck import Range
+from .lookup import LookupProof
+from .transcript import Transcript
+
+Array = jax.Array
+R = field.R
+LAYER = b"zkllm-jax/layer"
+ADVICE_TAG = b"zkllm-jax/advice"
+WEIGHT_GENS = "weights"
+ADVICE_GENS = "advice"
+WEIGHTS = ("input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj",
+           "post_attention_layernorm", "gate_proj", "up_proj", "down_proj")
+RESCALES = ("q_proj", "k_proj", "v_proj", "q_rope", "k_rope", "scores", "context", "o_proj",
+            "gate_proj", "up_proj", "down_proj")
+PIECES = rangecheck.signed_pieces(32)  # h = lo + 2^16·hi
+
+
+class LayerError(GadgetError):
+    """A layer proof was rejected; `step` names the layer step, `gadget`/`check` the check."""
+
+    def __init__(self, step: str, inner: GadgetError):
+        self.step = step
+        self.inner = inner
+        ValueError.__init__(self, f"layer step {step!r}: {inner}")
+        self.gadget = f"{step}/{inner.gadget}"
+        self.check = inner.check
+        self.round = inner.round
+
+
+class Spec(NamedTuple):
+    """Static shapes and gadget parameters of one layer over a T-token sequence (hashable)."""
+
+    rows: int
+    dim: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    inter: int
+    scale_bits: int
+    attn_norm: rmsnorm.Params
+    mlp_norm: rmsnorm.Params
+    swiglu: swiglu.Params
+    softmax: softmax.Params
+
+    def ints(self) -> list[int]:
+        head = [self.rows, self.dim, self.heads, self.kv_heads, self.head_dim, self.inter,
+                self.scale_bits]
+        return (head + self.attn_norm.ints() + self.mlp_norm.ints() + self.swiglu.ints()
+                + self.softmax.ints())
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        d, hd = self.dim, self.head_dim
+        return {"input_layernorm": (d,), "q_proj": (self.heads * hd, d),
+                "k_proj": (self.kv_heads * hd, d), "v_proj": (self.kv_heads * hd, d),
+                "o_proj": (d, self.heads * hd), "post_attention_layernorm": (d,),
+                "gate_proj": (self.inter, d), "up_proj": (self.inter, d),
+                "down_proj": (d, self.inter)}
+
+
+class Public(NamedTuple):
+    """The public tables a layer proof is checked against (functions of the config only)."""
+
+    cos: Array  # int32 (T, head_dim), RoPE rows of positions 0..T−1
+    sin: Array
+    exp: tuple  # softmax lookup tables
+    silu: lookup.Table
+
+
+@struct.dataclass
+class LayerProof:
+    """commitments: every advice tensor's commitment (incl. the output's pieces) by name;
+    out_values: Fr[2, 8], the output pieces at the output point; steps: the gadget proofs by
+    step name; in_values: Fr[k, 2, 8], the input pieces at each claim on h_in; ranges: the
+    layer's range lookups; openings: the batched Hyrax openings by group."""
+
+    commitments: dict[str, commit.Commitment]
+    out_values: Array
+    steps: dict[str, Any]
+    in_values: Array
+    ranges: dict[str, LookupProof]
+    openings: dict[str, GroupOpening]
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+def spec(cfg: Any, fx: Any, rows: int) -> Spec:
+    """The layer spec of a `models.LlamaConfig` / `FixedPointConfig` over `rows` tokens."""
+    t_len, d, f = int(rows), int(cfg.hidden_size), int(fx.scale_bits)
+    h, kvh, hd = int(cfg.num_attention_heads), int(cfg.num_key_value_heads), int(cfg.head_dim)
+    if t_len < 1:
+        raise ValueError(f"layer: the sequence needs at least one token, got {t_len}")
+    if hd & (hd - 1) or h % kvh:
+        raise ValueError(f"layer: head_dim {hd} must be a power of two and heads {h} a multiple "
+                         f"of kv heads {kvh}")
+    rb = fx.rsqrt_bits_for(cfg.rms_norm_eps)
+    eps = round(cfg.rms_norm_eps * (1 << (2 * f)))
+    norm = functools.partial(rmsnorm.params, t_len, d, scale_bits=f, rsqrt_bits=rb,
+                             eps_fixed=eps)
+    return Spec(
+        rows=t_len, dim=d, heads=h, kv_heads=kvh, head_dim=hd,
+        inter=int(cfg.intermediate_size), scale_bits=f,
+        attn_norm=norm(x_bits=31), mlp_norm=norm(x_bits=32),
+        swiglu=swiglu.params(t_len, int(cfg.intermediate_size), scale_bits=f,
+                             step_bits=fx.silu_step_bits, table_bits=fx.silu_table_bits),
+        softmax=softmax.params(h, t_len, t_len, scale_bits=f,
+                               round_bits=fx.softmax_round_bits,
+                               digit_bits=tuple(fx.softmax_digit_bits)),
+    )
+
+
+def public(sp: Spec, tables: Mapping[str, Any]) -> Public:
+    """Public tables from the model's `build_tables(...)` output (no weights involved)."""
+    cos = jnp.asarray(np.asarray(tables["rope_cos"])[: sp.rows], jnp.int32)
+    sin = jnp.asarray(np.asarray(tables["rope_sin"])[: sp.rows], jnp.int32)
+    if cos.shape != (sp.rows, sp.head_dim):
+        raise ValueError(f"layer: RoPE tables cover {cos.shape}, need ({sp.rows}, "
+                         f"{sp.head_dim})")
+    return Public(cos=cos, sin=sin, exp=tuple(softmax.tables(tables["exp"])),
+                  silu=swiglu.table(tables["silu"]))
+
+
+def _prefixed(prefix: str, d: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}/{k}": v for k, v in d.items()}
+
+
+def _sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    p = prefix + "/"
+    return {k[len(p):]: v for k, v in d.items() if k.startswith(p)}
+
+
+def _rescale_shapes(sp: Spec) -> dict[str, tuple[int, ...]]:
+    t, h, kvh, hd = sp.rows, sp.heads, sp.kv_heads, sp.head_dim
+    return {"q_proj": (t, h * hd), "k_proj": (t, kvh * hd), "v_proj": (t, kvh * hd),
+            "q_rope": (h, t, hd), "k_rope": (kvh, t, hd), "scores": (h, t, t),
+            "context": (h, t, hd), "o_proj": (t, sp.dim), "gate_proj": (t, sp.inter),
+            "up_proj": (t, sp.inter), "down_proj": (t, sp.dim)}
+
+
+def ranges(sp: Spec) -> dict[str, Range]:
+    """Every range-checked tensor of the layer proof (advice and the input's pieces)."""
+    out = {n: rng for n, (_, rng) in zip(("in/lo", "in/hi"), PIECES)}
+    for n in RESCALES:
+        out.update(_prefixed(n, rescale.ranges(sp.scale_bits)))
+    out.update(_prefixed("attn_norm", rmsnorm.ranges(sp.attn_norm)))
+    out.update(_prefixed("mlp_norm", rmsnorm.ranges(sp.mlp_norm)))
+    out.update(_prefixed("softmax", softmax.ranges(sp.softmax)))
+    out.update(_prefixed("swiglu", swiglu.ranges(sp.swiglu)))
+    return out
+
+
+def advice_shapes(sp: Spec) -> dict[str, tuple[int, ...]]:
+    """The shape of every committed advice tensor (incl. the output's pieces)."""
+    out = {"out/lo": (sp.rows, sp.dim), "out/hi": (sp.rows, sp.dim)}
+    for n, shp in _rescale_shapes(sp).items():
+        out.update({f"{n}/{k}": shp for k in rescale.ranges(sp.scale_bits)})
+    out.update(_prefixed("attn_norm", rmsnorm.shapes(sp.attn_norm)))
+    out.update(_prefixed("mlp_norm", rmsnorm.shapes(sp.mlp_norm)))
+    out.update(_prefixed("softmax", softmax.shapes(sp.softmax)))
+    sw = (sp.rows, sp.inter)
+    out.update({f"swiglu/{k}": sw for k in [*swiglu.ranges(sp.swiglu), "act", "act_in"]})
+    return out
+
+
+def advice_generators(sp: Spec) -> commit.Generators:
+    """The advice generator set (hash-to-curve under ADVICE_TAG), wide enough for the layer."""
+    return _advice_gens(max(1 << commit.layout(s)[1] for s in advice_shapes(sp).values()))
+
+
+@functools.lru_cache(maxsize=8)
+def _advice_gens(cols: int) -> commit.Generators:
+    return commit.setup(cols, ADVICE_TAG)
+
+
+def pieces(h: Any) -> dict[str, Array]:
+    """h (int32) as its committed pieces {"lo": [0, 2^16), "hi": [−2^15, 2^15)}."""
+    lo, hi = rangecheck.split_signed(jnp.asarray(h, jnp.int32), 32)
+    return {"lo": lo, "hi": hi}
+
+
+def advice(sp: Spec, wit: Mapping[str, Any]) -> dict[str, Array]:
+    """Every advice tensor to commit (int32, by name) from one layer's model witness."""
+    f = sp.scale_bits
+    sa, mlp = wit["self_attn"], wit["mlp"]
+    out = _prefixed("out", pieces(wit["out"]))
+    for n in RESCALES:
+        w = (sa if n in sa else mlp)[n]
+        out.update(_prefixed(n, rescale.advice(w["out"], w["rem"], f)))
+    out.update(_prefixed("attn_norm", rmsnorm.advice(wit["input_layernorm"], sp.attn_norm)))
+    out.update(_prefixed("mlp_norm", rmsnorm.advice(wit["post_attention_layernorm"],
+                                                    sp.mlp_norm)))
+    out.update(_prefixed("softmax", softmax.advice(sa["softmax"], sp.softmax)))
+    out.update(_prefixed("swiglu", swiglu.advice(mlp["swiglu"], sp.swiglu)))
+    return {k: jnp.asarray(v, jnp.int32) for k, v in out.items()}
+
+
+def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Array
+                   ) -> tuple[dict[str, commit.Commitment], dict[str, commit.Witness]]:
+    """Commit int32 tensors (sorted by name, one blinding key each)."""
+    coms, wits = {}, {}
+    for i, n in enumerate(sorted(tensors)):
+        coms[n], wits[n] = commit.commit(jnp.asarray(tensors[n], jnp.int32), gens,
+                                         jax.random.fold_in(key, i))
+    return coms, wits
+
+
+def _bind(t: Transcript, sp: Spec, wcoms: Mapping[str, commit.Commitment],
+          in_com: Mapping[str, commit.Commitment], coms: Mapping[str, commit.Commitment]
+          ) -> Transcript:
+    t = t.begin(LAYER, sp.ints())
+    for group, cs in ((b"weights", wcoms), (b"input", in_com), (b"advice", coms)):
+        for n in sorted(cs):
+            t = t.absorb_points(group + b"/" + n.encode(), cs[n].rows)
+    return t
+
+
+def _gens_of(names: Sequence[str]) -> dict[str, str]:
+    return {n: WEIGHT_GENS if n.startswith("w/") else ADVICE_GENS for n in names}
+
+
+# --- small claim helpers -------------------------------------------------------------------------
+
+
+def _heads_to_rows(c: Claim, heads: int, sp: Spec) -> Claim:
+    """A claim on x (heads, T, hd) -> the same claim on x.transpose(1, 0, 2).reshape(T, heads·hd)."""
+    t3 = claims.transpose(c, (heads, sp.rows, sp.head_dim), (1, 0, 2))
+    return claims.reshape(t3, (sp.rows, heads, sp.head_dim), (sp.rows, heads * sp.head_dim))
+
+
+def _rows_to_heads(c: Claim, heads: int, sp: Spec) -> Claim:
+    """A claim on y (T, heads·hd) -> the same claim on y.reshape(T, heads, hd).transpose(1, 0, 2)."""
+    r3 = claims.reshape(c, (sp.rows, heads * sp.head_dim), (sp.rows, heads, sp.head_dim))
+    return claims.transpose(r3, (sp.rows, heads, sp.head_dim), (1, 0, 2))
+
+
+def _piece_value(vals: Array) -> Array:
+    return field.add(vals[0], field.mul(vals[1], field.encode(1 << 16)))
+
+
+@contextlib.contextmanager
+def _step(name: str) -> Iterator[None]:
+    try:
+        yield
+    except LayerError:
+        raise
+    except GadgetError as e:
+        raise LayerError(name, e) from e
+
+
+# --- prover --------------------------------------------------------------------------------------
+
+
+def prove(
+    sp: Spec,
+    weights: Mapping[str, Any],
+    weight_coms: Mapping[str, commit.Commitment],
+    weight_wits: Mapping[str, commit.Witness],
+    weight_gens: commit.Generators,
+    wit: Mapping[str, Any],
+    in_com: Mapping[str, commit.Commitment],
+    in_wit: Mapping[str, commit.Witness],
+    pub: Public,
+    transcript: Transcript,
+    key: Array,
+    *,
+    check_witness: bool = True,
+) -> tuple[LayerProof, dict[str, commit.Witness], Transcript]:
+    """Prove one layer; returns (proof, the output pieces' witnesses, transcript).
+
+    weights: int32 by local name (`WEIGHTS`); weight_coms/weight_wits: their commitments and
+    the prover's opening witnesses; wit: the layer's model witness (one layer of
+    `models.run(...)`'s `witness["layers"]`); in_com/in_wit: {"lo", "hi"} of h_in (the previous
+    layer's output pieces, or the embedding's). check_witness=False skips the eager checks of
+    lookup inputs (needed under jit). Pure: jit it with `sp` static.
+    """
+    f = sp.scale_bits
+    adv = advice(sp, wit)
+    agens = advice_generators(sp)
+    k_com, k_sm, k_sw, k_rng, k_open = jax.random.split(key, 5)
+    coms, wits = commit_tensors(adv, agens, k_com)
+    t = _bind(transcript, sp, weight_coms, in_com, coms)
+    sa, mlp = wit["self_attn"], wit["mlp"]
+    i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
+    cl: ClaimSet = {}
+    steps: dict[str, Any] = {}
+
+    def keep(prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
+        for k, v in cs.items():
+            cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
+
+    def resc(name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
+        cs, steps[f"{name}.rescale"], tr = rescale.prove_advice(
+            _sub(adv, name), c, tr, bits=f, range_check=False, check_witness=check_witness)
+        keep(name, {k: v for k, v in cs.items() if k != "raw"})
+        return cs["raw"][0], tr
+
+    # 2. the output point
+    n_out = claims.num_vars((sp.rows, sp.dim))
+    r, t = t.challenges(b"out_point", n_out)
+    out_vals = jnp.stack([claims.evaluate(adv["out/lo"], r), claims.evaluate(adv["out/hi"], r)])
+    t = t.absorb_field(b"out_pieces", out_vals)
+    keep("", {"out/lo": [Claim(r, out_vals[0])], "out/hi": [Claim(r, out_vals[1])]})
+    c_out = Claim(point=r, value=_piece_value(out_vals))
+
+    # 3. MLP half
+    h_mid, d_out = i32(wit["residual_attn"]), i32(mlp["down_proj"]["out"])
+    cs, steps["residual_mlp"], t = skip.prove(h_mid, d_out, c_out, t)
+    c_mid = list(cs["a"])
+    c, t = resc("down_proj", cs["b"][0], t)
+    hidden = i32(mlp["swiglu"]["hidden"])
+    cs, steps["down_proj"], t = matmul.prove(hidden, i32(weights["down_proj"]), c, t)
+    keep("", {"w/down_proj": cs["w"]})
+    up = i32(mlp["up_proj"]["out"])
+    cs, steps["swiglu"], t = swiglu.prove(
+        up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=k_sw,
+        adv=_sub(adv, "swiglu"), range_check=False, check_witness=check_witness)
+    keep("swiglu", swiglu.committed(cs))
+    c_gate, t = resc("gate_proj", cs["gate"][0], t)
+    c_up, t = resc("up_proj", cs["up"][0], t)
+    x2 = i32(wit["post_attention_layernorm"]["out"])
+    cs, steps["gate_up"], t = matmul.prove_siblings(
+        x2, [i32(weights["gate_proj"]), i32(weights["up_proj"])], [c_gate, c_up], t)
+    keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
+    cs, steps["mlp_norm"], t = rmsnorm.prove(
+        h_mid, i32(weights["post_attention_layernorm"]), wit["post_attention_layernorm"],
+        cs["x"][0], t, params=sp.mlp_norm, adv=_sub(adv, "mlp_norm"), range_check=False,
+        check_witness=check_witness)
+    keep("mlp_norm", rmsnorm.committed(cs))
+    keep("", {"w/post_attention_layernorm": cs["weight"]})
+    c_mid += cs["x"]
+    c_mid1, steps["mid_combine"], t = claims.prove_combine(h_mid, c_mid, t)
+
+    # 3. attention half
+    h_in, o_out = i32(wit["input"]), i32(sa["o_proj"]["out"])
+    cs, steps["residual_attn"], t = skip.prove(h_in, o_out, c_mid1, t)
+    c_in = list(cs["a"])
+    c, t = resc("o_proj", cs["b"][0], t)
+    ctx = i32(sa["context"]["out"])
+    ctx_flat = ctx.transpose(1, 0, 2).reshape(sp.rows, -1)
+    cs, steps["o_proj"], t = matmul.prove(ctx_flat, i32(weights["o_proj"]), c, t)
+    keep("", {"w/o_proj": cs["w"]})
+    c, t = resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), t)
+    probs, v_heads = i32(sa["softmax"]["probs"]), _heads(sa["v_proj"]["out"], sp.kv_heads, sp)
+    cs, steps["context"], t = matmul.prove_context(probs, v_heads, c, t)
+    c_v = cs["v"][0]
+    scores = i32(sa["scores"]["out"])
+    cs, steps["softmax"], t = softmax.prove(
+        scores, sa["softmax"], cs["probs"][0], t, params=sp.softmax, tables=pub.exp, key=k_sm,
+        adv=_sub(adv, "softmax"), range_check=False, check_witness=check_witness)
+    keep("softmax", softmax.committed(cs))
+    c, t = resc("scores", cs["scores"][0], t)
+    q_rot, k_rot = i32(sa["q_rope"]["out"]), i32(sa["k_rope"]["out"])
+    cs, steps["scores"], t = matmul.prove_scores(q_rot, k_rot, c, t)
+    c_q, c_k = cs["q"][0], cs["k"][0]
+    proj_claims = {}
+    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
+        c, t = resc(f"{name}_rope", cq, t)
+        pre = _heads(sa[f"{name}_proj"]["out"], heads, sp)
+        cs, steps[f"{name}_rope"], t = rope.prove(pre, pub.cos, pub.sin, c, t)
+        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
+    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
+    raws = []
+    for name in ("q", "k", "v"):
+        c, t = resc(f"{name}_proj", proj_claims[name], t)
+        raws.append(c)
+    x1 = i32(wit["input_layernorm"]["out"])
+    cs, steps["qkv"], t = matmul.prove_siblings(
+        x1, [i32(weights[n]) for n in ("q_proj", "k_proj", "v_proj")], raws, t)
+    keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
+    cs, steps["attn_norm"], t = rmsnorm.prove(
+        h_in, i32(weights["input_layernorm"]), wit["input_layernorm"], cs["x"][0], t,
+        params=sp.attn_norm, adv=_sub(adv, "attn_norm"), range_check=False,
+        check_witness=check_witness)
+    keep("attn_norm", rmsnorm.committed(cs))
+    keep("", {"w/input_layernorm": cs["weight"]})
+    c_in += cs["x"]
+
+    # the input's pieces at each claim on h_in
+    in_pieces = pieces(h_in)
+    in_vals = []
+    for c in c_in:
+        vals = jnp.stack([claims.evaluate(in_pieces["lo"], c.point),
+                          claims.evaluate(in_pieces["hi"], c.point)])
+        t = t.absorb_field(b"in_pieces", vals)
+        keep("", {"in/lo": [Claim(c.point, vals[0])], "in/hi": [Claim(c.point, vals[1])]})
+        in_vals.append(vals)
+
+    # 4. one range check over the layer
+    rng = ranges(sp)
+    cols = {n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
+    rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
+    keep("", rc)
+
+    # 5. openings
+    all_coms = {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms}
+    all_wits = {**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
+                **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits}
+    openings, t = claims.prove_openings(
+        cl, all_coms, all_wits, {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
+        gens_of=_gens_of(list(cl)))
+    proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
+                       in_values=jnp.stack(in_vals), ranges=range_proofs, openings=openings)
+    out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}
+    return proof, out_wit, t
+
+
+def _heads(y: Any, heads: int, sp: Spec) -> Array:
+    """(T, heads·hd) -> (heads, T, hd) like the model's q/k/v split."""
+    return jnp.asarray(y, jnp.int32).reshape(sp.rows, heads, sp.head_dim).transpose(1, 0, 2)
+
+
+# --- verifier ------------------------------------------------------------------------------------
+
+
+def _check_commitments(sp: Spec, proof: LayerProof) -> None:
+    want = advice_shapes(sp)
+    got = getattr(proof, "commitments", None)
+    if not isinstance(got, Mapping) or set(got) != set(want):
+        raise GadgetError("layer", "shape", "the proof's advice commitments do not match the "
+                          "layer's advice tensors")
+    for n, shp in want.items():
+        nv, cv = commit.layout(shp)
+        c = got[n]
+        if (c.num_vars, c.col_vars) != (nv, cv) or tuple(c.rows.shape[:1]) != (1 << (nv - cv),):
+            raise GadgetError("layer", "shape", f"commitment {n!r} has the wrong layout")
+
+
+def verify(
+    sp: Spec,
+    weight_coms: Mapping[str, commit.Commitment],
+    weight_gens: commit.Generators,
+    in_com: Mapping[str, commit.Commitment],
+    proof: LayerProof,
+    pub: Public,
+    transcript: Transcript,
+) -> tuple[dict[str, commit.Commitment], Transcript]:
+    """Check a layer proof from commitments, public tables and the proof only.
+
+    Returns the output's commitments {"lo", "hi"} (the next layer's input) and the transcript.
+    Raises LayerError naming the step (and the gadget's check) that failed.
+    """
+    f = sp.scale_bits
+    if not isinstance(proof, LayerProof):
+        raise GadgetError("layer", "shape", "not a LayerProof")
+    if set(weight_coms) != set(WEIGHTS):
+        raise ValueError(f"layer: weight commitments {sorted(weight_coms)}, expected "
+                         f"{sorted(WEIGHTS)}")
+    _check_commitments(sp, proof)
+    coms = proof.commitments
+    steps = proof.steps
+    t = _bind(transcript, sp, weight_coms, in_com, coms)
+    cl: ClaimSet = {}
+
+    def keep(prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
+        for k, v in cs.items():
+            cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
+
+    def step(name: str) -> Any:
+        if name not in steps:
+            raise LayerError(name, GadgetError("layer", "shape", f"missing step {name!r}"))
+        return steps[name]
+
+    def resc(name: str, c: Claim, shape: Sequence[int], tr: Transcript
+             ) -> tuple[Claim, Transcript]:
+        with _step(f"{name}.rescale"):
+            cs, tr = rescale.verify(shape, c, step(f"{name}.rescale"), tr, bits=f,
+                                    range_check=False)
+        keep(name, {k: v for k, v in cs.items() if k != "raw"})
+        return cs["raw"][0], tr
+
+    shp = _rescale_shapes(sp)
+    t_len, d, hd = sp.rows, sp.dim, sp.head_dim
+    n_out = claims.num_vars((t_len, d))
+    r, t = t.challenges(b"out_point", n_out)
+    if tuple(getattr(proof.out_values, "shape", ())) != (2, field.LIMBS):
+        raise LayerError("output", GadgetError("layer", "shape", "out_values must be Fr[2, 8]"))
+    t = t.absorb_field(b"out_pieces", proof.out_values)
+    keep("", {"out/lo": [Claim(r, proof.out_values[0])],
+              "out/hi": [Claim(r, proof.out_values[1])]})
+    c_out = Claim(point=r, value=_piece_value(proof.out_values))
+
+    with _step("residual_mlp"):
+        cs, t = skip.verify((t_len, d), c_out, step("residual_mlp"), t)
+    c_mid = list(cs["a"])
+    c, t = resc("down_proj", cs["b"][0], shp["down_proj"], t)
+    with _step("down_proj"):
+        cs, t = matmul.verify((t_len, sp.inter), (d, sp.inter), c, step("down_proj"), t)
+    keep("", {"w/down_proj": cs["w"]})
+    with _step("swiglu"):
+        cs, t = swiglu.verify(cs["x"][0], step("swiglu"), t, params=sp.swiglu, table=pub.silu,
+                              range_check=False)
+    keep("swiglu", swiglu.committed(cs))
+    c_gate, t = resc("gate_proj", cs["gate"][0], shp["gate_proj"], t)
+    c_up, t = resc("up_proj", cs["up"][0], shp["up_proj"], t)
+    with _step("gate_up"):
+        cs, t = matmul.verify_siblings((t_len, d), [(sp.inter, d)] * 2, [c_gate, c_up],
+                                       step("gate_up"), t)
+    keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
+    with _step("mlp_norm"):
+        cs, t = rmsnorm.verify(cs["x"][0], step("mlp_norm"), t, params=sp.mlp_norm,
+                               range_check=False)
+    keep("mlp_norm", rmsnorm.committed(cs))
+    keep("", {"w/post_attention_layernorm": cs["weight"]})
+    c_mid += cs["x"]
+    with _step("mid_combine"):
+        c_mid1, t = claims.verify_combine((t_len, d), c_mid, step("mid_combine"), t)
+
+    with _step("residual_attn"):
+        cs, t = skip.verify((t_len, d), c_mid1, step("residual_attn"), t)
+    c_in = list(cs["a"])
+    c, t = resc("o_proj", cs["b"][0], shp["o_proj"], t)
+    with _step("o_proj"):
+        cs, t = matmul.verify((t_len, sp.heads * hd), (d, sp.heads * hd), c, step("o_proj"), t)
+    keep("", {"w/o_proj": cs["w"]})
+    c, t = resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), shp["context"], t)
+    with _step("context"):
+        cs, t = matmul.verify_context((sp.heads, t_len, t_len), (sp.kv_heads, t_len, hd), c,
+                                      step("context"), t)
+    c_v = cs["v"][0]
+    with _step("softmax"):
+        cs, t = softmax.verify(cs["probs"][0], step("softmax"), t, params=sp.softmax,
+                               tables=pub.exp, range_check=False)
+    keep("softmax", softmax.committed(cs))
+    c, t = resc("scores", cs["scores"][0], shp["scores"], t)
+    with _step("scores"):
+        cs, t = matmul.verify_scores((sp.heads, t_len, hd), (sp.kv_heads, t_len, hd), c,
+                                     step("scores"), t)
+    c_q, c_k = cs["q"][0], cs["k"][0]
+    proj_claims = {}
+    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
+        c, t = resc(f"{name}_rope", cq, shp[f"{name}_rope"], t)
+        with _step(f"{name}_rope"):
+            cs, t = rope.verify((heads, t_len, hd), pub.cos, pub.sin, c, step(f"{name}_rope"), t)
+        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
+    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
+    raws = []
+    for name in ("q", "k", "v"):
+        c, t = resc(f"{name}_proj", proj_claims[name], shp[f"{name}_proj"], t)
+        raws.append(c)
+    ws = sp.weight_shapes()
+    with _step("qkv"):
+        cs, t = matmul.verify_siblings((t_len, d), [ws[n] for n in ("q_proj", "k_proj",
+                                                                    "v_proj")], raws,
+                                       step("qkv"), t)
+    keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
+    with _step("attn_norm"):
+        cs, t = rmsnorm.verify(cs["x"][0], step("attn_norm"), t, params=sp.attn_norm,
+                               range_check=False)
+    keep("attn_norm", rmsnorm.committed(cs))
+    keep("", {"w/input_layernorm": cs["weight"]})
+    c_in += cs["x"]
+
+    iv = proof.in_values
+    if tuple(getattr(iv, "shape", ())) != (len(c_in), 2, field.LIMBS):
+        raise LayerError("input", GadgetError("layer", "shape", f"in_values must be "
+                                              f"Fr[{len(c_in)}, 2, 8]"))
+    for i, c in enumerate(c_in):
+        if claims.ints(_piece_value(iv[i])) != claims.ints(c.value):
+            raise LayerError("input", GadgetError("layer", "input_pieces", f"claim {i} on the "
+                                                  "layer input differs from lo + 2^16·hi"))
+        t = t.absorb_field(b"in_pieces", iv[i])
+        keep("", {"in/lo": [Claim(c.point, iv[i][0])], "in/hi": [Claim(c.point, iv[i][1])]})
+
+    rng = ranges(sp)
+    all_shapes = {**advice_shapes(sp), "in/lo": (t_len, d), "in/hi": (t_len, d)}
+    with _step("range_check"):
+        rc, t = rangecheck.verify({n: all_shapes[n] for n in rng}, rng, proof.ranges, t)
+    keep("", rc)
+
+    all_coms = {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms}
+    with _step("openings"):
+        t = claims.verify_openings(cl, all_coms, {WEIGHT_GENS: weight_gens,
+                                                  ADVICE_GENS: advice_generators(sp)},
+                                   proof.openings, t, gens_of=_gens_of(list(cl)))
+    return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, t
+
+
+__all__ = ["ADVICE_TAG", "LAYER", "WEIGHTS", "LayerError", "LayerProof", "Public", "Spec",
+           "advice", "advice_generators", "advice_shapes", "commit_tensors", "pieces", "prove",
+           "public", "ranges", "spec", "verify"]

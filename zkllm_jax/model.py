@@ -1,0 +1,576 @@
+"""Whole-model proof: embedding, every decoder layer, final norm and lm_head over one sequence.
+
+Statement. For public tokens (T,) and public logits (T, V) (int32 at scale 2^f), the logits are
+exactly the fixed-point forward (`models.run`) of the committed weights on the tokens. One
+transcript runs through the steps in order:
+
+1. embed: h_0 is committed as its two 16-bit pieces; at a random point r the prover sends the
+   pieces' values, and the embedding gadget reduces h_0(r) to a claim on the committed table
+   (the public tokens select its rows). h_0's range is checked by layer 0 (its input check);
+2. layers: `layer.prove` for i = 0..L−1, the output commitments of layer i being the input
+   commitments of layer i + 1 (every layer proof also checks its input's range);
+3. head: a claim on the public logits at a random point (the verifier evaluates it itself) is
+   reduced through lm_head's rescale (remainder committed and range-checked; the rescaled
+   value is the public logits, bounded by being int32) and matmul to the final RMSNorm and to
+   h_L's pieces, which this step range-checks.
+Each step opens its own claims (weights with the weight generators, advice with the advice
+generators). The verifier sees commitments, tokens, logits and the proof; the public tables
+(RoPE, exp, SiLU) are functions of the config.
+
+Proof bytes: `to_bytes` / `from_bytes` (the tree format of `proof.py`); the expected structure
+comes from `template`, i.e. `jax.eval_shape` of the provers on the public shapes (the model's
+witness shapes come from `jax.eval_shape` of the fixed-point forward: shapes only, no weights).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from . import claims, commit, field, layer, proof
+from .claims import Claim, ClaimSet, GadgetError, GroupOpening
+from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
+from .gadgets.embedding import EmbeddingProof
+from .layer import ADVICE_GENS, WEIGHT_GENS, LayerError, LayerProof
+from .lookup import LookupProof
+from .transcript import Transcript
+
+Array = jax.Array
+MODEL = b"zkllm-jax/model"
+EMBED = b"zkllm-jax/model/embed"
+HEAD = b"zkllm-jax/model/head"
+EMBED_NAME = "model.embed_tokens.weight"
+NORM_NAME = "model.norm.weight"
+HEAD_NAME = "lm_head.weight"
+
+
+class ModelSpec(NamedTuple):
+    """Static shapes of a whole-model proof over T tokens (hashable)."""
+
+    layer: layer.Spec
+    num_layers: int
+    vocab: int
+    tied: bool
+    final_norm: rmsnorm.Params
+
+    def ints(self) -> list[int]:
+        return [self.num_layers, self.vocab, int(self.tied), *self.layer.ints(),
+                *self.final_norm.ints()]
+
+    def layer_weights(self, i: int) -> dict[str, str]:
+        """Local layer weight name -> global HF name."""
+        out = {}
+        for n in layer.WEIGHTS:
+            group = "self_attn" if n.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else (
+                "mlp" if n.endswith("_proj") else "")
+            out[n] = f"model.layers.{i}." + (f"{group}.{n}" if group else n) + ".weight"
+        return out
+
+    @property
+    def head_name(self) -> str:
+        return EMBED_NAME if self.tied else HEAD_NAME
+
+
+def spec(cfg: Any, fx: Any, rows: int) -> ModelSpec:
+    """The model spec of a `LlamaConfig` / `FixedPointConfig` over `rows` tokens."""
+    ls = layer.spec(cfg, fx, rows)
+    return ModelSpec(layer=ls, num_layers=int(cfg.num_hidden_layers), vocab=int(cfg.vocab_size),
+                     tied=bool(cfg.tie_word_embeddings), final_norm=ls.attn_norm)
+
+
+@struct.dataclass
+class EmbedProof:
+    """commitments: h_0's pieces {"lo", "hi"}; values: Fr[2, 8] at the point; embedding: the
+    gadget's sumcheck; openings: h_0's pieces and the table."""
+
+    commitments: dict[str, commit.Commitment]
+    values: Array
+    embedding: EmbeddingProof
+    openings: dict[str, GroupOpening]
+
+
+@struct.dataclass
+class HeadProof:
+    """commitments: the final norm's and lm_head's advice; steps: gadget proofs; in_values:
+    Fr[k, 2, 8] h_L's pieces at each claim; ranges, openings as in a layer."""
+
+    commitments: dict[str, commit.Commitment]
+    steps: dict[str, Any]
+    in_values: Array
+    ranges: dict[str, LookupProof]
+    openings: dict[str, GroupOpening]
+
+
+@struct.dataclass
+class ModelProof:
+    embed: EmbedProof
+    layers: tuple
+    head: HeadProof
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def _begin(sp: ModelSpec, tokens: Array, logits: Array, transcript: Transcript) -> Transcript:
+    t = transcript.begin(MODEL, sp.ints())
+    t = t.absorb_ints(b"tokens", [int(v) for v in np.asarray(tokens).reshape(-1)])
+    return t.absorb_field(b"logits", field.encode(jnp.asarray(logits, jnp.int32)))
+
+
+def _piece_value(vals: Array) -> Array:
+    return field.add(vals[0], field.mul(vals[1], field.encode(1 << 16)))
+
+
+def _head_advice(sp: ModelSpec, norm_wit: Mapping[str, Any], head_wit: Mapping[str, Any]
+                 ) -> dict[str, Array]:
+    f = sp.layer.scale_bits
+    out = {f"norm/{k}": v for k, v in rmsnorm.advice(norm_wit, sp.final_norm).items()}
+    out.update({f"lm_head/{k}": v for k, v in rescale.advice(
+        head_wit["out"], head_wit["rem"], f, bound_out=False).items()})
+    return {k: jnp.asarray(v, jnp.int32) for k, v in out.items()}
+
+
+def _head_ranges(sp: ModelSpec) -> dict[str, rangecheck.Range]:
+    out = {n: rng for n, (_, rng) in zip(("in/lo", "in/hi"), layer.PIECES)}
+    out.update({f"norm/{k}": v for k, v in rmsnorm.ranges(sp.final_norm).items()})
+    out.update({f"lm_head/{k}": v for k, v in rescale.ranges(sp.layer.scale_bits, False).items()})
+    return out
+
+
+def _head_shapes(sp: ModelSpec) -> dict[str, tuple[int, ...]]:
+    t_len, d = sp.layer.rows, sp.layer.dim
+    out = {f"norm/{k}": v for k, v in rmsnorm.shapes(sp.final_norm).items()}
+    out.update({f"lm_head/{k}": (t_len, sp.vocab)
+                for k in rescale.ranges(sp.layer.scale_bits, False)})
+    out.update({"in/lo": (t_len, d), "in/hi": (t_len, d)})
+    return out
+
+
+def _sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    p = prefix + "/"
+    return {k[len(p):]: v for k, v in d.items() if k.startswith(p)}
+
+
+def _bind(t: Transcript, label: bytes, wcoms: Mapping[str, commit.Commitment],
+          in_com: Mapping[str, commit.Commitment], coms: Mapping[str, commit.Commitment]
+          ) -> Transcript:
+    t = t.begin(label, [len(wcoms), len(in_com), len(coms)])
+    for group, cs in ((b"weights", wcoms), (b"input", in_com), (b"advice", coms)):
+        for n in sorted(cs):
+            t = t.absorb_points(group + b"/" + n.encode(), cs[n].rows)
+    return t
+
+
+def _gens_of(names) -> dict[str, str]:
+    return {n: WEIGHT_GENS if n.startswith("w/") else ADVICE_GENS for n in names}
+
+
+def _checked(step: str, fn: Callable, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except LayerError:
+        raise
+    except GadgetError as e:
+        raise LayerError(step, e) from e
+
+
+# --- embed ---------------------------------------------------------------------------------------
+
+
+def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
+                table_wit: commit.Witness, weight_gens: commit.Generators, tokens: Any,
+                h0: Any, transcript: Transcript, key: Array
+                ) -> tuple[EmbedProof, dict[str, commit.Witness], Transcript]:
+    """Commit h_0 = table[tokens] as pieces and prove it; returns (proof, h_0's witnesses, t)."""
+    agens = layer.advice_generators(sp.layer)
+    k_com, k_open = jax.random.split(key)
+    pcs = layer.pieces(h0)
+    coms, wits = layer.commit_tensors(pcs, agens, k_com)
+    t = _bind(transcript, EMBED, {"w/embed": table_com}, {}, coms)
+    r, t = t.challenges(b"point", claims.num_vars((sp.layer.rows, sp.layer.dim)))
+    vals = jnp.stack([claims.evaluate(pcs["lo"], r), claims.evaluate(pcs["hi"], r)])
+    t = t.absorb_field(b"pieces", vals)
+    cs, prf, t = embedding.prove(jnp.asarray(table, jnp.int32), tokens,
+                                 Claim(r, _piece_value(vals)), t)
+    cl = {"lo": [Claim(r, vals[0])], "hi": [Claim(r, vals[1])], "w/embed": cs["table"]}
+    openings, t = claims.prove_openings(
+        cl, {**coms, "w/embed": table_com}, {**wits, "w/embed": table_wit},
+        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open, gens_of=_gens_of(cl))
+    return EmbedProof(commitments=coms, values=vals, embedding=prf, openings=openings), wits, t
+
+
+def verify_embed(sp: ModelSpec, table_com: commit.Commitment, weight_gens: commit.Generators,
+                 tokens: Any, prf: EmbedProof, transcript: Transcript
+                 ) -> tuple[dict[str, commit.Commitment], Transcript]:
+    """Check `prove_embed`; returns h_0's commitments."""
+    if not isinstance(prf, EmbedProof) or set(prf.commitments) != {"lo", "hi"}:
+        raise LayerError("embed", GadgetError("embedding", "shape", "not an EmbedProof"))
+    shp = (sp.layer.rows, sp.layer.dim)
+    for c in prf.commitments.values():
+        if (c.num_vars, c.col_vars) != commit.layout(shp):
+            raise LayerError("embed", GadgetError("embedding", "shape", "bad h_0 commitment"))
+    coms = prf.commitments
+    t = _bind(transcript, EMBED, {"w/embed": table_com}, {}, coms)
+    r, t = t.challenges(b"point", claims.num_vars(shp))
+    if tuple(getattr(prf.values, "shape", ())) != (2, field.LIMBS):
+        raise LayerError("embed", GadgetError("embedding", "shape", "values must be Fr[2, 8]"))
+    t = t.absorb_field(b"pieces", prf.values)
+    cs, t = _checked("embed", embedding.verify, (sp.vocab, sp.layer.dim), tokens,
+                     Claim(r, _piece_value(prf.values)), prf.embedding, t)
+    cl = {"lo": [Claim(r, prf.values[0])], "hi": [Claim(r, prf.values[1])],
+          "w/embed": cs["table"]}
+    t = _checked("embed.openings", claims.verify_openings, cl, {**coms, "w/embed": table_com},
+                 {WEIGHT_GENS: weight_gens, ADVICE_GENS: layer.advice_generators(sp.layer)},
+                 prf.openings, t, gens_of=_gens_of(cl))
+    return dict(coms), t
+
+
+# --- head ----------------------------------------------------------------------------------------
+
+
+def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, commit.Commitment],
+               wwits: Mapping[str, commit.Witness], weight_gens: commit.Generators,
+               h_last: Any, norm_wit: Mapping[str, Any], head_wit: Mapping[str, Any],
+               logits: Any, in_com: Mapping[str, commit.Commitment],
+               in_wit: Mapping[str, commit.Witness], transcript: Transcript, key: Array,
+               *, check_witness: bool = True) -> tuple[HeadProof, Transcript]:
+    """Prove logits = lm_head(final_norm(h_L)); wcoms/wwits: {"norm", "head"}."""
+    ls, f = sp.layer, sp.layer.scale_bits
+    agens = layer.advice_generators(ls)
+    k_com, k_rng, k_open = jax.random.split(key, 3)
+    adv = _head_advice(sp, norm_wit, head_wit)
+    coms, wits = layer.commit_tensors(adv, agens, k_com)
+    wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
+    t = _bind(transcript, HEAD, wc, in_com, coms)
+    logits = jnp.asarray(logits, jnp.int32)
+    r, t = t.challenges(b"logits_point", claims.num_vars(logits.shape))
+    c_logits = Claim(r, claims.evaluate(logits, r))
+    cl: ClaimSet = {}
+    steps: dict[str, Any] = {}
+    cs, steps["lm_head.rescale"], t = rescale.prove_advice(
+        _sub(adv, "lm_head"), c_logits, t, bits=f, bound_out=False, range_check=False,
+        check_witness=check_witness)
+    cl["lm_head/rem"] = list(cs["rem"])
+    x = jnp.asarray(norm_wit["out"], jnp.int32)
+    cs, steps["lm_head"], t = matmul.prove(x, jnp.asarray(head_w, jnp.int32), cs["raw"][0], t)
+    cl["w/head"] = list(cs["w"])
+    h_last = jnp.asarray(h_last, jnp.int32)
+    cs, steps["norm"], t = rmsnorm.prove(
+        h_last, jnp.asarray(norm_w, jnp.int32), norm_wit, cs["x"][0], t, params=sp.final_norm,
+        adv=_sub(adv, "norm"), range_check=False, check_witness=check_witness)
+    for k, v in rmsnorm.committed(cs).items():
+        cl[f"norm/{k}"] = list(v)
+    cl["w/norm"] = list(cs["weight"])
+    pcs = layer.pieces(h_last)
+    in_vals = []
+    for c in cs["x"]:
+        vals = jnp.stack([claims.evaluate(pcs["lo"], c.point),
+                          claims.evaluate(pcs["hi"], c.point)])
+        t = t.absorb_field(b"in_pieces", vals)
+        cl.setdefault("in/lo", []).append(Claim(c.point, vals[0]))
+        cl.setdefault("in/hi", []).append(Claim(c.point, vals[1]))
+        in_vals.append(vals)
+    rng = _head_ranges(sp)
+    cols = {n: (pcs[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
+    rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
+    for k, v in rc.items():
+        cl.setdefault(k, []).extend(v)
+    all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
+    all_wits = {"w/norm": wwits["norm"], "w/head": wwits["head"], "in/lo": in_wit["lo"],
+                "in/hi": in_wit["hi"], **wits}
+    openings, t = claims.prove_openings(cl, all_coms, all_wits,
+                                        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
+                                        gens_of=_gens_of(cl))
+    return HeadProof(commitments=coms, steps=steps, in_values=jnp.stack(in_vals),
+                     ranges=range_proofs, openings=openings), t
+
+
+def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
+                weight_gens: commit.Generators, logits: Any,
+                in_com: Mapping[str, commit.Commitment], prf: HeadProof,
+                transcript: Transcript) -> Transcript:
+    """Check `prove_head` against the public logits."""
+    ls, f = sp.layer, sp.layer.scale_bits
+    if not isinstance(prf, HeadProof):
+        raise LayerError("head", GadgetError("head", "shape", "not a HeadProof"))
+    shapes = _head_shapes(sp)
+    want = {n for n in shapes if not n.startswith("in/")}
+    if set(prf.commitments) != want or any(
+            (c.num_vars, c.col_vars) != commit.layout(shapes[n])
+            for n, c in prf.commitments.items()):
+        raise LayerError("head", GadgetError("head", "shape", "advice commitments do not match"))
+    coms = prf.commitments
+    wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
+    t = _bind(transcript, HEAD, wc, in_com, coms)
+    logits = jnp.asarray(np.asarray(logits), jnp.int32)
+    if logits.shape != (ls.rows, sp.vocab):
+        raise ValueError(f"head: logits must be ({ls.rows}, {sp.vocab}), got {logits.shape}")
+    r, t = t.challenges(b"logits_point", claims.num_vars(logits.shape))
+    c_logits = Claim(r, claims.evaluate(logits, r))
+    steps = prf.steps
+    for n in ("lm_head.rescale", "lm_head", "norm"):
+        if n not in steps:
+            raise LayerError("head", GadgetError("head", "shape", f"missing step {n!r}"))
+    cl: ClaimSet = {}
+    cs, t = _checked("lm_head.rescale", rescale.verify, (ls.rows, sp.vocab), c_logits,
+                     steps["lm_head.rescale"], t, bits=f, bound_out=False, range_check=False)
+    cl["lm_head/rem"] = list(cs["rem"])
+    cs, t = _checked("lm_head", matmul.verify, (ls.rows, ls.dim), (sp.vocab, ls.dim),
+                     cs["raw"][0], steps["lm_head"], t)
+    cl["w/head"] = list(cs["w"])
+    cs, t = _checked("norm", rmsnorm.verify, cs["x"][0], steps["norm"], t, params=sp.final_norm,
+                     range_check=False)
+    for k, v in rmsnorm.committed(cs).items():
+        cl[f"norm/{k}"] = list(v)
+    cl["w/norm"] = list(cs["weight"])
+    iv = prf.in_values
+    if tuple(getattr(iv, "shape", ())) != (len(cs["x"]), 2, field.LIMBS):
+        raise LayerError("head", GadgetError("head", "shape", "in_values has the wrong shape"))
+    for i, c in enumerate(cs["x"]):
+        if claims.ints(_piece_value(iv[i])) != claims.ints(c.value):
+            raise LayerError("head", GadgetError("head", "input_pieces", "a claim on h_L "
+                                                 "differs from lo + 2^16·hi"))
+        t = t.absorb_field(b"in_pieces", iv[i])
+        cl.setdefault("in/lo", []).append(Claim(c.point, iv[i][0]))
+        cl.setdefault("in/hi", []).append(Claim(c.point, iv[i][1]))
+    rng = _head_ranges(sp)
+    rc, t = _checked("head.range_check", rangecheck.verify, {n: shapes[n] for n in rng}, rng,
+                     prf.ranges, t)
+    for k, v in rc.items():
+        cl.setdefault(k, []).extend(v)
+    all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
+    return _checked("head.openings", claims.verify_openings, cl, all_coms,
+                    {WEIGHT_GENS: weight_gens, ADVICE_GENS: layer.advice_generators(ls)},
+                    prf.openings, t, gens_of=_gens_of(cl))
+
+
+# --- whole model ---------------------------------------------------------------------------------
+
+
+def _layer_slice(tree: Any, i: int) -> Any:
+    return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+@functools.lru_cache(maxsize=4)
+def _jitted_layer(check_witness: bool) -> Callable:
+    return jax.jit(functools.partial(layer.prove, check_witness=check_witness),
+                   static_argnums=(0,))
+
+
+def prove(
+    sp: ModelSpec,
+    weights: Mapping[str, Any],
+    weight_coms: Mapping[str, commit.Commitment],
+    weight_wits: Mapping[str, commit.Witness],
+    weight_gens: commit.Generators,
+    tables: Mapping[str, Any],
+    tokens: Any,
+    logits: Any,
+    wit: Mapping[str, Any],
+    transcript: Transcript,
+    key: Array,
+    *,
+    jit: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[ModelProof, Transcript]:
+    """Prove the whole forward; weights and their commitments/witnesses by global HF name.
+
+    progress(step) is called after each step ("embed", "layer i", "head").
+
+    wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
+    through one compiled prover (all layers share a spec, so it compiles once).
+    """
+    say = progress or (lambda s: None)
+    pub = layer.public(sp.layer, tables)
+    t = _begin(sp, tokens, logits, transcript)
+    keys = jax.random.split(key, sp.num_layers + 2)
+    emb, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME],
+                                 weight_wits[EMBED_NAME], weight_gens, tokens,
+                                 wit["embed"]["out"], t, keys[0])
+    say("embed")
+    in_com = emb.commitments
+    layer_proofs = []
+    prove_layer = _jitted_layer(False) if jit else functools.partial(layer.prove,
+                                                                     check_witness=True)
+    for i in range(sp.num_layers):
+        names = sp.layer_weights(i)
+        lw = _layer_slice(wit["layers"], i)
+        prf, out_wit, t = prove_layer(
+            sp.layer, {n: weights[g] for n, g in names.items()},
+            {n: weight_coms[g] for n, g in names.items()},
+            {n: weight_wits[g] for n, g in names.items()}, weight_gens, lw, in_com, in_wit,
+            pub, t, keys[i + 1])
+        layer_proofs.append(prf)
+        in_com = {"lo": prf.commitments["out/lo"], "hi": prf.commitments["out/hi"]}
+        in_wit = out_wit
+        say(f"layer {i}")
+    h_last = wit["layers"]["out"][-1]
+    head, t = prove_head(
+        sp, weights[NORM_NAME], weights[sp.head_name],
+        {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
+        {"norm": weight_wits[NORM_NAME], "head": weight_wits[sp.head_name]}, weight_gens,
+        h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t, keys[-1])
+    say("head")
+    return ModelProof(embed=emb, layers=tuple(layer_proofs), head=head), t
+
+
+def verify(
+    sp: ModelSpec,
+    weight_coms: Mapping[str, commit.Commitment],
+    weight_gens: commit.Generators,
+    tables: Mapping[str, Any],
+    tokens: Any,
+    logits: Any,
+    prf: ModelProof,
+    transcript: Transcript,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Transcript:
+    """Check a whole-model proof from commitments, public tokens/logits and the proof.
+
+    Raises LayerError naming the step ("embed", "layer 3: softmax", "head", ...) that failed.
+    """
+    say = progress or (lambda s: None)
+    if not isinstance(prf, ModelProof) or len(prf.layers) != sp.num_layers:
+        raise LayerError("model", GadgetError("model", "shape", "not a ModelProof of this "
+                                              "model's depth"))
+    tokens = np.asarray(tokens)
+    if tokens.shape != (sp.layer.rows,):
+        raise ValueError(f"model: tokens must be ({sp.layer.rows},), got {tokens.shape}")
+    pub = layer.public(sp.layer, tables)
+    t = _begin(sp, tokens, logits, transcript)
+    in_com, t = verify_embed(sp, weight_coms[EMBED_NAME], weight_gens, tokens, prf.embed, t)
+    say("embed")
+    for i in range(sp.num_layers):
+        names = sp.layer_weights(i)
+        try:
+            in_com, t = layer.verify(sp.layer, {n: weight_coms[g] for n, g in names.items()},
+                                     weight_gens, in_com, prf.layers[i], pub, t)
+        except LayerError as e:
+            raise LayerError(f"layer {i}: {e.step}", e.inner) from e
+        except GadgetError as e:
+            raise LayerError(f"layer {i}", e) from e
+        say(f"layer {i}")
+    t = verify_head(sp, {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
+                    weight_gens, logits, in_com, prf.head, t)
+    say("head")
+    return t
+
+
+# --- bytes ---------------------------------------------------------------------------------------
+
+
+def _params_like(cfg: Any) -> dict:
+    d, i, hd, nl = cfg.hidden_size, cfg.intermediate_size, cfg.head_dim, cfg.num_hidden_layers
+    qd, kd, v = cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd, cfg.vocab_size
+
+    def s(*shape):
+        return jax.ShapeDtypeStruct(shape, jnp.int32)
+
+    p = {"model": {"embed_tokens": {"weight": s(v, d)},
+                   "layers": {"input_layernorm": {"weight": s(nl, d)},
+                              "self_attn": {"q_proj": {"weight": s(nl, qd, d)},
+                                            "k_proj": {"weight": s(nl, kd, d)},
+                                            "v_proj": {"weight": s(nl, kd, d)},
+                                            "o_proj": {"weight": s(nl, d, qd)}},
+                              "post_attention_layernorm": {"weight": s(nl, d)},
+                              "mlp": {"gate_proj": {"weight": s(nl, i, d)},
+                                      "up_proj": {"weight": s(nl, i, d)},
+                                      "down_proj": {"weight": s(nl, d, i)}}},
+                   "norm": {"weight": s(d)}}}
+    if not cfg.tie_word_embeddings:
+        p["lm_head"] = {"weight": s(v, d)}
+    return p
+
+
+def witness_like(cfg: Any, fx: Any, rows: int) -> Any:
+    """The witness pytree's shapes (jax.ShapeDtypeStruct leaves) of `models.run` on `rows`
+    tokens: shape inference of the fixed-point forward, no weights involved."""
+    from .models import build_tables, forward, init_cache
+
+    tables = build_tables(cfg, fx, rows)
+    out = jax.eval_shape(
+        lambda p, tok: forward(p, tables, tok, jnp.int32(0), init_cache(cfg, rows, "fixed"),
+                               cfg=cfg, fx=fx, mode="fixed"),
+        _params_like(cfg), jax.ShapeDtypeStruct((rows,), jnp.int32))
+    return out[2]
+
+
+def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
+             weight_gens: commit.Generators) -> ModelProof:
+    """The expected proof structure (ShapeDtypeStruct leaves) for `from_bytes`."""
+    wl = witness_like(cfg, fx, sp.layer.rows)
+    pub = layer.public(sp.layer, tables)
+    ls = sp.layer
+    f32 = jnp.int32
+
+    def zeros_like(tree):
+        return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
+
+    def com_like(shape):
+        n, c = commit.layout(shape)
+        return commit.Commitment(rows=jnp.zeros((1 << (n - c), 3, 12), jnp.uint32),
+                                 num_vars=n, col_vars=c)
+
+    def wit_like(shape):
+        n, c = commit.layout(shape)
+        return commit.Witness(matrix=jnp.zeros((1 << (n - c), 1 << c, 8), jnp.uint32),
+                              blinds=jnp.zeros((1 << (n - c), 8), jnp.uint32))
+
+    t0 = Transcript.new(b"template")
+    shp = (ls.rows, ls.dim)
+
+    def embed_fn(key):
+        v = sp.vocab
+        return prove_embed(sp, jnp.zeros((v, ls.dim), f32), com_like((v, ls.dim)),
+                           wit_like((v, ls.dim)), weight_gens, jnp.zeros((ls.rows,), f32),
+                           jnp.zeros(shp, f32), t0, key)[0]
+
+    def layer_fn(key):
+        ws = ls.weight_shapes()
+        lw = zeros_like(jax.tree_util.tree_map(
+            lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), wl["layers"]))
+        return layer.prove(ls, {n: jnp.zeros(s, f32) for n, s in ws.items()},
+                           {n: com_like(s) for n, s in ws.items()},
+                           {n: wit_like(s) for n, s in ws.items()}, weight_gens, lw,
+                           {"lo": com_like(shp), "hi": com_like(shp)},
+                           {"lo": wit_like(shp), "hi": wit_like(shp)}, pub, t0, key,
+                           check_witness=False)[0]
+
+    def head_fn(key):
+        d, v = ls.dim, sp.vocab
+        return prove_head(sp, jnp.zeros((d,), f32), jnp.zeros((v, d), f32),
+                          {"norm": com_like((d,)), "head": com_like((v, d))},
+                          {"norm": wit_like((d,)), "head": wit_like((v, d))}, weight_gens,
+                          jnp.zeros(shp, f32), zeros_like(wl["norm"]), zeros_like(wl["lm_head"]),
+                          jnp.zeros((ls.rows, v), f32),
+                          {"lo": com_like(shp), "hi": com_like(shp)},
+                          {"lo": wit_like(shp), "hi": wit_like(shp)}, t0, key,
+                          check_witness=False)[0]
+
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    emb = jax.eval_shape(embed_fn, key)
+    lay = jax.eval_shape(layer_fn, key)
+    head = jax.eval_shape(head_fn, key)
+    return ModelProof(embed=emb, layers=tuple([lay] * sp.num_layers), head=head)
+
+
+def to_bytes(prf: ModelProof) -> bytes:
+    """The proof's bytes (tree format)."""
+    return proof.tree_to_bytes(prf)
+
+
+def from_bytes(data: bytes, like: ModelProof) -> ModelProof:
+    """Parse proof bytes strictly against `template(...)` (ProofFormatError on any deviation)."""
+    return proof.tree_from_bytes(data, like)
+
+
+__all__ = ["EmbedProof", "HeadProof", "LayerProof", "ModelProof", "ModelSpec", "from_bytes",
+           "prove", "prove_embed", "prove_head", "spec", "template", "to_bytes", "verify",
+           "verify_embed", "verify_head", "witness_like"]
