@@ -308,6 +308,7 @@ def prove(
     key: Array,
     *,
     check_witness: bool = True,
+    progress: Any = None,
 ) -> tuple[LayerProof, dict[str, commit.Witness], Transcript]:
     """Prove one layer; returns (proof, the output pieces' witnesses, transcript).
 
@@ -315,7 +316,9 @@ def prove(
     the prover's opening witnesses; wit: the layer's model witness (one layer of
     `models.run(...)`'s `witness["layers"]`); in_com/in_wit: {"lo", "hi"} of h_in (the previous
     layer's output pieces, or the embedding's). check_witness=False skips the eager checks of
-    lookup inputs (needed under jit). Pure: jit it with `sp` static.
+    lookup inputs (needed under jit). progress(step), if given (eager use only), is called
+    after each group of steps once its work is done (for per-step timings). Pure: jit it with
+    `sp` static.
     """
     f = sp.scale_bits
     adv = advice(sp, wit)
@@ -323,6 +326,13 @@ def prove(
     k_com, k_sm, k_sw, k_rng, k_open = jax.random.split(key, 5)
     coms, wits = commit_tensors(adv, agens, k_com)
     t = _bind(transcript, sp, weight_coms, in_com, coms)
+
+    def mark(name: str, tr: Transcript) -> None:
+        if progress is not None:
+            jax.block_until_ready(tr.state)
+            progress(name)
+
+    mark("commit", t)
     sa, mlp = wit["self_attn"], wit["mlp"]
     i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
     cl: ClaimSet = {}
@@ -354,17 +364,20 @@ def prove(
     hidden = i32(mlp["swiglu"]["hidden"])
     cs, steps["down_proj"], t = matmul.prove(hidden, i32(weights["down_proj"]), c, t)
     keep("", {"w/down_proj": cs["w"]})
+    mark("down_proj", t)
     up = i32(mlp["up_proj"]["out"])
     cs, steps["swiglu"], t = swiglu.prove(
         up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=k_sw,
         adv=_sub(adv, "swiglu"), range_check=False, check_witness=check_witness)
     keep("swiglu", swiglu.committed(cs))
+    mark("swiglu", t)
     c_gate, t = resc("gate_proj", cs["gate"][0], t)
     c_up, t = resc("up_proj", cs["up"][0], t)
     x2 = i32(wit["post_attention_layernorm"]["out"])
     cs, steps["gate_up"], t = matmul.prove_siblings(
         x2, [i32(weights["gate_proj"]), i32(weights["up_proj"])], [c_gate, c_up], t)
     keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
+    mark("gate_up", t)
     cs, steps["mlp_norm"], t = rmsnorm.prove(
         h_mid, i32(weights["post_attention_layernorm"]), wit["post_attention_layernorm"],
         cs["x"][0], t, params=sp.mlp_norm, adv=_sub(adv, "mlp_norm"), range_check=False,
@@ -373,6 +386,7 @@ def prove(
     keep("", {"w/post_attention_layernorm": cs["weight"]})
     c_mid += cs["x"]
     c_mid1, steps["mid_combine"], t = claims.prove_combine(h_mid, c_mid, t)
+    mark("mlp_norm", t)
 
     # 3. attention half
     h_in, o_out = i32(wit["input"]), i32(sa["o_proj"]["out"])
@@ -383,19 +397,23 @@ def prove(
     ctx_flat = ctx.transpose(1, 0, 2).reshape(sp.rows, -1)
     cs, steps["o_proj"], t = matmul.prove(ctx_flat, i32(weights["o_proj"]), c, t)
     keep("", {"w/o_proj": cs["w"]})
+    mark("o_proj", t)
     c, t = resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), t)
     probs, v_heads = i32(sa["softmax"]["probs"]), _heads(sa["v_proj"]["out"], sp.kv_heads, sp)
     cs, steps["context"], t = matmul.prove_context(probs, v_heads, c, t)
     c_v = cs["v"][0]
+    mark("context", t)
     scores = i32(sa["scores"]["out"])
     cs, steps["softmax"], t = softmax.prove(
         scores, sa["softmax"], cs["probs"][0], t, params=sp.softmax, tables=pub.exp, key=k_sm,
         adv=_sub(adv, "softmax"), range_check=False, check_witness=check_witness)
     keep("softmax", softmax.committed(cs))
+    mark("softmax", t)
     c, t = resc("scores", cs["scores"][0], t)
     q_rot, k_rot = i32(sa["q_rope"]["out"]), i32(sa["k_rope"]["out"])
     cs, steps["scores"], t = matmul.prove_scores(q_rot, k_rot, c, t)
     c_q, c_k = cs["q"][0], cs["k"][0]
+    mark("scores", t)
     proj_claims = {}
     for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
         c, t = resc(f"{name}_rope", cq, t)
@@ -403,6 +421,7 @@ def prove(
         cs, steps[f"{name}_rope"], t = rope.prove(pre, pub.cos, pub.sin, c, t)
         proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
     proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
+    mark("rope", t)
     raws = []
     for name in ("q", "k", "v"):
         c, t = resc(f"{name}_proj", proj_claims[name], t)
@@ -411,6 +430,7 @@ def prove(
     cs, steps["qkv"], t = matmul.prove_siblings(
         x1, [i32(weights[n]) for n in ("q_proj", "k_proj", "v_proj")], raws, t)
     keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
+    mark("qkv", t)
     cs, steps["attn_norm"], t = rmsnorm.prove(
         h_in, i32(weights["input_layernorm"]), wit["input_layernorm"], cs["x"][0], t,
         params=sp.attn_norm, adv=_sub(adv, "attn_norm"), range_check=False,
@@ -429,11 +449,14 @@ def prove(
         keep("", {"in/lo": [Claim(c.point, vals[0])], "in/hi": [Claim(c.point, vals[1])]})
         in_vals.append(vals)
 
+    mark("attn_norm", t)
+
     # 4. one range check over the layer
     rng = ranges(sp)
     cols = {n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
     rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
     keep("", rc)
+    mark("range_check", t)
 
     # 5. openings
     all_coms = {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
@@ -443,6 +466,7 @@ def prove(
     openings, t = claims.prove_openings(
         cl, all_coms, all_wits, {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
         gens_of=_gens_of(list(cl)))
+    mark("openings", t)
     proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
                        in_values=jnp.stack(in_vals), ranges=range_proofs, openings=openings)
     out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}

@@ -1,0 +1,132 @@
+"""Prove and verify one decoder layer: time per step, proof bytes, peak memory.
+
+    python benchmarks/bench_layer.py --shape smollm2 --seq 16 64          # CPU, real SmolLM2 layer 0
+    python benchmarks/bench_layer.py --device gpu --shape 7b-layer --seq 256 2048
+
+Per sequence length, in a fresh subprocess: the fixed-point forward with its witness, layer 0's
+weights committed (weights.commit_all), then `layer.prove` twice (the first call includes JAX's
+compilation of every op; the second is the steady state reported as "prove"), then
+`layer.verify`. With --jit the prover is one `jax.jit` program (compile time reported apart).
+Per-step times come from `layer.prove(progress=...)` on the steady-state run (eager only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _peak(dev) -> float:
+    if dev.platform == "gpu":
+        return dev.memory_stats().get("peak_bytes_in_use", 0) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def single(shape: str, seq: int, device: str, jit: bool) -> dict:
+    import jax
+    import numpy as np
+    from bench_models import _load
+
+    from zkllm_jax import layer, model, proof, weights
+    from zkllm_jax.models import run
+    from zkllm_jax.transcript import Transcript
+
+    dev = jax.devices(device)[0]
+    jax.config.update("jax_default_device", dev)
+    m, fx, _, tables, ids = _load(shape, seq, "fixed")
+    t0 = time.perf_counter()
+    _, wit = run(m.params, tables, ids, cfg=m.cfg, fx=fx, mode="fixed")
+    jax.block_until_ready(wit)
+    t_fwd = time.perf_counter() - t0
+    lw = jax.tree_util.tree_map(lambda a: a[0], wit["layers"])
+    sp = model.spec(m.cfg, fx, seq)
+    names = sp.layer_weights(0)
+    ts = weights.tensors(m.params, m.cfg)
+    lts = {n: ts[g] for n, g in names.items()}
+    seed = b"\x07" * 32
+    wgens = weights.generators(weights.max_cols(ts))
+    t0 = time.perf_counter()
+    wcoms = weights.commit_all(lts, seed)
+    jax.block_until_ready(wcoms)
+    t_wcommit = time.perf_counter() - t0
+    wwits = weights.witnesses(lts, seed)
+    pub = layer.public(sp.layer, tables)
+    in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
+                                            layer.advice_generators(sp.layer),
+                                            jax.random.PRNGKey(2))
+    t_start = Transcript.new(b"bench/layer")
+    args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
+            jax.random.PRNGKey(3))
+    out: dict = {"shape": shape, "seq": seq, "device": str(dev), "jit": jit,
+                 "forward_s": round(t_fwd, 3), "weight_commit_s": round(t_wcommit, 3)}
+    if jit:
+        fn = jax.jit(lambda *a: layer.prove(*a, check_witness=False)[0:3:2],
+                     static_argnums=(0,))
+        t0 = time.perf_counter()
+        prf, t_end = fn(*args)
+        jax.block_until_ready(prf)
+        out["first_prove_s"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        prf, t_end = fn(*args)
+        jax.block_until_ready(prf)
+        out["prove_s"] = round(time.perf_counter() - t0, 3)
+    else:
+        t0 = time.perf_counter()
+        prf, _, t_end = layer.prove(*args)
+        jax.block_until_ready(prf)
+        out["first_prove_s"] = round(time.perf_counter() - t0, 3)
+        steps: dict[str, float] = {}
+        last = [time.perf_counter()]
+
+        def progress(name: str) -> None:
+            now = time.perf_counter()
+            steps[name] = round(now - last[0], 3)
+            last[0] = now
+
+        t0 = last[0] = time.perf_counter()
+        prf, _, t_end = layer.prove(*args, progress=progress)
+        jax.block_until_ready(prf)
+        out["prove_s"] = round(time.perf_counter() - t0, 3)
+        out["steps_s"] = steps
+    out["peak_prove_mb"] = round(_peak(dev), 1)
+    t0 = time.perf_counter()
+    _, tv = layer.verify(sp.layer, wcoms, wgens, in_coms, prf, pub, t_start)
+    out["verify_s"] = round(time.perf_counter() - t0, 3)
+    out["transcripts_agree"] = bool(np.array_equal(np.asarray(tv.state), np.asarray(t_end.state)))
+    out["proof_bytes"] = len(proof.tree_to_bytes(prf))
+    out["peak_mb"] = round(_peak(dev), 1)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shape", default="smollm2", choices=("smollm2", "7b-layer"))
+    p.add_argument("--seq", type=int, nargs="+", default=[16, 64])
+    p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    p.add_argument("--jit", action="store_true")
+    p.add_argument("--single", type=int, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.single is not None:
+        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit)), flush=True)
+        return
+    for seq in a.seq:
+        cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
+               "--single", str(seq)] + (["--jit"] if a.jit else [])
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+        if r.returncode or not line:
+            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n{r.stderr[-3000:]}")
+            continue
+        res = json.loads(line[0][7:])
+        print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
