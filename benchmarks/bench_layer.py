@@ -33,9 +33,9 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
     import jax
     import numpy as np
     from bench_models import _load
+    from zkllm_jax.models import run
 
     from zkllm_jax import layer, model, proof, weights
-    from zkllm_jax.models import run
     from zkllm_jax.transcript import Transcript
 
     dev = jax.devices(device)[0]
@@ -107,7 +107,9 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shape", default="smollm2", choices=("smollm2", "7b-layer"))
+    p.add_argument("--shape", default="smollm2", choices=("smollm2", "smollm2-layer", "7b-layer"),
+                   help="smollm2: the embedded model's layer 0; smollm2-layer / 7b-layer: one "
+                   "layer of those shapes with random weights")
     p.add_argument("--seq", type=int, nargs="+", default=[16, 64])
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--jit", action="store_true")

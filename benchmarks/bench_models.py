@@ -39,15 +39,16 @@ def _load(shape: str, seq: int, mode: str):
         m = load_model("smollm2")
         ids = m.tokenizer.encode(_text()).ids
         ids = (ids * (seq // len(ids) + 1))[:seq]
-    elif shape == "7b-layer":
+    elif shape in ("7b-layer", "smollm2-layer"):
         # one LLaMA-2-7B decoder layer, random weights; tiny vocab so embed/lm_head are negligible
+        big = shape == "7b-layer"  # else SmolLM2-135M's layer shapes (GQA 9 on 3)
         cfg = LlamaConfig(
             vocab_size=256,
-            hidden_size=4096,
-            intermediate_size=11008,
+            hidden_size=4096 if big else 576,
+            intermediate_size=11008 if big else 1536,
             num_hidden_layers=1,
-            num_attention_heads=32,
-            num_key_value_heads=32,
+            num_attention_heads=32 if big else 9,
+            num_key_value_heads=32 if big else 3,
             rms_norm_eps=1e-5,
             max_position_embeddings=4096,
         )
@@ -64,8 +65,8 @@ def _load(shape: str, seq: int, mode: str):
                     flat[n] = (rng.standard_normal(shp, np.float32) / np.sqrt(shp[-1])).astype(
                         np.float32
                     )
-        flat["model.embed_tokens.weight"] *= np.sqrt(4096)
-        m = Model(from_flat(flat, cfg, "random"), cfg, None, "random 7b layer")
+        flat["model.embed_tokens.weight"] *= np.sqrt(cfg.hidden_size)
+        m = Model(from_flat(flat, cfg, "random"), cfg, None, f"random {shape}")
         ids = rng.integers(0, 256, seq).tolist()
     else:
         raise SystemExit(f"unknown --shape {shape!r}")
