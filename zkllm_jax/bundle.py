@@ -68,6 +68,10 @@ def _take(data: bytes, pos: int, n: int, part: str) -> tuple[bytes, int]:
     return data[pos:pos + n], pos + n
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # JSON true/false are not numbers
+
+
 def decode(data: bytes) -> Bundle:
     """Parse a .zkp file strictly (BundleFormatError on any deviation)."""
     if not data:
@@ -85,21 +89,26 @@ def decode(data: bytes) -> Bundle:
     hb, pos = _take(data, pos, n, "header")
     try:
         header = json.loads(hb.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleFormatError("header", f"not valid JSON ({e})") from e
+    # ValueError: also JSON integers of more than 4300 digits; RecursionError: deep nesting
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise BundleFormatError("header", f"not valid JSON ({str(e)[:200]})") from e
     if not isinstance(header, dict):
         raise BundleFormatError("header", "not a JSON object")
     for key, typ in (("tokens", list), ("prompt_tokens", int), ("generated", list),
-                     ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool)):
-        if not isinstance(header.get(key), typ):
+                     ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool),
+                     ("version", int)):
+        v = header.get(key)
+        if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
             raise BundleFormatError("header", f"field {key!r} missing or not a {typ.__name__}")
+    if header["version"] != VERSION:
+        raise BundleFormatError("header", f"version {header['version']}, expected {VERSION}")
     toks = header["tokens"]
-    if not toks or not all(isinstance(v, int) and 0 <= v < 1 << 31 for v in toks):
+    if not toks or not all(_is_int(v) and 0 <= v < 1 << 31 for v in toks):
         raise BundleFormatError("header", "tokens must be a non-empty list of token ids")
-    if not all(isinstance(v, int) and 0 <= v < 1 << 31 for v in header["generated"]):
+    if not all(_is_int(v) and 0 <= v < 1 << 31 for v in header["generated"]):
         raise BundleFormatError("header", "generated must be a list of token ids")
     shape = header["logits_shape"]
-    if (len(shape) != 2 or not all(isinstance(d, int) and d > 0 for d in shape)
+    if (len(shape) != 2 or not all(_is_int(d) and d > 0 for d in shape)
             or shape[0] != len(toks)):
         raise BundleFormatError("header", f"logits_shape {shape} must be (len(tokens), vocab)")
     if not 1 <= header["prompt_tokens"] <= len(toks):

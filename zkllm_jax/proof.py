@@ -40,6 +40,7 @@ reshape a message.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax.numpy as jnp
@@ -182,7 +183,7 @@ def from_bytes(data: bytes, expected: type | None = None) -> Any:
         if rd.uint(1, name) != ndim:
             raise ProofFormatError(at, name, f"wrong number of axes (expected {ndim})")
         shape = tuple(rd.uint(4, name) for _ in range(ndim))
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # exact: an int64 product of u32 dims can wrap negative
         width = _WIDTH[kind]
         if count > _MAX_ELEMS or count * width > len(rd.data) - rd.pos:
             raise ProofFormatError(rd.pos, name, f"shape {shape} overruns the data "

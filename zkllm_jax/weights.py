@@ -45,9 +45,11 @@ corrupt or incomplete one, since published commitments must not change silently.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -474,17 +476,60 @@ def _hex64(v: str, what: str, path: Path) -> str:
     return v
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_configs(cfg: LlamaConfig, fx: FixedPointConfig, path: Path) -> None:
+    """Field types and ranges that LlamaConfig/FixedPointConfig.from_dict leave unchecked."""
+    for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "head_dim",
+              "max_position_embeddings"):
+        v = getattr(cfg, k)
+        if not _is_int(v) or not 0 < v < 1 << 31:
+            raise CommitmentFormatError(path, f"bad config: {k} must be a positive integer, "
+                                              f"got {v!r}"[:300])
+    for k in ("rms_norm_eps", "rope_theta"):
+        v = getattr(cfg, k)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < math.inf:
+            raise CommitmentFormatError(path, f"bad config: {k} must be a positive finite "
+                                              f"number, got {v!r}"[:300])
+    if not isinstance(cfg.tie_word_embeddings, bool):
+        raise CommitmentFormatError(path, "bad config: tie_word_embeddings must be a boolean")
+    for k in ("bos_token_id", "eos_token_id"):
+        v = getattr(cfg, k)
+        if v is not None and not (_is_int(v) and 0 <= v < 1 << 31):
+            raise CommitmentFormatError(path, f"bad config: {k} must be a token id or null")
+    for f in dataclasses.fields(fx):
+        v = getattr(fx, f.name)
+        if f.name == "softmax_digit_bits":
+            ok = isinstance(v, tuple) and len(v) > 0 and all(_is_int(b) and 0 < b <= 32 for b in v)
+        else:
+            ok = (_is_int(v) and 0 <= v <= 32) or (f.name == "rsqrt_bits" and v is None)
+        if not ok:
+            raise CommitmentFormatError(path, f"bad fixed_point: {f.name} must be "
+                                              f"integer(s) in [0, 32], got {v!r}"[:300])
+
+
 def load_manifest(directory: str | Path) -> Manifest:
     """Read and validate manifest.json (not the commitments file)."""
     path = Path(directory) / MANIFEST
-    if not Path(directory).is_dir():
-        raise CommitmentFormatError(directory, "no such commitment directory")
-    if not path.is_file():
-        raise CommitmentFormatError(path, "missing (not a commitment directory, or incomplete)")
-    try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    try:  # OSError: e.g. a name too long for the file system
+        if not Path(directory).is_dir():
+            raise CommitmentFormatError(directory, "no such commitment directory")
+        if not path.is_file():
+            raise CommitmentFormatError(path, "missing (not a commitment directory, or "
+                                              "incomplete)")
+        text = path.read_text()
+    except OSError as e:
+        raise CommitmentFormatError(directory, f"cannot read: {e}") from e
+    except UnicodeDecodeError as e:
         raise CommitmentFormatError(path, f"malformed JSON: {e}") from e
+    try:
+        d = json.loads(text)
+    # ValueError: also JSON integers of more than 4300 digits; RecursionError: deep nesting
+    except (ValueError, RecursionError) as e:
+        raise CommitmentFormatError(path, f"malformed JSON: {str(e)[:200]}") from e
     if not isinstance(d, dict):
         raise CommitmentFormatError(path, "expected a JSON object")
     if d.get("format") != FORMAT:
@@ -494,14 +539,17 @@ def load_manifest(directory: str | Path) -> Manifest:
         raise CommitmentFormatError(path, f"unsupported version {version} (this zkllm-jax "
                                           f"reads version {VERSION})")
     digest = _hex64(_req(d, "model_digest", str, path), "model_digest", path)
+    # from_dict checks little of the values' types: ZeroDivisionError (zero heads),
+    # IndexError (an empty eos_token_id list) and wrong types are caught here or below
     try:
         cfg = LlamaConfig.from_dict(_req(d, "config", dict, path), source=f"{path}: config")
-    except (ModelFormatError, TypeError, ValueError) as e:
-        raise CommitmentFormatError(path, f"bad config: {e}") from e
+    except (ModelFormatError, TypeError, ValueError, ArithmeticError, LookupError) as e:
+        raise CommitmentFormatError(path, f"bad config: {str(e)[:300]}") from e
     try:
         fx = FixedPointConfig.from_dict(_req(d, "fixed_point", dict, path))
-    except (TypeError, ValueError) as e:
-        raise CommitmentFormatError(path, f"bad fixed_point: {e}") from e
+    except (TypeError, ValueError, ArithmeticError, LookupError) as e:
+        raise CommitmentFormatError(path, f"bad fixed_point: {str(e)[:300]}") from e
+    _check_configs(cfg, fx, path)
     gens = _req(d, "generators", dict, path)
     tag = gens.get("tag")
     if tag != GENERATOR_TAG.decode():
@@ -512,10 +560,10 @@ def load_manifest(directory: str | Path) -> Manifest:
     whole = _hex64(_req(d, "commitments_sha256", str, path), "commitments_sha256", path)
     check = _hex64(_req(d, "seed_check", str, path), "seed_check", path)
     raw = _req(d, "tensors", list, path)
+    count = 2 + len(LAYER_TENSORS) * cfg.num_hidden_layers + (not cfg.tie_word_embeddings)
+    if len(raw) != count:  # before `shapes`, which loops over the (untrusted) layer count
+        raise CommitmentFormatError(path, f"{len(raw)} tensors listed, the config has {count}")
     want = shapes(cfg)
-    if len(raw) != len(want):
-        raise CommitmentFormatError(path, f"{len(raw)} tensors listed, the config has "
-                                          f"{len(want)}")
     entries = []
     offset = 0
     for i, ((name, shape), t) in enumerate(zip(want.items(), raw)):
@@ -555,9 +603,12 @@ def load(directory: str | Path) -> tuple[Manifest, dict[str, commit.Commitment]]
     """
     m = load_manifest(directory)
     path = Path(directory) / COMMITMENTS
-    if not path.is_file():
-        raise CommitmentFormatError(path, "missing")
-    blob = path.read_bytes()
+    try:
+        if not path.is_file():
+            raise CommitmentFormatError(path, "missing")
+        blob = path.read_bytes()
+    except OSError as e:
+        raise CommitmentFormatError(path, f"cannot read: {e}") from e
     if len(blob) != m.commitment_bytes:
         raise CommitmentFormatError(path, f"{len(blob)} bytes, the manifest describes "
                                           f"{m.commitment_bytes} ({m.num_points} points)")
