@@ -13,8 +13,8 @@ the wrong type or size). The property is always "no crash, no accept":
   commitments.bin never loads, and a loaded manifest is well typed and describes the same
   commitments.
 - `cli.main(["verify", ...])` in process: returns 1 or 2, or argparse exits with 2; never another
-  exception and never 0 (no input here reaches a full verification). One known crash in cli.py
-  (an over-long --proof path) is a strict xfail until it is fixed there.
+  exception and never 0 (no input here reaches a full verification); an over-long --proof path
+  (OSError from the file system) is a plain regression test.
 
 Inputs the fuzzer broke are kept as plain regression tests (`test_*_regressions`,
 `test_huge_dims_are_format_errors`, `test_over_long_commitment_path_is_a_format_error`).
@@ -713,7 +713,6 @@ def test_fuzz_cli_verify(cli_files, data):
         argv += ["--proof", data.draw(st.sampled_from(proofs) | text)]
     if data.draw(st.booleans()):
         argv.append(data.draw(st.sampled_from(["--zero-knowledge", "-q"])))
-    # (the over-long name stays out of the extras: as a --proof it hits the xfail below)
     short = [p for p in coms + proofs if len(p) < 100]
     extra = data.draw(st.lists(st.sampled_from(_FLAGS) | st.sampled_from(short) | text,
                                max_size=3)) if data.draw(st.integers(0, 2)) == 0 else []
@@ -733,10 +732,6 @@ def test_fuzz_cli_verify(cli_files, data):
     assert "ACCEPT" not in out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, raises=OSError,
-                   reason="cli.py: Path.is_file on an over-long --proof path raises OSError "
-                          "(ENAMETOOLONG) out of `zkllm verify` (reported; cli.py not changed "
-                          "here)")
 def test_cli_over_long_proof_path(committed, cli_files):
     root, src = cli_files[0], str(committed[0])
     out = io.StringIO()

@@ -388,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ModelFormatError, FixedPointRangeError, ValueError) as e:
+    except (ModelFormatError, FixedPointRangeError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -206,9 +206,11 @@ def advice_shapes(sp: Spec) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def advice_generators(sp: Spec) -> commit.Generators:
-    """The advice generator set (hash-to-curve under ADVICE_TAG), wide enough for the layer."""
-    return _advice_gens(max(1 << commit.layout(s)[1] for s in advice_shapes(sp).values()))
+def advice_generators(sp: Spec, min_cols: int = 1) -> commit.Generators:
+    """The advice generator set (hash-to-curve under ADVICE_TAG), wide enough for the layer
+    (and for `min_cols` columns: sets of one tag differ only in length, a prefix of each other)."""
+    cols = max(1 << commit.layout(s)[1] for s in advice_shapes(sp).values())
+    return _advice_gens(max(cols, int(min_cols)))
 
 
 @functools.lru_cache(maxsize=8)

@@ -152,6 +152,12 @@ def _head_shapes(sp: ModelSpec) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def _head_generators(sp: ModelSpec) -> commit.Generators:
+    """The advice generators (same tag as the layers') wide enough for the head's tensors too."""
+    cols = max(1 << commit.layout(s)[1] for s in _head_shapes(sp).values())
+    return layer.advice_generators(sp.layer, min_cols=cols)
+
+
 def _sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     p = prefix + "/"
     return {k[len(p):]: v for k, v in d.items() if k.startswith(p)}
@@ -241,8 +247,8 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
                in_wit: Mapping[str, commit.Witness], transcript: Transcript, key: Array,
                *, check_witness: bool = True) -> tuple[HeadProof, Transcript]:
     """Prove logits = lm_head(final_norm(h_L)); wcoms/wwits: {"norm", "head"}."""
-    ls, f = sp.layer, sp.layer.scale_bits
-    agens = layer.advice_generators(ls)
+    f = sp.layer.scale_bits
+    agens = _head_generators(sp)
     k_com, k_rng, k_open = jax.random.split(key, 3)
     adv = _head_advice(sp, norm_wit, head_wit)
     coms, wits = layer.commit_tensors(adv, agens, k_com)
@@ -346,7 +352,7 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
         cl.setdefault(k, []).extend(v)
     all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
     return _checked("head.openings", claims.verify_openings, cl, all_coms,
-                    {WEIGHT_GENS: weight_gens, ADVICE_GENS: layer.advice_generators(ls)},
+                    {WEIGHT_GENS: weight_gens, ADVICE_GENS: _head_generators(sp)},
                     prf.openings, t, gens_of=_gens_of(cl))
 
 
