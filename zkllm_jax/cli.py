@@ -235,7 +235,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     prog = _Progress(args.quiet, sp.num_layers + 2)
     use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
     t2 = time.perf_counter()
-    key = jax.random.PRNGKey(int.from_bytes(os.urandom(4), "big"))
+    key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key
     prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
                          _statement(m.model_digest, len(ids)), key, jit=use_jit,
                          progress=prog)
