@@ -34,18 +34,23 @@ CFG = LlamaConfig(
 TOKENS = np.array([1, 5, 9, 20, 3, 5, 63, 0], np.int32)
 
 
-@functools.lru_cache(maxsize=1)
-def tiny():
-    """(params, tables, witness) of a random tiny GQA model on TOKENS (numpy leaves)."""
-    rng = np.random.default_rng(0)
+def random_params(cfg: LlamaConfig, seed: int = 0, fx: FixedPointConfig = FX) -> dict:
+    """A random fixed-point model of cfg's shapes: norm gains ≈ 1, other weights ≈ N(0, 1.5²/in)."""
+    rng = np.random.default_rng(seed)
     flat = {}
-    for name, shp in expected_shapes(CFG).items():
+    for name, shp in expected_shapes(cfg).items():
         names = ([name] if name.startswith(("model.", "lm_head"))
-                 else [f"model.layers.{i}.{name}" for i in range(CFG.num_hidden_layers)])
+                 else [f"model.layers.{i}.{name}" for i in range(cfg.num_hidden_layers)])
         for n in names:
             base, scale = (1.0, 0.3) if "norm" in n else (0.0, 1.5 / np.sqrt(shp[-1]))
             flat[n] = (base + rng.standard_normal(shp) * scale).astype(np.float32)
-    params = quantize_params(from_flat(flat, CFG, "random"), CFG, FX)
+    return quantize_params(from_flat(flat, cfg, "random"), cfg, fx)
+
+
+@functools.lru_cache(maxsize=1)
+def tiny():
+    """(params, tables, witness) of a random tiny GQA model on TOKENS (numpy leaves)."""
+    params = random_params(CFG)
     tables = build_tables(CFG, FX, len(TOKENS))
     _, wit = run(params, tables, TOKENS, cfg=CFG, fx=FX, mode="fixed")
     to_np = functools.partial(jax.tree_util.tree_map, np.asarray)

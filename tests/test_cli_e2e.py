@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from zkllm_jax.models import FixedPointConfig, LlamaConfig, quantize_params, save_params
-from zkllm_jax.models.convert import expected_shapes, from_flat
+from gadget_harness import random_params
+from zkllm_jax.models import FixedPointConfig, LlamaConfig, save_params
 
 from zkllm_jax import bundle
 
@@ -33,16 +33,7 @@ def _tokenizer_json() -> str:
 
 
 def _model(path: Path, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    flat = {}
-    for name, shp in expected_shapes(CFG).items():
-        ns = ([name] if name.startswith(("model.", "lm_head"))
-              else [f"model.layers.{i}.{name}" for i in range(CFG.num_hidden_layers)])
-        for n in ns:
-            base, scale = (1.0, 0.3) if "norm" in n else (0.0, 1.5 / np.sqrt(shp[-1]))
-            flat[n] = (base + rng.standard_normal(shp) * scale).astype(np.float32)
-    params = quantize_params(from_flat(flat, CFG, "random"), CFG, FixedPointConfig())
-    save_params(path, params, CFG, mode="fixed", fx=FixedPointConfig(),
+    save_params(path, random_params(CFG, seed), CFG, mode="fixed", fx=FixedPointConfig(),
                 tokenizer_json=_tokenizer_json())
     return path
 

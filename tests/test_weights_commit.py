@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from zkllm_jax.models import FixedPointConfig, LlamaConfig, quantize_params, save_params
-from zkllm_jax.models.convert import expected_shapes, from_flat
+from gadget_harness import random_params
+from zkllm_jax.models import FixedPointConfig, LlamaConfig, save_params
 
 from zkllm_jax import commit, curve, field, mle, weights
 from zkllm_jax.transcript import Transcript
@@ -33,15 +33,7 @@ def _cfg(tied: bool) -> LlamaConfig:
 
 def _params(cfg: LlamaConfig, seed: int = 0) -> dict:
     """A random fixed-point model of the given shapes."""
-    rng = np.random.default_rng(seed)
-    flat = {}
-    for name, shp in expected_shapes(cfg).items():
-        ns = ([name] if name.startswith(("model.", "lm_head"))
-              else [f"model.layers.{i}.{name}" for i in range(cfg.num_hidden_layers)])
-        for n in ns:
-            base, scale = (1.0, 0.3) if "norm" in n else (0.0, 1.5 / np.sqrt(shp[-1]))
-            flat[n] = (base + rng.standard_normal(shp) * scale).astype(np.float32)
-    return quantize_params(from_flat(flat, cfg, "random"), cfg, FX)
+    return random_params(cfg, seed, FX)
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,8 @@ def _prefixed(prefix: str, d: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{prefix}/{k}": v for k, v in d.items()}
 
 
-def _sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+def sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries under `prefix/`, with the prefix removed."""
     p = prefix + "/"
     return {k[len(p):]: v for k, v in d.items() if k.startswith(p)}
 
@@ -250,17 +251,19 @@ def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Arr
     return coms, wits
 
 
-def _bind(t: Transcript, sp: Spec, wcoms: Mapping[str, commit.Commitment],
-          in_com: Mapping[str, commit.Commitment], coms: Mapping[str, commit.Commitment]
-          ) -> Transcript:
-    t = t.begin(LAYER, sp.ints())
+def bind(t: Transcript, label: bytes, ints: Sequence[int],
+         wcoms: Mapping[str, commit.Commitment], in_com: Mapping[str, commit.Commitment],
+         coms: Mapping[str, commit.Commitment]) -> Transcript:
+    """Begin a step and absorb every commitment it uses, before any challenge."""
+    t = t.begin(label, list(ints))
     for group, cs in ((b"weights", wcoms), (b"input", in_com), (b"advice", coms)):
         for n in sorted(cs):
             t = t.absorb_points(group + b"/" + n.encode(), cs[n].rows)
     return t
 
 
-def _gens_of(names: Sequence[str]) -> dict[str, str]:
+def gens_of(names: Sequence[str]) -> dict[str, str]:
+    """Generator set of each claimed tensor: weights (\"w/...\") or advice."""
     return {n: WEIGHT_GENS if n.startswith("w/") else ADVICE_GENS for n in names}
 
 
@@ -279,7 +282,8 @@ def _rows_to_heads(c: Claim, heads: int, sp: Spec) -> Claim:
     return claims.transpose(r3, (sp.rows, heads, sp.head_dim), (1, 0, 2))
 
 
-def _piece_value(vals: Array) -> Array:
+def piece_value(vals: Array) -> Array:
+    """lo + 2^16·hi from the two pieces' values Fr[2, 8]."""
     return field.add(vals[0], field.mul(vals[1], field.encode(1 << 16)))
 
 
@@ -327,7 +331,7 @@ def prove(
     agens = advice_generators(sp)
     k_com, k_sm, k_sw, k_rng, k_open = jax.random.split(key, 5)
     coms, wits = commit_tensors(adv, agens, k_com)
-    t = _bind(transcript, sp, weight_coms, in_com, coms)
+    t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
 
     def mark(name: str, tr: Transcript) -> None:
         if progress is not None:
@@ -346,7 +350,7 @@ def prove(
 
     def resc(name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
         cs, steps[f"{name}.rescale"], tr = rescale.prove_advice(
-            _sub(adv, name), c, tr, bits=f, range_check=False, check_witness=check_witness)
+            sub(adv, name), c, tr, bits=f, range_check=False, check_witness=check_witness)
         keep(name, {k: v for k, v in cs.items() if k != "raw"})
         return cs["raw"][0], tr
 
@@ -356,7 +360,7 @@ def prove(
     out_vals = jnp.stack([claims.evaluate(adv["out/lo"], r), claims.evaluate(adv["out/hi"], r)])
     t = t.absorb_field(b"out_pieces", out_vals)
     keep("", {"out/lo": [Claim(r, out_vals[0])], "out/hi": [Claim(r, out_vals[1])]})
-    c_out = Claim(point=r, value=_piece_value(out_vals))
+    c_out = Claim(point=r, value=piece_value(out_vals))
 
     # 3. MLP half
     h_mid, d_out = i32(wit["residual_attn"]), i32(mlp["down_proj"]["out"])
@@ -370,7 +374,7 @@ def prove(
     up = i32(mlp["up_proj"]["out"])
     cs, steps["swiglu"], t = swiglu.prove(
         up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=k_sw,
-        adv=_sub(adv, "swiglu"), range_check=False, check_witness=check_witness)
+        adv=sub(adv, "swiglu"), range_check=False, check_witness=check_witness)
     keep("swiglu", swiglu.committed(cs))
     mark("swiglu", t)
     c_gate, t = resc("gate_proj", cs["gate"][0], t)
@@ -382,7 +386,7 @@ def prove(
     mark("gate_up", t)
     cs, steps["mlp_norm"], t = rmsnorm.prove(
         h_mid, i32(weights["post_attention_layernorm"]), wit["post_attention_layernorm"],
-        cs["x"][0], t, params=sp.mlp_norm, adv=_sub(adv, "mlp_norm"), range_check=False,
+        cs["x"][0], t, params=sp.mlp_norm, adv=sub(adv, "mlp_norm"), range_check=False,
         check_witness=check_witness)
     keep("mlp_norm", rmsnorm.committed(cs))
     keep("", {"w/post_attention_layernorm": cs["weight"]})
@@ -408,7 +412,7 @@ def prove(
     scores = i32(sa["scores"]["out"])
     cs, steps["softmax"], t = softmax.prove(
         scores, sa["softmax"], cs["probs"][0], t, params=sp.softmax, tables=pub.exp, key=k_sm,
-        adv=_sub(adv, "softmax"), range_check=False, check_witness=check_witness)
+        adv=sub(adv, "softmax"), range_check=False, check_witness=check_witness)
     keep("softmax", softmax.committed(cs))
     mark("softmax", t)
     c, t = resc("scores", cs["scores"][0], t)
@@ -435,7 +439,7 @@ def prove(
     mark("qkv", t)
     cs, steps["attn_norm"], t = rmsnorm.prove(
         h_in, i32(weights["input_layernorm"]), wit["input_layernorm"], cs["x"][0], t,
-        params=sp.attn_norm, adv=_sub(adv, "attn_norm"), range_check=False,
+        params=sp.attn_norm, adv=sub(adv, "attn_norm"), range_check=False,
         check_witness=check_witness)
     keep("attn_norm", rmsnorm.committed(cs))
     keep("", {"w/input_layernorm": cs["weight"]})
@@ -467,7 +471,7 @@ def prove(
                 **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits}
     openings, t = claims.prove_openings(
         cl, all_coms, all_wits, {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
-        gens_of=_gens_of(list(cl)))
+        gens_of=gens_of(list(cl)))
     mark("openings", t)
     proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
                        in_values=jnp.stack(in_vals), ranges=range_proofs, openings=openings)
@@ -519,7 +523,7 @@ def verify(
     _check_commitments(sp, proof)
     coms = proof.commitments
     steps = proof.steps
-    t = _bind(transcript, sp, weight_coms, in_com, coms)
+    t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
     cl: ClaimSet = {}
 
     def keep(prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
@@ -548,7 +552,7 @@ def verify(
     t = t.absorb_field(b"out_pieces", proof.out_values)
     keep("", {"out/lo": [Claim(r, proof.out_values[0])],
               "out/hi": [Claim(r, proof.out_values[1])]})
-    c_out = Claim(point=r, value=_piece_value(proof.out_values))
+    c_out = Claim(point=r, value=piece_value(proof.out_values))
 
     with _step("residual_mlp"):
         cs, t = skip.verify((t_len, d), c_out, step("residual_mlp"), t)
@@ -626,7 +630,7 @@ def verify(
         raise LayerError("input", GadgetError("layer", "shape", f"in_values must be "
                                               f"Fr[{len(c_in)}, 2, 8]"))
     for i, c in enumerate(c_in):
-        if claims.ints(_piece_value(iv[i])) != claims.ints(c.value):
+        if claims.ints(piece_value(iv[i])) != claims.ints(c.value):
             raise LayerError("input", GadgetError("layer", "input_pieces", f"claim {i} on the "
                                                   "layer input differs from lo + 2^16·hi"))
         t = t.absorb_field(b"in_pieces", iv[i])
@@ -643,7 +647,7 @@ def verify(
     with _step("openings"):
         t = claims.verify_openings(cl, all_coms, {WEIGHT_GENS: weight_gens,
                                                   ADVICE_GENS: advice_generators(sp)},
-                                   proof.openings, t, gens_of=_gens_of(list(cl)))
+                                   proof.openings, t, gens_of=gens_of(list(cl)))
     return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, t
 
 

@@ -123,10 +123,6 @@ def _begin(sp: ModelSpec, tokens: Array, logits: Array, transcript: Transcript) 
     return t.absorb_field(b"logits", field.encode(jnp.asarray(logits, jnp.int32)))
 
 
-def _piece_value(vals: Array) -> Array:
-    return field.add(vals[0], field.mul(vals[1], field.encode(1 << 16)))
-
-
 def _head_advice(sp: ModelSpec, norm_wit: Mapping[str, Any], head_wit: Mapping[str, Any]
                  ) -> dict[str, Array]:
     f = sp.layer.scale_bits
@@ -158,25 +154,6 @@ def _head_generators(sp: ModelSpec) -> commit.Generators:
     return layer.advice_generators(sp.layer, min_cols=cols)
 
 
-def _sub(d: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    p = prefix + "/"
-    return {k[len(p):]: v for k, v in d.items() if k.startswith(p)}
-
-
-def _bind(t: Transcript, label: bytes, wcoms: Mapping[str, commit.Commitment],
-          in_com: Mapping[str, commit.Commitment], coms: Mapping[str, commit.Commitment]
-          ) -> Transcript:
-    t = t.begin(label, [len(wcoms), len(in_com), len(coms)])
-    for group, cs in ((b"weights", wcoms), (b"input", in_com), (b"advice", coms)):
-        for n in sorted(cs):
-            t = t.absorb_points(group + b"/" + n.encode(), cs[n].rows)
-    return t
-
-
-def _gens_of(names) -> dict[str, str]:
-    return {n: WEIGHT_GENS if n.startswith("w/") else ADVICE_GENS for n in names}
-
-
 def _checked(step: str, fn: Callable, *args, **kw):
     try:
         return fn(*args, **kw)
@@ -198,16 +175,16 @@ def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
     k_com, k_open = jax.random.split(key)
     pcs = layer.pieces(h0)
     coms, wits = layer.commit_tensors(pcs, agens, k_com)
-    t = _bind(transcript, EMBED, {"w/embed": table_com}, {}, coms)
+    t = layer.bind(transcript, EMBED, [1, 0, len(coms)], {"w/embed": table_com}, {}, coms)
     r, t = t.challenges(b"point", claims.num_vars((sp.layer.rows, sp.layer.dim)))
     vals = jnp.stack([claims.evaluate(pcs["lo"], r), claims.evaluate(pcs["hi"], r)])
     t = t.absorb_field(b"pieces", vals)
     cs, prf, t = embedding.prove(jnp.asarray(table, jnp.int32), tokens,
-                                 Claim(r, _piece_value(vals)), t)
+                                 Claim(r, layer.piece_value(vals)), t)
     cl = {"lo": [Claim(r, vals[0])], "hi": [Claim(r, vals[1])], "w/embed": cs["table"]}
     openings, t = claims.prove_openings(
         cl, {**coms, "w/embed": table_com}, {**wits, "w/embed": table_wit},
-        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open, gens_of=_gens_of(cl))
+        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open, gens_of=layer.gens_of(cl))
     return EmbedProof(commitments=coms, values=vals, embedding=prf, openings=openings), wits, t
 
 
@@ -222,18 +199,18 @@ def verify_embed(sp: ModelSpec, table_com: commit.Commitment, weight_gens: commi
         if (c.num_vars, c.col_vars) != commit.layout(shp):
             raise LayerError("embed", GadgetError("embedding", "shape", "bad h_0 commitment"))
     coms = prf.commitments
-    t = _bind(transcript, EMBED, {"w/embed": table_com}, {}, coms)
+    t = layer.bind(transcript, EMBED, [1, 0, len(coms)], {"w/embed": table_com}, {}, coms)
     r, t = t.challenges(b"point", claims.num_vars(shp))
     if tuple(getattr(prf.values, "shape", ())) != (2, field.LIMBS):
         raise LayerError("embed", GadgetError("embedding", "shape", "values must be Fr[2, 8]"))
     t = t.absorb_field(b"pieces", prf.values)
     cs, t = _checked("embed", embedding.verify, (sp.vocab, sp.layer.dim), tokens,
-                     Claim(r, _piece_value(prf.values)), prf.embedding, t)
+                     Claim(r, layer.piece_value(prf.values)), prf.embedding, t)
     cl = {"lo": [Claim(r, prf.values[0])], "hi": [Claim(r, prf.values[1])],
           "w/embed": cs["table"]}
     t = _checked("embed.openings", claims.verify_openings, cl, {**coms, "w/embed": table_com},
                  {WEIGHT_GENS: weight_gens, ADVICE_GENS: layer.advice_generators(sp.layer)},
-                 prf.openings, t, gens_of=_gens_of(cl))
+                 prf.openings, t, gens_of=layer.gens_of(cl))
     return dict(coms), t
 
 
@@ -253,14 +230,14 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
     adv = _head_advice(sp, norm_wit, head_wit)
     coms, wits = layer.commit_tensors(adv, agens, k_com)
     wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
-    t = _bind(transcript, HEAD, wc, in_com, coms)
+    t = layer.bind(transcript, HEAD, [len(wc), len(in_com), len(coms)], wc, in_com, coms)
     logits = jnp.asarray(logits, jnp.int32)
     r, t = t.challenges(b"logits_point", claims.num_vars(logits.shape))
     c_logits = Claim(r, claims.evaluate(logits, r))
     cl: ClaimSet = {}
     steps: dict[str, Any] = {}
     cs, steps["lm_head.rescale"], t = rescale.prove_advice(
-        _sub(adv, "lm_head"), c_logits, t, bits=f, bound_out=False, range_check=False,
+        layer.sub(adv, "lm_head"), c_logits, t, bits=f, bound_out=False, range_check=False,
         check_witness=check_witness)
     cl["lm_head/rem"] = list(cs["rem"])
     x = jnp.asarray(norm_wit["out"], jnp.int32)
@@ -269,7 +246,7 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
     h_last = jnp.asarray(h_last, jnp.int32)
     cs, steps["norm"], t = rmsnorm.prove(
         h_last, jnp.asarray(norm_w, jnp.int32), norm_wit, cs["x"][0], t, params=sp.final_norm,
-        adv=_sub(adv, "norm"), range_check=False, check_witness=check_witness)
+        adv=layer.sub(adv, "norm"), range_check=False, check_witness=check_witness)
     for k, v in rmsnorm.committed(cs).items():
         cl[f"norm/{k}"] = list(v)
     cl["w/norm"] = list(cs["weight"])
@@ -292,7 +269,7 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
                 "in/hi": in_wit["hi"], **wits}
     openings, t = claims.prove_openings(cl, all_coms, all_wits,
                                         {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
-                                        gens_of=_gens_of(cl))
+                                        gens_of=layer.gens_of(cl))
     return HeadProof(commitments=coms, steps=steps, in_values=jnp.stack(in_vals),
                      ranges=range_proofs, openings=openings), t
 
@@ -313,7 +290,7 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
         raise LayerError("head", GadgetError("head", "shape", "advice commitments do not match"))
     coms = prf.commitments
     wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
-    t = _bind(transcript, HEAD, wc, in_com, coms)
+    t = layer.bind(transcript, HEAD, [len(wc), len(in_com), len(coms)], wc, in_com, coms)
     logits = jnp.asarray(np.asarray(logits), jnp.int32)
     if logits.shape != (ls.rows, sp.vocab):
         raise ValueError(f"head: logits must be ({ls.rows}, {sp.vocab}), got {logits.shape}")
@@ -339,7 +316,7 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
     if tuple(getattr(iv, "shape", ())) != (len(cs["x"]), 2, field.LIMBS):
         raise LayerError("head", GadgetError("head", "shape", "in_values has the wrong shape"))
     for i, c in enumerate(cs["x"]):
-        if claims.ints(_piece_value(iv[i])) != claims.ints(c.value):
+        if claims.ints(layer.piece_value(iv[i])) != claims.ints(c.value):
             raise LayerError("head", GadgetError("head", "input_pieces", "a claim on h_L "
                                                  "differs from lo + 2^16·hi"))
         t = t.absorb_field(b"in_pieces", iv[i])
@@ -353,7 +330,7 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
     all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
     return _checked("head.openings", claims.verify_openings, cl, all_coms,
                     {WEIGHT_GENS: weight_gens, ADVICE_GENS: _head_generators(sp)},
-                    prf.openings, t, gens_of=_gens_of(cl))
+                    prf.openings, t, gens_of=layer.gens_of(cl))
 
 
 # --- whole model ---------------------------------------------------------------------------------

@@ -148,10 +148,10 @@ def _parse_g1(raw: bytes, shape: tuple[int, ...], offset: int, name: str) -> Any
     return pts.reshape(shape + (3, curve.FP_LIMBS))
 
 
-def from_bytes(data: bytes, expected: type | None = None) -> Any:
-    """Parse proof bytes strictly; `expected` (a proof class) also pins the type id."""
+def _open(data: Any, caller: str) -> _Reader:
+    """A reader positioned after the magic and the version (both checked)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"from_bytes: expected bytes, got {type(data).__name__}")
+        raise TypeError(f"{caller}: expected bytes, got {type(data).__name__}")
     rd = _Reader(bytes(data))
     if rd.take(4, "magic") != MAGIC:
         raise ProofFormatError(0, "magic", "not a zkllm-jax proof (bad magic)")
@@ -159,6 +159,12 @@ def from_bytes(data: bytes, expected: type | None = None) -> Any:
     if version != VERSION:
         raise ProofFormatError(4, "version", f"unsupported version {version} (expected "
                                f"{VERSION})")
+    return rd
+
+
+def from_bytes(data: bytes, expected: type | None = None) -> Any:
+    """Parse proof bytes strictly; `expected` (a proof class) also pins the type id."""
+    rd = _open(data, "from_bytes")
     tid = rd.uint(2, "type")
     if tid not in TYPES:
         raise ProofFormatError(6, "type", f"unknown proof type id {tid}")
@@ -245,15 +251,7 @@ def tree_from_bytes(data: bytes, like: Any) -> Any:
     """Parse tree-format bytes strictly against the expected structure `like` (see above)."""
     import jax
 
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"tree_from_bytes: expected bytes, got {type(data).__name__}")
-    rd = _Reader(bytes(data))
-    if rd.take(4, "magic") != MAGIC:
-        raise ProofFormatError(0, "magic", "not a zkllm-jax proof (bad magic)")
-    version = rd.uint(2, "version")
-    if version != VERSION:
-        raise ProofFormatError(4, "version", f"unsupported version {version} (expected "
-                               f"{VERSION})")
+    rd = _open(data, "tree_from_bytes")
     if rd.uint(2, "type") != TREE:
         raise ProofFormatError(6, "type", "not a composite (tree) proof")
     expected, treedef = jax.tree_util.tree_flatten_with_path(like)
