@@ -41,7 +41,8 @@ def lean_cases(proof):
     cases = leaf_cases(proof, both_ends=False)
     rngs = sorted({n.split("']")[0] for n, _ in cases if n.startswith(".ranges")})
     keep = [c for c in cases if not c[0].startswith(".ranges") or c[0].startswith(rngs[0])]
-    keep += [(f"{r}'].layer_messages", -1) for r in rngs[1:]]
+    for r in rngs[1:]:  # a packed range's lookup sits one level deeper
+        keep += [(n, -1) for n, _ in cases if n.startswith(r) and n.endswith("layer_messages")]
     return keep
 
 
