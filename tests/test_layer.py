@@ -157,3 +157,16 @@ def test_verifier_api_sees_no_weights():
     params = inspect.signature(layer.verify).parameters
     assert list(params) == ["sp", "weight_coms", "weight_gens", "in_com", "proof", "pub",
                             "transcript"]
+
+
+@pytest.mark.slow
+def test_layer_prover_under_jit_matches_eager(honest):
+    """The whole-layer prover compiles into one program (spec static) and gives the same proof
+    bytes as the eager run with the same key (slow: minutes of XLA compilation on a CPU)."""
+    sp, pub, ws, wgens, wcoms, wwits, lw, in_coms, in_wits = _setup()
+    fn = jax.jit(lambda *a: layer.prove(*a, check_witness=False)[0::2], static_argnums=(0,))
+    prf, t = fn(sp, {n: jnp.asarray(v) for n, v in ws.items()}, wcoms, wwits, wgens, lw,
+                in_coms, in_wits, pub, T0, jax.random.PRNGKey(3))
+    assert proof.tree_to_bytes(prf) == proof.tree_to_bytes(honest[0])
+    assert np.array_equal(np.asarray(t.state), np.asarray(honest[2].state))
+    _verify(prf)
