@@ -287,6 +287,37 @@ def piece_value(vals: Array) -> Array:
     return field.add(vals[0], field.mul(vals[1], field.encode(1 << 16)))
 
 
+def prove_input_pieces(pcs: Mapping[str, Array], cs: Sequence[Claim], t: Transcript
+                       ) -> tuple[Array, ClaimSet, Transcript]:
+    """Prover: the input's pieces at each claim on it (sent, Fr[k, 2, 8]) and the claims on
+    `in/lo`, `in/hi` they leave."""
+    vals = [jnp.stack([claims.evaluate(pcs["lo"], c.point), claims.evaluate(pcs["hi"], c.point)])
+            for c in cs]
+    out: ClaimSet = {"in/lo": [], "in/hi": []}
+    for c, v in zip(cs, vals):
+        t = t.absorb_field(b"in_pieces", v)
+        out["in/lo"].append(Claim(c.point, v[0]))
+        out["in/hi"].append(Claim(c.point, v[1]))
+    return jnp.stack(vals), out, t
+
+
+def verify_input_pieces(step: str, gadget: str, cs: Sequence[Claim], iv: Any, t: Transcript
+                        ) -> tuple[ClaimSet, Transcript]:
+    """Verifier of `prove_input_pieces`: each claim must equal lo + 2^16·hi (LayerError(step))."""
+    if tuple(getattr(iv, "shape", ())) != (len(cs), 2, field.LIMBS):
+        raise LayerError(step, GadgetError(gadget, "shape", f"in_values must be "
+                                           f"Fr[{len(cs)}, 2, 8]"))
+    out: ClaimSet = {"in/lo": [], "in/hi": []}
+    for i, c in enumerate(cs):
+        if claims.ints(piece_value(iv[i])) != claims.ints(c.value):
+            raise LayerError(step, GadgetError(gadget, "input_pieces", f"claim {i} on the "
+                                               "input differs from lo + 2^16·hi"))
+        t = t.absorb_field(b"in_pieces", iv[i])
+        out["in/lo"].append(Claim(c.point, iv[i][0]))
+        out["in/hi"].append(Claim(c.point, iv[i][1]))
+    return out, t
+
+
 @contextlib.contextmanager
 def _step(name: str) -> Iterator[None]:
     try:
@@ -447,13 +478,8 @@ def prove(
 
     # the input's pieces at each claim on h_in
     in_pieces = pieces(h_in)
-    in_vals = []
-    for c in c_in:
-        vals = jnp.stack([claims.evaluate(in_pieces["lo"], c.point),
-                          claims.evaluate(in_pieces["hi"], c.point)])
-        t = t.absorb_field(b"in_pieces", vals)
-        keep("", {"in/lo": [Claim(c.point, vals[0])], "in/hi": [Claim(c.point, vals[1])]})
-        in_vals.append(vals)
+    in_vals, cs, t = prove_input_pieces(in_pieces, c_in, t)
+    keep("", cs)
 
     mark("attn_norm", t)
 
@@ -474,7 +500,7 @@ def prove(
         gens_of=gens_of(list(cl)))
     mark("openings", t)
     proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
-                       in_values=jnp.stack(in_vals), ranges=range_proofs, openings=openings)
+                       in_values=in_vals, ranges=range_proofs, openings=openings)
     out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}
     return proof, out_wit, t
 
@@ -625,16 +651,8 @@ def verify(
     keep("", {"w/input_layernorm": cs["weight"]})
     c_in += cs["x"]
 
-    iv = proof.in_values
-    if tuple(getattr(iv, "shape", ())) != (len(c_in), 2, field.LIMBS):
-        raise LayerError("input", GadgetError("layer", "shape", f"in_values must be "
-                                              f"Fr[{len(c_in)}, 2, 8]"))
-    for i, c in enumerate(c_in):
-        if claims.ints(piece_value(iv[i])) != claims.ints(c.value):
-            raise LayerError("input", GadgetError("layer", "input_pieces", f"claim {i} on the "
-                                                  "layer input differs from lo + 2^16·hi"))
-        t = t.absorb_field(b"in_pieces", iv[i])
-        keep("", {"in/lo": [Claim(c.point, iv[i][0])], "in/hi": [Claim(c.point, iv[i][1])]})
+    cs, t = verify_input_pieces("input", "layer", c_in, proof.in_values, t)
+    keep("", cs)
 
     rng = ranges(sp)
     all_shapes = {**advice_shapes(sp), "in/lo": (t_len, d), "in/hi": (t_len, d)}

@@ -251,14 +251,8 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
         cl[f"norm/{k}"] = list(v)
     cl["w/norm"] = list(cs["weight"])
     pcs = layer.pieces(h_last)
-    in_vals = []
-    for c in cs["x"]:
-        vals = jnp.stack([claims.evaluate(pcs["lo"], c.point),
-                          claims.evaluate(pcs["hi"], c.point)])
-        t = t.absorb_field(b"in_pieces", vals)
-        cl.setdefault("in/lo", []).append(Claim(c.point, vals[0]))
-        cl.setdefault("in/hi", []).append(Claim(c.point, vals[1]))
-        in_vals.append(vals)
+    in_vals, pc, t = layer.prove_input_pieces(pcs, cs["x"], t)
+    cl.update(pc)
     rng = _head_ranges(sp)
     cols = {n: (pcs[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
     rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
@@ -270,7 +264,7 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
     openings, t = claims.prove_openings(cl, all_coms, all_wits,
                                         {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
                                         gens_of=layer.gens_of(cl))
-    return HeadProof(commitments=coms, steps=steps, in_values=jnp.stack(in_vals),
+    return HeadProof(commitments=coms, steps=steps, in_values=in_vals,
                      ranges=range_proofs, openings=openings), t
 
 
@@ -312,16 +306,8 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
     for k, v in rmsnorm.committed(cs).items():
         cl[f"norm/{k}"] = list(v)
     cl["w/norm"] = list(cs["weight"])
-    iv = prf.in_values
-    if tuple(getattr(iv, "shape", ())) != (len(cs["x"]), 2, field.LIMBS):
-        raise LayerError("head", GadgetError("head", "shape", "in_values has the wrong shape"))
-    for i, c in enumerate(cs["x"]):
-        if claims.ints(layer.piece_value(iv[i])) != claims.ints(c.value):
-            raise LayerError("head", GadgetError("head", "input_pieces", "a claim on h_L "
-                                                 "differs from lo + 2^16·hi"))
-        t = t.absorb_field(b"in_pieces", iv[i])
-        cl.setdefault("in/lo", []).append(Claim(c.point, iv[i][0]))
-        cl.setdefault("in/hi", []).append(Claim(c.point, iv[i][1]))
+    pc, t = layer.verify_input_pieces("head", "head", cs["x"], prf.in_values, t)
+    cl.update(pc)
     rng = _head_ranges(sp)
     rc, t = _checked("head.range_check", rangecheck.verify, {n: shapes[n] for n in rng}, rng,
                      prf.ranges, t)
