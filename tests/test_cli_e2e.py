@@ -84,8 +84,8 @@ def test_verify_accepts(run):
     assert "Traceback" not in r.stderr
 
 
-def _edited(d: Path, name: str, fn) -> str:
-    b = bundle.decode((d / "p.zkp").read_bytes())
+def _edited(d: Path, name: str, fn, src: str = "p.zkp") -> str:
+    b = bundle.decode((d / src).read_bytes())
     header, logits, prf = fn(dict(b.header), np.array(b.logits), bytearray(b.proof))
     (d / name).write_bytes(bundle.encode(header, logits, bytes(prf)))
     return name
@@ -114,6 +114,8 @@ CASES = {
         d, "c4.zkp", lambda h, lg, p: (h, lg + (np.arange(lg.size).reshape(lg.shape) == 5), p)),
     "claims_zero_knowledge": lambda d: _edited(
         d, "c5.zkp", lambda h, lg, p: ({**h, "zero_knowledge": True}, lg, p)),
+    "changed_batch_layers": lambda d: _edited(
+        d, "c8.zkp", lambda h, lg, p: ({**h, "batch_layers": 1}, lg, p)),
     "truncated": lambda d: _write(d, "c6.zkp", (d / "p.zkp").read_bytes()[:-7]),
     "empty": lambda d: _write(d, "c7.zkp", b""),
 }
@@ -126,6 +128,22 @@ def test_verify_rejects(run, case):
     assert r.returncode == 1, r.stdout + r.stderr
     assert "REJECT" in r.stdout and "ACCEPT" not in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_one_finish_per_layer_verifies(run):
+    """--batch-layers 1: every layer discharges its own range checks and openings (a finish per
+    layer, the head in the last); the header records it and verify follows it."""
+    d, cache, _ = run
+    r = _zkllm("prove", "--model", "tiny.safetensors", "--commitments", "coms-tiny", "--prompt",
+               PROMPT, "--max-new-tokens", "2", "--batch-layers", "1", "--out", "b1.zkp", "-q",
+               cwd=d, cache=cache)
+    assert r.returncode == 0, r.stderr
+    assert bundle.decode((d / "b1.zkp").read_bytes()).header["batch_layers"] == 1
+    r = _verify(d, cache, "b1.zkp")
+    assert r.returncode == 0 and "ACCEPT" in r.stdout, r.stdout + r.stderr
+    r = _verify(d, cache, _edited(d, "b2.zkp", lambda h, lg, p: ({**h, "batch_layers": 2}, lg, p),
+                                  src="b1.zkp"))
+    assert r.returncode == 1 and "REJECT" in r.stdout, r.stdout + r.stderr
 
 
 def test_verify_against_other_commitments_rejects(run):

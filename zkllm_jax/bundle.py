@@ -3,10 +3,11 @@
 Layout (integers big-endian):
 
     magic     4 bytes  b"ZKLP"
-    version   u16      1
+    version   u16      2
     header    u32 length + UTF-8 JSON: format version, model digest, zero_knowledge flag,
               tokens (the proven sequence), prompt_tokens (how many of them are the prompt),
-              generated (the generated token ids), logits shape
+              generated (the generated token ids), logits shape, batch_layers (layers per
+              finish, `model.ModelSpec.batch`)
     logits    u32 length + int32 little-endian, shape (T, V): the public output
     proof     u32 length + the proof's tree-format bytes (`model.to_bytes`)
     nothing after the proof.
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"ZKLP"
-VERSION = 1
+VERSION = 2
 _MAX_HEADER = 1 << 24
 
 
@@ -96,7 +97,7 @@ def decode(data: bytes) -> Bundle:
         raise BundleFormatError("header", "not a JSON object")
     for key, typ in (("tokens", list), ("prompt_tokens", int), ("generated", list),
                      ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool),
-                     ("version", int)):
+                     ("version", int), ("batch_layers", int)):
         v = header.get(key)
         if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
             raise BundleFormatError("header", f"field {key!r} missing or not a {typ.__name__}")
@@ -113,6 +114,8 @@ def decode(data: bytes) -> Bundle:
         raise BundleFormatError("header", f"logits_shape {shape} must be (len(tokens), vocab)")
     if not 1 <= header["prompt_tokens"] <= len(toks):
         raise BundleFormatError("header", "prompt_tokens out of range")
+    if not 1 <= header["batch_layers"] < 1 << 16:
+        raise BundleFormatError("header", "batch_layers out of range")
     n, pos = _take(data, pos, 4, "logits")
     n = int.from_bytes(n, "big")
     if n != 4 * shape[0] * shape[1]:

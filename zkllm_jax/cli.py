@@ -229,10 +229,10 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     if gen and bundle.greedy_tokens(logits, len(ids)) != gen:
         raise RuntimeError("internal error: the full forward disagrees with cached decoding")
     wit = jax.tree_util.tree_map(np.asarray, wit)
-    sp = model.spec(mdl.cfg, mdl.fx, len(seq))
+    sp = model.spec(mdl.cfg, mdl.fx, len(seq), batch=args.batch_layers)
     wgens = weights.generators(m.generator_count)
     lazy = weights.LazyWitnesses(ts, seed)
-    prog = _Progress(args.quiet, sp.num_layers + 2)
+    prog = _Progress(args.quiet, sp.num_layers + 2 + len(sp.groups()))
     use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
     t2 = time.perf_counter()
     key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key
@@ -243,7 +243,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     t3 = time.perf_counter()
     header = {"model_digest": m.model_digest, "zero_knowledge": False,
               "tokens": [int(v) for v in seq], "prompt_tokens": len(ids),
-              "generated": [int(v) for v in gen]}
+              "generated": [int(v) for v in gen], "batch_layers": sp.batch}
     blob = bundle.encode(header, logits, data)
     Path(args.out).write_bytes(blob)
     report = {"model": mdl.source, "prompt_tokens": len(ids), "generated_tokens": len(gen),
@@ -283,6 +283,9 @@ def _add_prove(sub) -> None:
     p.add_argument("--bos", action="store_true", help="prepend the BOS token")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="where JAX runs (auto: a GPU when JAX sees one)")
+    p.add_argument("--batch-layers", type=int, default=0, metavar="N",
+                   help="layers whose range checks and openings are proven together (default "
+                   "0: all, the smallest proof; fewer hold less in memory)")
     p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                    help="compile the layer prover into one program (compiled once, reused by "
                    "every layer; compiling takes minutes on a CPU). auto: on for GPUs only")
@@ -330,9 +333,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print("REJECT: the proven sequence does not continue with the generated tokens")
         return 1
     tables = build_tables(cfg, fx, len(toks))
-    sp = model.spec(cfg, fx, len(toks))
+    if not 1 <= h["batch_layers"] <= cfg.num_hidden_layers:
+        print(f"REJECT: batch_layers {h['batch_layers']} does not fit the model's "
+              f"{cfg.num_hidden_layers} layers")
+        return 1
+    sp = model.spec(cfg, fx, len(toks), batch=h["batch_layers"])
     wgens = weights.generators(m.generator_count)
-    prog = _Progress(args.quiet, sp.num_layers + 2)
+    prog = _Progress(args.quiet, sp.num_layers + 2 + len(sp.groups()))
     try:
         like = model.template(sp, cfg, fx, tables, wgens)
         prf = model.from_bytes(b.proof, like)

@@ -39,19 +39,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, commit, field, lookup
+from . import claims, commit, field, lookup, pending
 from .claims import Claim, ClaimSet, GadgetError, GroupOpening
 from .gadgets import matmul, rangecheck, rescale, rmsnorm, rope, skip, softmax, swiglu
 from .gadgets.rangecheck import Range
 from .lookup import LookupProof
+from .pending import ADVICE_TAG, Pending
 from .transcript import Transcript
 
 Array = jax.Array
 R = field.R
 LAYER = b"zkllm-jax/layer"
-ADVICE_TAG = b"zkllm-jax/advice"
-WEIGHT_GENS = "weights"
-ADVICE_GENS = "advice"
 WEIGHTS = ("input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj",
            "post_attention_layernorm", "gate_proj", "up_proj", "down_proj")
 RESCALES = ("q_proj", "k_proj", "v_proj", "q_rope", "k_rope", "scores", "context", "o_proj",
@@ -211,12 +209,7 @@ def advice_generators(sp: Spec, min_cols: int = 1) -> commit.Generators:
     """The advice generator set (hash-to-curve under ADVICE_TAG), wide enough for the layer
     (and for `min_cols` columns: sets of one tag differ only in length, a prefix of each other)."""
     cols = max(1 << commit.layout(s)[1] for s in advice_shapes(sp).values())
-    return _advice_gens(max(cols, int(min_cols)))
-
-
-@functools.lru_cache(maxsize=8)
-def _advice_gens(cols: int) -> commit.Generators:
-    return commit.setup(cols, ADVICE_TAG)
+    return pending.advice_generators(max(cols, int(min_cols)))
 
 
 def pieces(h: Any) -> dict[str, Array]:
@@ -260,11 +253,6 @@ def bind(t: Transcript, label: bytes, ints: Sequence[int],
         for n in sorted(cs):
             t = t.absorb_points(group + b"/" + n.encode(), cs[n].rows)
     return t
-
-
-def gens_of(names: Sequence[str]) -> dict[str, str]:
-    """Generator set of each claimed tensor: weights (\"w/...\") or advice."""
-    return {n: WEIGHT_GENS if n.startswith("w/") else ADVICE_GENS for n in names}
 
 
 # --- small claim helpers -------------------------------------------------------------------------
@@ -347,7 +335,8 @@ def prove(
     check_witness: bool = True,
     progress: Any = None,
 ) -> tuple[LayerProof, dict[str, commit.Witness], Transcript]:
-    """Prove one layer; returns (proof, the output pieces' witnesses, transcript).
+    """Prove one layer on its own (its range checks and openings included); returns (proof, the
+    output pieces' witnesses, transcript).
 
     weights: int32 by local name (`WEIGHTS`); weight_coms/weight_wits: their commitments and
     the prover's opening witnesses; wit: the layer's model witness (one layer of
@@ -357,10 +346,39 @@ def prove(
     after each group of steps once its work is done (for per-step timings). Pure: jit it with
     `sp` static.
     """
+    k_steps, k_fin = jax.random.split(key)
+    prf, pend, out_wit, t = prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com,
+                                        in_wit, pub, transcript, k_steps,
+                                        check_witness=check_witness, progress=progress)
+    fin, t = pending.prove_finish(pend, weight_gens, t, k_fin, check_witness=check_witness)
+    if progress is not None:
+        jax.block_until_ready(t.state)
+        progress("finish")
+    return prf.replace(ranges=fin.ranges, openings=fin.openings), out_wit, t
+
+
+def prove_steps(
+    sp: Spec,
+    weights: Mapping[str, Any],
+    weight_coms: Mapping[str, commit.Commitment],
+    weight_wits: Mapping[str, commit.Witness],
+    wit: Mapping[str, Any],
+    in_com: Mapping[str, commit.Commitment],
+    in_wit: Mapping[str, commit.Witness],
+    pub: Public,
+    transcript: Transcript,
+    key: Array,
+    *,
+    check_witness: bool = True,
+    progress: Any = None,
+) -> tuple[LayerProof, Pending, dict[str, commit.Witness], Transcript]:
+    """`prove` up to its range checks and openings, which are handed back as `Pending` (local
+    names: "w/<weight>", "in/lo", "in/hi", advice names) for a batched `pending.prove_finish`.
+    The proof's `ranges` and `openings` are empty."""
     f = sp.scale_bits
     adv = advice(sp, wit)
     agens = advice_generators(sp)
-    k_com, k_sm, k_sw, k_rng, k_open = jax.random.split(key, 5)
+    k_com, k_sm, k_sw = jax.random.split(key, 3)
     coms, wits = commit_tensors(adv, agens, k_com)
     t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
 
@@ -483,26 +501,39 @@ def prove(
 
     mark("attn_norm", t)
 
-    # 4. one range check over the layer
+    # 4.–5. what is left: the range checks and the openings
     rng = ranges(sp)
-    cols = {n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
-    rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
-    keep("", rc)
-    mark("range_check", t)
-
-    # 5. openings
-    all_coms = {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms}
-    all_wits = {**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
-                **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits}
-    openings, t = claims.prove_openings(
-        cl, all_coms, all_wits, {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
-        gens_of=gens_of(list(cl)))
-    mark("openings", t)
+    pend = Pending(
+        claims=cl, ranges=rng, shapes=_range_shapes(sp, rng),
+        commitments={**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                     **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms},
+        columns={n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in rng},
+        witnesses={**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
+                   **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits})
     proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
-                       in_values=in_vals, ranges=range_proofs, openings=openings)
+                       in_values=in_vals, ranges={}, openings={})
     out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}
-    return proof, out_wit, t
+    return proof, pend, out_wit, t
+
+
+def _range_shapes(sp: Spec, rng: Mapping[str, Range]) -> dict[str, tuple[int, ...]]:
+    shapes = {**advice_shapes(sp), "in/lo": (sp.rows, sp.dim), "in/hi": (sp.rows, sp.dim)}
+    return {n: shapes[n] for n in rng}
+
+
+def prove_steps_arrays(sp: Spec, *args: Any, check_witness: bool = True) -> tuple:
+    """`prove_steps` with the pending work's array parts only (claims, commitments, columns,
+    witnesses), for `jax.jit` / `jax.eval_shape`; `with_static` rebuilds the `Pending`."""
+    prf, p, out_wit, t = prove_steps(sp, *args, check_witness=check_witness)
+    return prf, (p.claims, p.commitments, p.columns, p.witnesses), out_wit, t
+
+
+def with_static(sp: Spec, parts: tuple) -> Pending:
+    """The layer's `Pending` from `prove_steps_arrays`'s array parts."""
+    cl, coms, cols, wits = parts
+    rng = ranges(sp)
+    return Pending(claims=cl, ranges=rng, shapes=_range_shapes(sp, rng), commitments=coms,
+                   columns=cols, witnesses=wits)
 
 
 def _heads(y: Any, heads: int, sp: Spec) -> Array:
@@ -540,6 +571,21 @@ def verify(
     Returns the output's commitments {"lo", "hi"} (the next layer's input) and the transcript.
     Raises LayerError naming the step (and the gadget's check) that failed.
     """
+    out, pend, t = verify_steps(sp, weight_coms, in_com, proof, pub, transcript)
+    fin = pending.Finish(ranges=proof.ranges, openings=proof.openings)
+    return out, verify_finish("", pend, weight_gens, fin, t)
+
+
+def verify_steps(
+    sp: Spec,
+    weight_coms: Mapping[str, commit.Commitment],
+    in_com: Mapping[str, commit.Commitment],
+    proof: LayerProof,
+    pub: Public,
+    transcript: Transcript,
+) -> tuple[dict[str, commit.Commitment], Pending, Transcript]:
+    """`verify` up to the range checks and openings, handed back as `Pending` (`prove_steps`'s
+    names) for `pending.verify_finish`."""
     f = sp.scale_bits
     if not isinstance(proof, LayerProof):
         raise GadgetError("layer", "shape", "not a LayerProof")
@@ -655,20 +701,22 @@ def verify(
     keep("", cs)
 
     rng = ranges(sp)
-    all_shapes = {**advice_shapes(sp), "in/lo": (t_len, d), "in/hi": (t_len, d)}
-    with _step("range_check"):
-        rc, t = rangecheck.verify({n: all_shapes[n] for n in rng}, rng, proof.ranges, t)
-    keep("", rc)
+    pend = Pending(claims=cl, ranges=rng, shapes=_range_shapes(sp, rng),
+                   commitments={**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms})
+    return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, pend, t
 
-    all_coms = {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms}
-    with _step("openings"):
-        t = claims.verify_openings(cl, all_coms, {WEIGHT_GENS: weight_gens,
-                                                  ADVICE_GENS: advice_generators(sp)},
-                                   proof.openings, t, gens_of=gens_of(list(cl)))
-    return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, t
+
+def verify_finish(step: str, p: Pending, weight_gens: commit.Generators, fin: Any,
+                  t: Transcript) -> Transcript:
+    """`pending.verify_finish`, its rejection as LayerError(step: "range_check"/"openings")."""
+    try:
+        return pending.verify_finish(p, weight_gens, fin, t)
+    except GadgetError as e:
+        raise LayerError(f"{step}{e.gadget}", e) from e
 
 
 __all__ = ["ADVICE_TAG", "LAYER", "WEIGHTS", "LayerError", "LayerProof", "Public", "Spec",
            "advice", "advice_generators", "advice_shapes", "commit_tensors", "pieces", "prove",
-           "public", "ranges", "spec", "verify"]
+           "prove_steps", "prove_steps_arrays", "public", "ranges", "spec", "verify",
+           "verify_finish", "verify_steps", "with_static"]

@@ -13,9 +13,15 @@ transcript runs through the steps in order:
    reduced through lm_head's rescale (remainder committed and range-checked; the rescaled
    value is the public logits, bounded by being int32) and matmul to the final RMSNorm and to
    h_L's pieces, which this step range-checks.
-Each step opens its own claims (weights with the weight generators, advice with the advice
-generators). The verifier sees commitments, tokens, logits and the proof; the public tables
-(RoPE, exp, SiLU) are functions of the config.
+Steps do not discharge their claims themselves: the layers are split into groups of
+`ModelSpec.batch` consecutive layers (the embedding joins the first group, the head the last),
+and after each group one `pending.prove_finish` runs every range check of the group (one LogUp
+argument per range table) and opens every claim (one batched Hyrax opening per generator set
+and layout: equally shaped weights of all the group's layers share one). Names are global in a
+finish: weights by their checkpoint name ("w/model.layers.3.mlp.up_proj.weight", so tied
+embeddings are one tensor), advice "L3/...", "embed/...", "head/...", and layer i reads its
+input as "L{i−1}/out/lo" (or "embed/lo"). The verifier sees commitments, tokens, logits and the
+proof; the public tables (RoPE, exp, SiLU) are functions of the config.
 
 Proof bytes: `to_bytes` / `from_bytes` (the tree format of `proof.py`); the expected structure
 comes from `template`, i.e. `jax.eval_shape` of the provers on the public shapes (the model's
@@ -33,12 +39,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, commit, field, layer, proof
-from .claims import Claim, ClaimSet, GadgetError, GroupOpening
+from . import claims, commit, field, layer, pending, proof
+from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
-from .layer import ADVICE_GENS, WEIGHT_GENS, LayerError, LayerProof
-from .lookup import LookupProof
+from .layer import LayerError, LayerProof
+from .pending import Pending
 from .transcript import Transcript
 
 Array = jax.Array
@@ -58,10 +64,16 @@ class ModelSpec(NamedTuple):
     vocab: int
     tied: bool
     final_norm: rmsnorm.Params
+    batch: int  # layers per finish (range checks and openings), 1..num_layers
 
     def ints(self) -> list[int]:
         return [self.num_layers, self.vocab, int(self.tied), *self.layer.ints(),
-                *self.final_norm.ints()]
+                *self.final_norm.ints(), self.batch]
+
+    def groups(self) -> list[range]:
+        """The layers of each finish group (the embedding joins the first, the head the last)."""
+        return [range(i, min(i + self.batch, self.num_layers))
+                for i in range(0, self.num_layers, self.batch)]
 
     def layer_weights(self, i: int) -> dict[str, str]:
         """Local layer weight name -> global HF name."""
@@ -77,41 +89,47 @@ class ModelSpec(NamedTuple):
         return EMBED_NAME if self.tied else HEAD_NAME
 
 
-def spec(cfg: Any, fx: Any, rows: int) -> ModelSpec:
-    """The model spec of a `LlamaConfig` / `FixedPointConfig` over `rows` tokens."""
+def spec(cfg: Any, fx: Any, rows: int, batch: int = 0) -> ModelSpec:
+    """The model spec of a `LlamaConfig` / `FixedPointConfig` over `rows` tokens; `batch`
+    layers share one finish (0: all of them, the smallest proof; fewer keep less of the
+    prover's witnesses in memory at once)."""
     ls = layer.spec(cfg, fx, rows)
-    return ModelSpec(layer=ls, num_layers=int(cfg.num_hidden_layers), vocab=int(cfg.vocab_size),
-                     tied=bool(cfg.tie_word_embeddings), final_norm=ls.attn_norm)
+    nl = int(cfg.num_hidden_layers)
+    if int(batch) < 0:
+        raise ValueError(f"model: batch must be >= 0 layers, got {batch}")
+    b = nl if int(batch) == 0 else min(int(batch), nl)
+    return ModelSpec(layer=ls, num_layers=nl, vocab=int(cfg.vocab_size),
+                     tied=bool(cfg.tie_word_embeddings), final_norm=ls.attn_norm, batch=b)
 
 
 @struct.dataclass
 class EmbedProof:
     """commitments: h_0's pieces {"lo", "hi"}; values: Fr[2, 8] at the point; embedding: the
-    gadget's sumcheck; openings: h_0's pieces and the table."""
+    gadget's sumcheck."""
 
     commitments: dict[str, commit.Commitment]
     values: Array
     embedding: EmbeddingProof
-    openings: dict[str, GroupOpening]
 
 
 @struct.dataclass
 class HeadProof:
     """commitments: the final norm's and lm_head's advice; steps: gadget proofs; in_values:
-    Fr[k, 2, 8] h_L's pieces at each claim; ranges, openings as in a layer."""
+    Fr[k, 2, 8] h_L's pieces at each claim."""
 
     commitments: dict[str, commit.Commitment]
     steps: dict[str, Any]
     in_values: Array
-    ranges: dict[str, LookupProof]
-    openings: dict[str, GroupOpening]
 
 
 @struct.dataclass
 class ModelProof:
+    """layers: the layers' proofs (their ranges/openings empty); finish: one per group."""
+
     embed: EmbedProof
     layers: tuple
     head: HeadProof
+    finish: tuple
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -167,14 +185,13 @@ def _checked(step: str, fn: Callable, *args, **kw):
 
 
 def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
-                table_wit: commit.Witness, weight_gens: commit.Generators, tokens: Any,
-                h0: Any, transcript: Transcript, key: Array
-                ) -> tuple[EmbedProof, dict[str, commit.Witness], Transcript]:
-    """Commit h_0 = table[tokens] as pieces and prove it; returns (proof, h_0's witnesses, t)."""
+                table_wit: commit.Witness, tokens: Any, h0: Any, transcript: Transcript,
+                key: Array) -> tuple[EmbedProof, Pending, dict[str, commit.Witness], Transcript]:
+    """Commit h_0 = table[tokens] as pieces and prove it; returns (proof, pending claims on
+    "lo", "hi", "w/embed", h_0's witnesses, t)."""
     agens = layer.advice_generators(sp.layer)
-    k_com, k_open = jax.random.split(key)
     pcs = layer.pieces(h0)
-    coms, wits = layer.commit_tensors(pcs, agens, k_com)
+    coms, wits = layer.commit_tensors(pcs, agens, key)
     t = layer.bind(transcript, EMBED, [1, 0, len(coms)], {"w/embed": table_com}, {}, coms)
     r, t = t.challenges(b"point", claims.num_vars((sp.layer.rows, sp.layer.dim)))
     vals = jnp.stack([claims.evaluate(pcs["lo"], r), claims.evaluate(pcs["hi"], r)])
@@ -182,16 +199,15 @@ def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
     cs, prf, t = embedding.prove(jnp.asarray(table, jnp.int32), tokens,
                                  Claim(r, layer.piece_value(vals)), t)
     cl = {"lo": [Claim(r, vals[0])], "hi": [Claim(r, vals[1])], "w/embed": cs["table"]}
-    openings, t = claims.prove_openings(
-        cl, {**coms, "w/embed": table_com}, {**wits, "w/embed": table_wit},
-        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open, gens_of=layer.gens_of(cl))
-    return EmbedProof(commitments=coms, values=vals, embedding=prf, openings=openings), wits, t
+    pend = Pending(claims=cl, ranges={}, shapes={}, commitments={**coms, "w/embed": table_com},
+                   columns={}, witnesses={**wits, "w/embed": table_wit})
+    return EmbedProof(commitments=coms, values=vals, embedding=prf), pend, wits, t
 
 
-def verify_embed(sp: ModelSpec, table_com: commit.Commitment, weight_gens: commit.Generators,
-                 tokens: Any, prf: EmbedProof, transcript: Transcript
-                 ) -> tuple[dict[str, commit.Commitment], Transcript]:
-    """Check `prove_embed`; returns h_0's commitments."""
+def verify_embed(sp: ModelSpec, table_com: commit.Commitment, tokens: Any, prf: EmbedProof,
+                 transcript: Transcript
+                 ) -> tuple[dict[str, commit.Commitment], Pending, Transcript]:
+    """Check `prove_embed`; returns h_0's commitments and the pending claims."""
     if not isinstance(prf, EmbedProof) or set(prf.commitments) != {"lo", "hi"}:
         raise LayerError("embed", GadgetError("embedding", "shape", "not an EmbedProof"))
     shp = (sp.layer.rows, sp.layer.dim)
@@ -208,27 +224,25 @@ def verify_embed(sp: ModelSpec, table_com: commit.Commitment, weight_gens: commi
                      Claim(r, layer.piece_value(prf.values)), prf.embedding, t)
     cl = {"lo": [Claim(r, prf.values[0])], "hi": [Claim(r, prf.values[1])],
           "w/embed": cs["table"]}
-    t = _checked("embed.openings", claims.verify_openings, cl, {**coms, "w/embed": table_com},
-                 {WEIGHT_GENS: weight_gens, ADVICE_GENS: layer.advice_generators(sp.layer)},
-                 prf.openings, t, gens_of=layer.gens_of(cl))
-    return dict(coms), t
+    pend = Pending(claims=cl, ranges={}, shapes={}, commitments={**coms, "w/embed": table_com})
+    return dict(coms), pend, t
 
 
 # --- head ----------------------------------------------------------------------------------------
 
 
 def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, commit.Commitment],
-               wwits: Mapping[str, commit.Witness], weight_gens: commit.Generators,
-               h_last: Any, norm_wit: Mapping[str, Any], head_wit: Mapping[str, Any],
-               logits: Any, in_com: Mapping[str, commit.Commitment],
+               wwits: Mapping[str, commit.Witness], h_last: Any, norm_wit: Mapping[str, Any],
+               head_wit: Mapping[str, Any], logits: Any, in_com: Mapping[str, commit.Commitment],
                in_wit: Mapping[str, commit.Witness], transcript: Transcript, key: Array,
-               *, check_witness: bool = True) -> tuple[HeadProof, Transcript]:
-    """Prove logits = lm_head(final_norm(h_L)); wcoms/wwits: {"norm", "head"}."""
+               *, check_witness: bool = True) -> tuple[HeadProof, Pending, Transcript]:
+    """Prove logits = lm_head(final_norm(h_L)); wcoms/wwits: {"norm", "head"}. Returns the
+    proof, the pending claims and range checks ("w/norm", "w/head", "in/...", advice names)
+    and the transcript."""
     f = sp.layer.scale_bits
     agens = _head_generators(sp)
-    k_com, k_rng, k_open = jax.random.split(key, 3)
     adv = _head_advice(sp, norm_wit, head_wit)
-    coms, wits = layer.commit_tensors(adv, agens, k_com)
+    coms, wits = layer.commit_tensors(adv, agens, key)
     wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
     t = layer.bind(transcript, HEAD, [len(wc), len(in_com), len(coms)], wc, in_com, coms)
     logits = jnp.asarray(logits, jnp.int32)
@@ -254,25 +268,20 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
     in_vals, pc, t = layer.prove_input_pieces(pcs, cs["x"], t)
     cl.update(pc)
     rng = _head_ranges(sp)
-    cols = {n: (pcs[n[3:]] if n.startswith("in/") else adv[n]) for n in rng}
-    rc, range_proofs, t = rangecheck.prove(cols, rng, t, k_rng, check_witness=check_witness)
-    for k, v in rc.items():
-        cl.setdefault(k, []).extend(v)
-    all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
-    all_wits = {"w/norm": wwits["norm"], "w/head": wwits["head"], "in/lo": in_wit["lo"],
-                "in/hi": in_wit["hi"], **wits}
-    openings, t = claims.prove_openings(cl, all_coms, all_wits,
-                                        {WEIGHT_GENS: weight_gens, ADVICE_GENS: agens}, t, k_open,
-                                        gens_of=layer.gens_of(cl))
-    return HeadProof(commitments=coms, steps=steps, in_values=in_vals,
-                     ranges=range_proofs, openings=openings), t
+    shapes = _head_shapes(sp)
+    pend = Pending(
+        claims=cl, ranges=rng, shapes={n: shapes[n] for n in rng},
+        commitments={**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms},
+        columns={n: (pcs[n[3:]] if n.startswith("in/") else adv[n]) for n in rng},
+        witnesses={"w/norm": wwits["norm"], "w/head": wwits["head"], "in/lo": in_wit["lo"],
+                   "in/hi": in_wit["hi"], **wits})
+    return HeadProof(commitments=coms, steps=steps, in_values=in_vals), pend, t
 
 
-def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
-                weight_gens: commit.Generators, logits: Any,
+def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment], logits: Any,
                 in_com: Mapping[str, commit.Commitment], prf: HeadProof,
-                transcript: Transcript) -> Transcript:
-    """Check `prove_head` against the public logits."""
+                transcript: Transcript) -> tuple[Pending, Transcript]:
+    """Check `prove_head` against the public logits; returns the pending claims."""
     ls, f = sp.layer, sp.layer.scale_bits
     if not isinstance(prf, HeadProof):
         raise LayerError("head", GadgetError("head", "shape", "not a HeadProof"))
@@ -309,14 +318,9 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment],
     pc, t = layer.verify_input_pieces("head", "head", cs["x"], prf.in_values, t)
     cl.update(pc)
     rng = _head_ranges(sp)
-    rc, t = _checked("head.range_check", rangecheck.verify, {n: shapes[n] for n in rng}, rng,
-                     prf.ranges, t)
-    for k, v in rc.items():
-        cl.setdefault(k, []).extend(v)
-    all_coms = {**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms}
-    return _checked("head.openings", claims.verify_openings, cl, all_coms,
-                    {WEIGHT_GENS: weight_gens, ADVICE_GENS: _head_generators(sp)},
-                    prf.openings, t, gens_of=layer.gens_of(cl))
+    pend = Pending(claims=cl, ranges=rng, shapes={n: shapes[n] for n in rng},
+                   commitments={**wc, "in/lo": in_com["lo"], "in/hi": in_com["hi"], **coms})
+    return pend, t
 
 
 # --- whole model ---------------------------------------------------------------------------------
@@ -326,9 +330,42 @@ def _layer_slice(tree: Any, i: int) -> Any:
     return jax.tree_util.tree_map(lambda a: a[i], tree)
 
 
+def _input_name(i: int) -> str:
+    """The global name of layer i's input pieces (the previous step's output)."""
+    return "embed" if i == 0 else f"L{i - 1}/out"
+
+
+def _layer_names(sp: ModelSpec, i: int) -> Callable[[str], str]:
+    names = sp.layer_weights(i)
+
+    def fn(n: str) -> str:
+        if n.startswith("w/"):
+            return "w/" + names[n[2:]]
+        if n.startswith("in/"):
+            return f"{_input_name(i)}/{n[3:]}"
+        return f"L{i}/{n}"
+    return fn
+
+
+def _embed_names(n: str) -> str:
+    return "w/" + EMBED_NAME if n == "w/embed" else f"embed/{n}"
+
+
+def _head_names(sp: ModelSpec) -> Callable[[str], str]:
+    full = {"w/norm": "w/" + NORM_NAME, "w/head": "w/" + sp.head_name}
+
+    def fn(n: str) -> str:
+        if n in full:
+            return full[n]
+        if n.startswith("in/"):
+            return f"{_input_name(sp.num_layers)}/{n[3:]}"
+        return f"head/{n}"
+    return fn
+
+
 @functools.lru_cache(maxsize=4)
-def _jitted_layer(check_witness: bool) -> Callable:
-    return jax.jit(functools.partial(layer.prove, check_witness=check_witness),
+def _jitted_steps(check_witness: bool) -> Callable:
+    return jax.jit(functools.partial(layer.prove_steps_arrays, check_witness=check_witness),
                    static_argnums=(0,))
 
 
@@ -350,7 +387,7 @@ def prove(
 ) -> tuple[ModelProof, Transcript]:
     """Prove the whole forward; weights and their commitments/witnesses by global HF name.
 
-    progress(step) is called after each step ("embed", "layer i", "head").
+    progress(step) is called after each step ("embed", "layer i", "head", "finish g").
 
     wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
     through one compiled prover (all layers share a spec, so it compiles once).
@@ -358,35 +395,49 @@ def prove(
     say = progress or (lambda s: None)
     pub = layer.public(sp.layer, tables)
     t = _begin(sp, tokens, logits, transcript)
-    keys = jax.random.split(key, sp.num_layers + 2)
-    emb, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME],
-                                 weight_wits[EMBED_NAME], weight_gens, tokens,
-                                 wit["embed"]["out"], t, keys[0])
+    groups = sp.groups()
+    keys = jax.random.split(key, sp.num_layers + 2 + len(groups))
+    fin_keys = keys[sp.num_layers + 2:]
+    emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME],
+                                       weight_wits[EMBED_NAME], tokens, wit["embed"]["out"], t,
+                                       keys[0])
+    pend = pending.rename(pend, _embed_names)
     say("embed")
     in_com = emb.commitments
-    layer_proofs = []
-    prove_layer = _jitted_layer(False) if jit else functools.partial(layer.prove,
-                                                                     check_witness=True)
-    for i in range(sp.num_layers):
-        names = sp.layer_weights(i)
-        lw = _layer_slice(wit["layers"], i)
-        prf, out_wit, t = prove_layer(
-            sp.layer, {n: weights[g] for n, g in names.items()},
-            {n: weight_coms[g] for n, g in names.items()},
-            {n: weight_wits[g] for n, g in names.items()}, weight_gens, lw, in_com, in_wit,
-            pub, t, keys[i + 1])
-        layer_proofs.append(prf)
-        in_com = {"lo": prf.commitments["out/lo"], "hi": prf.commitments["out/hi"]}
-        in_wit = out_wit
-        say(f"layer {i}")
-    h_last = wit["layers"]["out"][-1]
-    head, t = prove_head(
-        sp, weights[NORM_NAME], weights[sp.head_name],
-        {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
-        {"norm": weight_wits[NORM_NAME], "head": weight_wits[sp.head_name]}, weight_gens,
-        h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t, keys[-1])
-    say("head")
-    return ModelProof(embed=emb, layers=tuple(layer_proofs), head=head), t
+    layer_proofs, finishes = [], []
+    steps = _jitted_steps(False) if jit else functools.partial(layer.prove_steps_arrays,
+                                                               check_witness=True)
+    for g, members in enumerate(groups):
+        for i in members:
+            names = sp.layer_weights(i)
+            lw = _layer_slice(wit["layers"], i)
+            prf, parts, out_wit, t = steps(
+                sp.layer, {n: weights[g_] for n, g_ in names.items()},
+                {n: weight_coms[g_] for n, g_ in names.items()},
+                {n: weight_wits[g_] for n, g_ in names.items()}, lw, in_com, in_wit, pub, t,
+                keys[i + 1])
+            pend = pending.merge(pend, pending.rename(layer.with_static(sp.layer, parts),
+                                                      _layer_names(sp, i)))
+            layer_proofs.append(prf)
+            in_com = {"lo": prf.commitments["out/lo"], "hi": prf.commitments["out/hi"]}
+            in_wit = out_wit
+            say(f"layer {i}")
+        if g == len(groups) - 1:
+            h_last = wit["layers"]["out"][-1]
+            head, hp, t = prove_head(
+                sp, weights[NORM_NAME], weights[sp.head_name],
+                {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
+                {"norm": weight_wits[NORM_NAME], "head": weight_wits[sp.head_name]},
+                h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t,
+                keys[sp.num_layers + 1])
+            pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
+            say("head")
+        fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit)
+        finishes.append(fin)
+        pend = pending.EMPTY
+        say(f"finish {g}")
+    return ModelProof(embed=emb, layers=tuple(layer_proofs), head=head,
+                      finish=tuple(finishes)), t
 
 
 def verify(
@@ -403,32 +454,45 @@ def verify(
 ) -> Transcript:
     """Check a whole-model proof from commitments, public tokens/logits and the proof.
 
-    Raises LayerError naming the step ("embed", "layer 3: softmax", "head", ...) that failed.
+    Raises LayerError naming the step ("embed", "layer 3: softmax", "head", "finish 0:
+    openings", ...) that failed.
     """
     say = progress or (lambda s: None)
-    if not isinstance(prf, ModelProof) or len(prf.layers) != sp.num_layers:
+    groups = sp.groups()
+    if (not isinstance(prf, ModelProof) or len(prf.layers) != sp.num_layers
+            or not isinstance(prf.finish, tuple) or len(prf.finish) != len(groups)):
         raise LayerError("model", GadgetError("model", "shape", "not a ModelProof of this "
-                                              "model's depth"))
+                                              "model's depth and grouping"))
     tokens = np.asarray(tokens)
     if tokens.shape != (sp.layer.rows,):
         raise ValueError(f"model: tokens must be ({sp.layer.rows},), got {tokens.shape}")
     pub = layer.public(sp.layer, tables)
     t = _begin(sp, tokens, logits, transcript)
-    in_com, t = verify_embed(sp, weight_coms[EMBED_NAME], weight_gens, tokens, prf.embed, t)
+    in_com, pend, t = verify_embed(sp, weight_coms[EMBED_NAME], tokens, prf.embed, t)
+    pend = pending.rename(pend, _embed_names)
     say("embed")
-    for i in range(sp.num_layers):
-        names = sp.layer_weights(i)
-        try:
-            in_com, t = layer.verify(sp.layer, {n: weight_coms[g] for n, g in names.items()},
-                                     weight_gens, in_com, prf.layers[i], pub, t)
-        except LayerError as e:
-            raise LayerError(f"layer {i}: {e.step}", e.inner) from e
-        except GadgetError as e:
-            raise LayerError(f"layer {i}", e) from e
-        say(f"layer {i}")
-    t = verify_head(sp, {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
-                    weight_gens, logits, in_com, prf.head, t)
-    say("head")
+    for g, members in enumerate(groups):
+        for i in members:
+            names = sp.layer_weights(i)
+            try:
+                in_com, lp, t = layer.verify_steps(
+                    sp.layer, {n: weight_coms[g_] for n, g_ in names.items()}, in_com,
+                    prf.layers[i], pub, t)
+            except LayerError as e:
+                raise LayerError(f"layer {i}: {e.step}", e.inner) from e
+            except GadgetError as e:
+                raise LayerError(f"layer {i}", e) from e
+            pend = pending.merge(pend, pending.rename(lp, _layer_names(sp, i)))
+            say(f"layer {i}")
+        if g == len(groups) - 1:
+            hp, t = verify_head(sp, {"norm": weight_coms[NORM_NAME],
+                                     "head": weight_coms[sp.head_name]},
+                                logits, in_com, prf.head, t)
+            pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
+            say("head")
+        t = layer.verify_finish(f"finish {g}: ", pend, weight_gens, prf.finish[g], t)
+        pend = pending.EMPTY
+        say(f"finish {g}")
     return t
 
 
@@ -497,37 +561,68 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
 
     def embed_fn(key):
         v = sp.vocab
-        return prove_embed(sp, jnp.zeros((v, ls.dim), f32), com_like((v, ls.dim)),
-                           wit_like((v, ls.dim)), weight_gens, jnp.zeros((ls.rows,), f32),
-                           jnp.zeros(shp, f32), t0, key)[0]
+        prf, p, _, _ = prove_embed(sp, jnp.zeros((v, ls.dim), f32), com_like((v, ls.dim)),
+                                   wit_like((v, ls.dim)), jnp.zeros((ls.rows,), f32),
+                                   jnp.zeros(shp, f32), t0, key)
+        return prf, p.claims, p.commitments, p.witnesses
 
     def layer_fn(key):
         ws = ls.weight_shapes()
         lw = zeros_like(jax.tree_util.tree_map(
             lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), wl["layers"]))
-        return layer.prove(ls, {n: jnp.zeros(s, f32) for n, s in ws.items()},
-                           {n: com_like(s) for n, s in ws.items()},
-                           {n: wit_like(s) for n, s in ws.items()}, weight_gens, lw,
-                           {"lo": com_like(shp), "hi": com_like(shp)},
-                           {"lo": wit_like(shp), "hi": wit_like(shp)}, pub, t0, key,
-                           check_witness=False)[0]
+        out = layer.prove_steps_arrays(
+            ls, {n: jnp.zeros(s, f32) for n, s in ws.items()},
+            {n: com_like(s) for n, s in ws.items()}, {n: wit_like(s) for n, s in ws.items()},
+            lw, {"lo": com_like(shp), "hi": com_like(shp)},
+            {"lo": wit_like(shp), "hi": wit_like(shp)}, pub, t0, key, check_witness=False)
+        return out[0], out[1]
 
     def head_fn(key):
         d, v = ls.dim, sp.vocab
-        return prove_head(sp, jnp.zeros((d,), f32), jnp.zeros((v, d), f32),
-                          {"norm": com_like((d,)), "head": com_like((v, d))},
-                          {"norm": wit_like((d,)), "head": wit_like((v, d))}, weight_gens,
-                          jnp.zeros(shp, f32), zeros_like(wl["norm"]), zeros_like(wl["lm_head"]),
-                          jnp.zeros((ls.rows, v), f32),
-                          {"lo": com_like(shp), "hi": com_like(shp)},
-                          {"lo": wit_like(shp), "hi": wit_like(shp)}, t0, key,
-                          check_witness=False)[0]
+        prf, p, _ = prove_head(sp, jnp.zeros((d,), f32), jnp.zeros((v, d), f32),
+                               {"norm": com_like((d,)), "head": com_like((v, d))},
+                               {"norm": wit_like((d,)), "head": wit_like((v, d))},
+                               jnp.zeros(shp, f32), zeros_like(wl["norm"]),
+                               zeros_like(wl["lm_head"]), jnp.zeros((ls.rows, v), f32),
+                               {"lo": com_like(shp), "hi": com_like(shp)},
+                               {"lo": wit_like(shp), "hi": wit_like(shp)}, t0, key,
+                               check_witness=False)
+        return prf, (p.claims, p.commitments, p.columns, p.witnesses), p.ranges, p.shapes
 
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    emb = jax.eval_shape(embed_fn, key)
-    lay = jax.eval_shape(layer_fn, key)
-    head = jax.eval_shape(head_fn, key)
-    return ModelProof(embed=emb, layers=tuple([lay] * sp.num_layers), head=head)
+    emb, e_cl, e_coms, e_wits = jax.eval_shape(embed_fn, key)
+    lay, l_parts = jax.eval_shape(layer_fn, key)
+    # ranges and shapes are static: take them from a trace, not from eval_shape's outputs
+    h_static = {}
+
+    def head_arrays(key):
+        prf, parts, rng, shapes = head_fn(key)
+        h_static.update(ranges=rng, shapes=shapes)
+        return prf, parts
+
+    head, h_parts = jax.eval_shape(head_arrays, key)
+    e_pend = Pending(claims=e_cl, ranges={}, shapes={}, commitments=e_coms, columns={},
+                     witnesses=e_wits)
+    h_pend = Pending(h_parts[0], h_static["ranges"], h_static["shapes"], *h_parts[1:])
+    finishes = []
+    for g, members in enumerate(sp.groups()):
+        pend = pending.rename(e_pend, _embed_names) if g == 0 else pending.EMPTY
+        for i in members:
+            pend = pending.merge(pend, pending.rename(layer.with_static(ls, l_parts),
+                                                      _layer_names(sp, i)))
+        if g == len(sp.groups()) - 1:
+            pend = pending.merge(pend, pending.rename(h_pend, _head_names(sp)))
+        finishes.append(jax.eval_shape(functools.partial(_finish_shape, pend.ranges, pend.shapes,
+                                                         weight_gens, t0),
+                                       (pend.claims, pend.commitments, pend.columns,
+                                        pend.witnesses), key))
+    return ModelProof(embed=emb, layers=tuple([lay] * sp.num_layers), head=head,
+                      finish=tuple(finishes))
+
+
+def _finish_shape(rng, shapes, weight_gens, t0, parts, key):
+    p = Pending(parts[0], rng, shapes, *parts[1:])
+    return pending.prove_finish(p, weight_gens, t0, key, check_witness=False)[0]
 
 
 def to_bytes(prf: ModelProof) -> bytes:
