@@ -83,7 +83,8 @@ def test_honest(sw):
 
 def test_tampered_every_leaf(sw):
     names = {n for n, _ in leaf_cases(sw["proof"])}
-    for part in ("hidden_rescale", "product", "silu", "act_in_rescale", "ranges"):
+    for part in ("hidden_rescale", "product", "act_in_value", "act_in_rescale", "silu",
+                 "ranges"):
         assert any(n.startswith("." + part) for n in names), part
     for case in lean_cases(sw["proof"]):
         with pytest.raises(GadgetError):
@@ -169,3 +170,20 @@ def test_out_of_table_is_named(sw):
     with pytest.raises(ValueError, match=r"act_in, act\)\[\(0, 2\)\]"):
         swiglu.prove(i32(sw["up"]), dict(s, act=act), sw["claim"], sw["t"], params=sw["p"],
                      table=sw["table"], key=jax.random.PRNGKey(1))
+
+
+def test_deferred_lookup_mode_must_match(sw):
+    """With silu_lookup=False the proof carries no lookup (the caller batches it); a verifier
+    in the other mode rejects either proof instead of skipping the lookup."""
+    coms, wits, t = commit_advice(sw["adv"], sw["gens"])
+    _, prf, _ = swiglu.prove(i32(sw["up"]), sw["sw"], sw["claim"], t, params=sw["p"],
+                             table=sw["table"], key=jax.random.PRNGKey(4), adv=sw["adv"],
+                             silu_lookup=False)
+    assert prf.silu is None
+    swiglu.verify(sw["claim"], prf, t, params=sw["p"], table=sw["table"], silu_lookup=False)
+    with pytest.raises(GadgetError) as e:
+        swiglu.verify(sw["claim"], prf, t, params=sw["p"], table=sw["table"])
+    assert e.value.check == "shape"
+    with pytest.raises(GadgetError):
+        swiglu.verify(sw["claim"], sw["proof"], sw["t"], params=sw["p"], table=sw["table"],
+                      silu_lookup=False)

@@ -139,6 +139,21 @@ def test_tampered_step_names_the_step(honest, step):
     assert e.value.step == CAUGHT_BY.get(step, step)
 
 
+@pytest.mark.parametrize("part", ["ranges", "lookups", "openings"])
+def test_tampered_finish_names_the_check(honest, part):
+    """The layer's finish: its range lookups, the SiLU lookup and the openings each reject a
+    tampered leaf, named ("range_check", "lookup", "openings")."""
+    prf = honest[0]
+    leaves, tree = jax.tree_util.tree_flatten(getattr(prf, part))
+    i = max((j for j in range(len(leaves)) if leaves[j].shape[-1:] == (8,)),
+            key=lambda j: leaves[j].size)
+    flat = leaves[i].reshape(-1, 8)
+    leaves[i] = flat.at[0].set(field.add(flat[0], field.ones(()))).reshape(leaves[i].shape)
+    with pytest.raises(layer.LayerError) as e:
+        _verify(prf.replace(**{part: jax.tree_util.tree_unflatten(tree, leaves)}))
+    assert e.value.step == {"ranges": "range_check", "lookups": "lookup"}.get(part, part)
+
+
 def test_proof_bytes_roundtrip_and_flipped_byte(honest):
     prf = honest[0]
     data = proof.tree_to_bytes(prf)

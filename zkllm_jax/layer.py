@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import jax
@@ -120,6 +121,7 @@ class LayerProof:
     steps: dict[str, Any]
     in_values: Array
     ranges: dict[str, LookupProof]
+    lookups: dict[str, LookupProof]
     openings: dict[str, GroupOpening]
 
 
@@ -354,7 +356,7 @@ def prove(
     if progress is not None:
         jax.block_until_ready(t.state)
         progress("finish")
-    return prf.replace(ranges=fin.ranges, openings=fin.openings), out_wit, t
+    return prf.replace(ranges=fin.ranges, lookups=fin.lookups, openings=fin.openings), out_wit, t
 
 
 def prove_steps(
@@ -423,7 +425,8 @@ def prove_steps(
     up = i32(mlp["up_proj"]["out"])
     cs, steps["swiglu"], t = swiglu.prove(
         up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=k_sw,
-        adv=sub(adv, "swiglu"), range_check=False, check_witness=check_witness)
+        adv=sub(adv, "swiglu"), range_check=False, silu_lookup=False,
+        check_witness=check_witness)
     keep("swiglu", swiglu.committed(cs))
     mark("swiglu", t)
     c_gate, t = resc("gate_proj", cs["gate"][0], t)
@@ -501,24 +504,37 @@ def prove_steps(
 
     mark("attn_norm", t)
 
-    # 4.–5. what is left: the range checks and the openings
-    rng = ranges(sp)
-    pend = Pending(
-        claims=cl, ranges=rng, shapes=_range_shapes(sp, rng),
-        commitments={**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                     **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms},
-        columns={n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in rng},
-        witnesses={**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
-                   **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits})
+    # 4.–5. what is left: the range checks, the SiLU lookup and the openings
+    pend = _pending(
+        sp, pub, cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                      **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms},
+        {n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in _columns(sp)},
+        {**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
+         **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits})
     proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
-                       in_values=in_vals, ranges={}, openings={})
+                       in_values=in_vals, ranges={}, lookups={}, openings={})
     out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}
     return proof, pend, out_wit, t
 
 
-def _range_shapes(sp: Spec, rng: Mapping[str, Range]) -> dict[str, tuple[int, ...]]:
+def _lookups(sp: Spec) -> dict[str, list[tuple[str, str]]]:
+    return {k: [(f"swiglu/{x}", f"swiglu/{y}") for x, y in v]
+            for k, v in swiglu.lookups(sp.swiglu).items()}
+
+
+def _columns(sp: Spec) -> list[str]:
+    """The tensors the finish reads: range-checked and looked-up ones."""
+    return sorted({*ranges(sp), *(n for v in _lookups(sp).values() for xy in v for n in xy)})
+
+
+def _pending(sp: Spec, pub: Public, cl: ClaimSet, coms: Mapping[str, commit.Commitment],
+             columns: Mapping[str, Array] = MappingProxyType({}),
+             witnesses: Mapping[str, commit.Witness] = MappingProxyType({})) -> Pending:
     shapes = {**advice_shapes(sp), "in/lo": (sp.rows, sp.dim), "in/hi": (sp.rows, sp.dim)}
-    return {n: shapes[n] for n in rng}
+    lk = _lookups(sp)
+    return Pending(claims=cl, ranges=ranges(sp), shapes={n: shapes[n] for n in _columns(sp)},
+                   commitments=dict(coms), columns=columns, witnesses=witnesses, lookups=lk,
+                   tables={k: (pub.silu, swiglu.generators(pub.silu)) for k in lk})
 
 
 def prove_steps_arrays(sp: Spec, *args: Any, check_witness: bool = True) -> tuple:
@@ -528,12 +544,9 @@ def prove_steps_arrays(sp: Spec, *args: Any, check_witness: bool = True) -> tupl
     return prf, (p.claims, p.commitments, p.columns, p.witnesses), out_wit, t
 
 
-def with_static(sp: Spec, parts: tuple) -> Pending:
+def with_static(sp: Spec, parts: tuple, pub: Public) -> Pending:
     """The layer's `Pending` from `prove_steps_arrays`'s array parts."""
-    cl, coms, cols, wits = parts
-    rng = ranges(sp)
-    return Pending(claims=cl, ranges=rng, shapes=_range_shapes(sp, rng), commitments=coms,
-                   columns=cols, witnesses=wits)
+    return _pending(sp, pub, *parts)
 
 
 def _heads(y: Any, heads: int, sp: Spec) -> Array:
@@ -572,7 +585,7 @@ def verify(
     Raises LayerError naming the step (and the gadget's check) that failed.
     """
     out, pend, t = verify_steps(sp, weight_coms, in_com, proof, pub, transcript)
-    fin = pending.Finish(ranges=proof.ranges, openings=proof.openings)
+    fin = pending.Finish(ranges=proof.ranges, lookups=proof.lookups, openings=proof.openings)
     return out, verify_finish("", pend, weight_gens, fin, t)
 
 
@@ -635,7 +648,7 @@ def verify_steps(
     keep("", {"w/down_proj": cs["w"]})
     with _step("swiglu"):
         cs, t = swiglu.verify(cs["x"][0], step("swiglu"), t, params=sp.swiglu, table=pub.silu,
-                              range_check=False)
+                              range_check=False, silu_lookup=False)
     keep("swiglu", swiglu.committed(cs))
     c_gate, t = resc("gate_proj", cs["gate"][0], shp["gate_proj"], t)
     c_up, t = resc("up_proj", cs["up"][0], shp["up_proj"], t)
@@ -700,10 +713,8 @@ def verify_steps(
     cs, t = verify_input_pieces("input", "layer", c_in, proof.in_values, t)
     keep("", cs)
 
-    rng = ranges(sp)
-    pend = Pending(claims=cl, ranges=rng, shapes=_range_shapes(sp, rng),
-                   commitments={**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                                **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms})
+    pend = _pending(sp, pub, cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                                  **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms})
     return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, pend, t
 
 

@@ -185,7 +185,7 @@ def _checked(step: str, fn: Callable, *args, **kw):
 
 
 def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
-                table_wit: commit.Witness, tokens: Any, h0: Any, transcript: Transcript,
+                table_wit: commit.Witness | None, tokens: Any, h0: Any, transcript: Transcript,
                 key: Array) -> tuple[EmbedProof, Pending, dict[str, commit.Witness], Transcript]:
     """Commit h_0 = table[tokens] as pieces and prove it; returns (proof, pending claims on
     "lo", "hi", "w/embed", h_0's witnesses, t)."""
@@ -398,9 +398,10 @@ def prove(
     groups = sp.groups()
     keys = jax.random.split(key, sp.num_layers + 2 + len(groups))
     fin_keys = keys[sp.num_layers + 2:]
-    emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME],
-                                       weight_wits[EMBED_NAME], tokens, wit["embed"]["out"], t,
-                                       keys[0])
+    # weight witnesses stay None in the pending work: the finish reads each from weight_wits
+    # when its group is opened
+    emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME], None,
+                                       tokens, wit["embed"]["out"], t, keys[0])
     pend = pending.rename(pend, _embed_names)
     say("embed")
     in_com = emb.commitments
@@ -413,10 +414,9 @@ def prove(
             lw = _layer_slice(wit["layers"], i)
             prf, parts, out_wit, t = steps(
                 sp.layer, {n: weights[g_] for n, g_ in names.items()},
-                {n: weight_coms[g_] for n, g_ in names.items()},
-                {n: weight_wits[g_] for n, g_ in names.items()}, lw, in_com, in_wit, pub, t,
-                keys[i + 1])
-            pend = pending.merge(pend, pending.rename(layer.with_static(sp.layer, parts),
+                {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names), lw,
+                in_com, in_wit, pub, t, keys[i + 1])
+            pend = pending.merge(pend, pending.rename(layer.with_static(sp.layer, parts, pub),
                                                       _layer_names(sp, i)))
             layer_proofs.append(prf)
             in_com = {"lo": prf.commitments["out/lo"], "hi": prf.commitments["out/hi"]}
@@ -427,12 +427,12 @@ def prove(
             head, hp, t = prove_head(
                 sp, weights[NORM_NAME], weights[sp.head_name],
                 {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
-                {"norm": weight_wits[NORM_NAME], "head": weight_wits[sp.head_name]},
-                h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t,
+                {"norm": None, "head": None}, h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t,
                 keys[sp.num_layers + 1])
             pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
             say("head")
-        fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit)
+        fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit,
+                                      weights=weight_wits)
         finishes.append(fin)
         pend = pending.EMPTY
         say(f"finish {g}")
@@ -608,20 +608,21 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
     for g, members in enumerate(sp.groups()):
         pend = pending.rename(e_pend, _embed_names) if g == 0 else pending.EMPTY
         for i in members:
-            pend = pending.merge(pend, pending.rename(layer.with_static(ls, l_parts),
+            pend = pending.merge(pend, pending.rename(layer.with_static(ls, l_parts, pub),
                                                       _layer_names(sp, i)))
         if g == len(sp.groups()) - 1:
             pend = pending.merge(pend, pending.rename(h_pend, _head_names(sp)))
-        finishes.append(jax.eval_shape(functools.partial(_finish_shape, pend.ranges, pend.shapes,
-                                                         weight_gens, t0),
+        static = (pend.ranges, pend.shapes, pend.lookups, pend.tables)
+        finishes.append(jax.eval_shape(functools.partial(_finish_shape, static, weight_gens, t0),
                                        (pend.claims, pend.commitments, pend.columns,
                                         pend.witnesses), key))
     return ModelProof(embed=emb, layers=tuple([lay] * sp.num_layers), head=head,
                       finish=tuple(finishes))
 
 
-def _finish_shape(rng, shapes, weight_gens, t0, parts, key):
-    p = Pending(parts[0], rng, shapes, *parts[1:])
+def _finish_shape(static, weight_gens, t0, parts, key):
+    rng, shapes, lookups, tables = static
+    p = Pending(parts[0], rng, shapes, *parts[1:], lookups=lookups, tables=tables)
     return pending.prove_finish(p, weight_gens, t0, key, check_witness=False)[0]
 
 

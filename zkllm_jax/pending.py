@@ -1,4 +1,4 @@
-"""The work a proof step leaves to the end: range checks and openings of committed tensors.
+"""The work a proof step leaves to the end: range checks, table lookups and openings.
 
 A step (a decoder layer, the embedding, the head, one stage of the per-layer workflow) reduces
 its claims down to claims on committed tensors and lists the committed tensors whose range it
@@ -7,7 +7,9 @@ steps' `Pending` merge into one and `prove_finish` discharges them together:
 
 1. one range check per range table over every range-checked tensor of the merged steps (LogUp
    over packed blocks, `gadgets.rangecheck`), whose claims join the others;
-2. one batched Hyrax opening per (generator set, layout) over every claimed tensor
+2. one mapping lookup per public table (SwiGLU's SiLU table) over every (input, output)
+   column pair of the merged steps, whose claims join the others;
+3. one batched Hyrax opening per (generator set, layout) over every claimed tensor
    (`claims.prove_openings`): equally shaped tensors of different layers share one opening.
 
 Soundness. Both arguments need the tensors committed and absorbed before their challenges:
@@ -17,8 +19,8 @@ bound before the finish draws its first challenge. Claims on one tensor from dif
 Names are global within a finish (`rename` prefixes a step's local names); a tensor claimed
 by two steps must carry the same name in both.
 
-Batching saves the range tables' fixed cost (2^16–2^17 entries each) once per step, the
-opening proofs once per step and the range lookups' proof bytes; it costs memory, since the
+Batching saves the tables' fixed cost (2^16–2^17 entries per range table, 2^20 for SiLU) once
+per step, the opening proofs once per step and the lookups' proof bytes; it costs memory, since the
 prover keeps every merged tensor's witness until the finish.
 """
 
@@ -30,9 +32,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
-from . import claims, commit
+from . import claims, commit, lookup
 from .claims import ClaimSet, GroupOpening
 from .gadgets import rangecheck
 from .gadgets.rangecheck import Range
@@ -52,8 +55,10 @@ class Pending(NamedTuple):
     claims: name -> claims on committed tensors; ranges: name -> the range it must lie in;
     shapes: name -> tensor shape (of every range-checked tensor); commitments: name -> its
     commitment (of every claimed or range-checked tensor). Prover only (empty on the
-    verifier's side): columns, name -> int32 tensor (range-checked ones); witnesses, name ->
-    opening witness."""
+    verifier's side): columns, name -> int32 tensor (range-checked and looked-up ones);
+    witnesses, name -> opening witness. lookups: table key -> (input, output) column names
+    to look up in that table; tables: table key -> (the public table, its multiplicity
+    generators). shapes covers the looked-up columns too."""
 
     claims: ClaimSet
     ranges: dict[str, Range]
@@ -61,13 +66,17 @@ class Pending(NamedTuple):
     commitments: dict[str, commit.Commitment]
     columns: Mapping[str, Array] = MappingProxyType({})
     witnesses: Mapping[str, commit.Witness] = MappingProxyType({})
+    lookups: Mapping[str, list[tuple[str, str]]] = MappingProxyType({})
+    tables: Mapping[str, tuple[lookup.Table, commit.Generators]] = MappingProxyType({})
 
 
 @struct.dataclass
 class Finish:
-    """ranges: one range lookup per range table; openings: one batched opening per group."""
+    """ranges: one range lookup per range table; lookups: one mapping lookup per table;
+    openings: one batched opening per group."""
 
     ranges: dict[str, LookupProof]
+    lookups: dict[str, LookupProof]
     openings: dict[str, GroupOpening]
 
 
@@ -83,7 +92,9 @@ def rename(p: Pending, fn: Callable[[str], str]) -> Pending:
         return out
     return Pending(claims=re(p.claims), ranges=re(p.ranges), shapes=re(p.shapes),
                    commitments=re(p.commitments), columns=re(p.columns),
-                   witnesses=re(p.witnesses))
+                   witnesses=re(p.witnesses),
+                   lookups={k: [(fn(x), fn(y)) for x, y in v] for k, v in p.lookups.items()},
+                   tables=dict(p.tables))
 
 
 def merge(a: Pending, b: Pending) -> Pending:
@@ -95,9 +106,16 @@ def merge(a: Pending, b: Pending) -> Pending:
     for k in set(a.ranges) & set(b.ranges):
         if tuple(a.ranges[k]) != tuple(b.ranges[k]):
             raise ValueError(f"pending.merge: {k!r} is range-checked in two different ranges")
+    for k in set(a.tables) & set(b.tables):
+        if a.tables[k][0].digest != b.tables[k][0].digest:
+            raise ValueError(f"pending.merge: two different tables under {k!r}")
+    lk = {k: list(v) for k, v in a.lookups.items()}
+    for k, v in b.lookups.items():
+        lk.setdefault(k, []).extend(v)
     return Pending(claims=cl, ranges={**b.ranges, **a.ranges}, shapes={**b.shapes, **a.shapes},
                    commitments={**b.commitments, **a.commitments},
-                   columns={**b.columns, **a.columns}, witnesses={**b.witnesses, **a.witnesses})
+                   columns={**b.columns, **a.columns}, witnesses={**b.witnesses, **a.witnesses},
+                   lookups=lk, tables={**b.tables, **a.tables})
 
 
 def gens_of(names: Any) -> dict[str, str]:
@@ -119,38 +137,99 @@ def _advice_gens_for(p: Pending) -> commit.Generators:
     return advice_generators(max([1, *cols]))
 
 
-def _with_range_claims(p: Pending, rc: Mapping[str, list]) -> ClaimSet:
+def _with_claims(p: Pending, *more: Mapping[str, list]) -> ClaimSet:
     cl = {k: list(v) for k, v in p.claims.items()}
-    for k, v in rc.items():
-        cl.setdefault(k, []).extend(v)
+    for m in more:
+        for k, v in m.items():
+            cl.setdefault(k, []).extend(v)
     return cl
 
 
+def _pair_claims(pairs: list[tuple[str, str]], lc: lookup.LookupClaims) -> ClaimSet:
+    out: ClaimSet = {}
+    for i, (x, y) in enumerate(pairs):
+        pt = lc.column_point(i)
+        out.setdefault(x, []).append(claims.Claim(point=pt, value=lc.values[i, 0]))
+        out.setdefault(y, []).append(claims.Claim(point=pt, value=lc.values[i, 1]))
+    return out
+
+
+class _Resolved(Mapping):
+    """p's witnesses, a None entry "w/<name>" read from `weights[name]` only when opened (so a
+    prover batching many layers never holds every weight's Fr matrix at once)."""
+
+    def __init__(self, wits: Mapping[str, Any], weights: Mapping[str, commit.Witness] | None):
+        self._wits, self._weights = wits, weights
+
+    def __getitem__(self, name: str) -> commit.Witness:
+        w = self._wits[name]
+        if w is None:
+            if self._weights is None or not name.startswith("w/"):
+                raise KeyError(f"pending: no witness for {name!r}")
+            return self._weights[name[2:]]
+        return w
+
+    def __iter__(self):
+        return iter(self._wits)
+
+    def __len__(self) -> int:
+        return len(self._wits)
+
+
 def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcript, key: Array,
-                 *, check_witness: bool = True) -> tuple[Finish, Transcript]:
-    """Discharge `p`: the range checks, then every claim's opening (jit-able)."""
+                 *, check_witness: bool = True,
+                 weights: Mapping[str, commit.Witness] | None = None
+                 ) -> tuple[Finish, Transcript]:
+    """Discharge `p`: the range checks, the lookups, then every claim's opening (jit-able).
+    A witness given as None under "w/<name>" is read from `weights[name]` when its group is
+    opened."""
     missing = set(p.ranges) - set(p.columns)
     if missing:
         raise ValueError(f"pending: no column for range-checked {sorted(missing)}")
-    k_rng, k_open = jax.random.split(key)
+    k_rng, k_lk, k_open = jax.random.split(key, 3)
     rc, range_proofs, t = rangecheck.prove({n: p.columns[n] for n in p.ranges}, p.ranges,
                                            transcript, k_rng, check_witness=check_witness)
-    cl = _with_range_claims(p, rc)
+    found, lookup_proofs = [rc], {}
+    for i, name in enumerate(sorted(p.lookups)):
+        pairs = p.lookups[name]
+        table, gens_m = p.tables[name]
+        cols = [(jnp.asarray(p.columns[x], jnp.int32), jnp.asarray(p.columns[y], jnp.int32))
+                for x, y in pairs]
+        if check_witness:
+            lookup.check_witness(table, cols, [f"({x}, {y})" for x, y in pairs])
+        m = lookup.multiplicities(table, cols)
+        lc, lookup_proofs[name], t = lookup.prove_with_multiplicities(
+            table, cols, m, t, gens_m, jax.random.fold_in(k_lk, i))
+        found.append(_pair_claims(pairs, lc))
+    cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
-    openings, t = claims.prove_openings(cl, p.commitments, p.witnesses, gens, t, k_open,
-                                        gens_of=gens_of(cl))
-    return Finish(ranges=range_proofs, openings=openings), t
+    openings, t = claims.prove_openings(cl, p.commitments, _Resolved(p.witnesses, weights), gens,
+                                        t, k_open, gens_of=gens_of(cl))
+    return Finish(ranges=range_proofs, lookups=lookup_proofs, openings=openings), t
 
 
 def verify_finish(p: Pending, weight_gens: commit.Generators, fin: Finish,
                   transcript: Transcript) -> Transcript:
-    """Check `prove_finish`. Raises GadgetError ("range_check" or "openings", naming the
-    range or the group)."""
+    """Check `prove_finish`. Raises GadgetError ("range_check", "lookup" or "openings",
+    naming the range, table or group)."""
     if not isinstance(fin, Finish):
         raise claims.GadgetError("finish", "shape", "not a Finish proof")
     rc, t = rangecheck.verify({n: p.shapes[n] for n in p.ranges}, p.ranges, fin.ranges,
                               transcript)
-    cl = _with_range_claims(p, rc)
+    if not isinstance(fin.lookups, Mapping) or set(fin.lookups) != set(p.lookups):
+        raise claims.GadgetError("lookup", "shape", "the lookup proofs do not match the "
+                                 f"tables {sorted(p.lookups)}")
+    found = [rc]
+    for name in sorted(p.lookups):
+        pairs = p.lookups[name]
+        table, gens_m = p.tables[name]
+        try:
+            lc, t = lookup.verify(table, [p.shapes[x] for x, _ in pairs], fin.lookups[name], t,
+                                  gens_m)
+        except lookup.LookupError as e:
+            raise claims.GadgetError("lookup", e.check, f"table {name!r}: {e}", e.round) from e
+        found.append(_pair_claims(pairs, lc))
+    cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
     return claims.verify_openings(cl, p.commitments, gens, fin.openings, t, gens_of=gens_of(cl))
 

@@ -15,10 +15,12 @@ the mapping lookup into the public table {(i − 2^(b−1), SiLU_table[i])}.
 
 Reduction of a claim on hidden(u), in transcript order:
 1. rescale(hidden) → a claim on act ⊙ up at u; hadamard → claims act(r1), up(r1);
-2. the mapping lookup of (act_in, act) → claims act_in(rL), act(rL) (the verifier evaluates the
-   public table's MLE itself, O(2^b));
-3. rescale(act_in) (bits f − s, `bound_out=False`) turns act_in(rL) into a claim gate(rL);
-4. the range checks of the rescale pieces.
+2. the prover sends act_in(r1) (a claim on the committed act_in);
+3. rescale(act_in) (bits f − s, `bound_out=False`) turns act_in(r1) into a claim gate(r1);
+4. the mapping lookup of (act_in, act) → claims act_in(rL), act(rL) (the verifier evaluates the
+   public table's MLE itself, O(2^b)); with `silu_lookup=False` the caller proves it instead,
+   batched with other layers' pairs into one lookup (`lookups(params)` names the pair);
+5. the range checks of the rescale pieces.
 Returned claims: "gate" and "up" (the caller's, e.g. for the gate/up matmul siblings), and the
 advice tensors' claims ("act" twice, "act_in", pieces) for the openings.
 
@@ -42,7 +44,7 @@ import numpy as np
 from flax import struct
 
 from .. import commit, lookup
-from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim
+from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim, evaluate
 from ..claims import num_vars as nvars
 from ..lookup import LookupProof
 from ..transcript import Transcript
@@ -116,8 +118,9 @@ class SwiGLUProof:
 
     hidden_rescale: RescaleProof
     product: HadamardProof
-    silu: LookupProof
+    act_in_value: Array  # Fr[8], act_in at the product's point
     act_in_rescale: RescaleProof
+    silu: LookupProof | None  # None when the caller proves the lookup (silu_lookup=False)
     ranges: dict[str, LookupProof]
 
 
@@ -138,6 +141,11 @@ def ranges(p: Params) -> dict[str, Range]:
     out = {f"hidden/{k}": v for k, v in rescale.ranges(p.scale_bits).items()}
     out.update({f"act_in/{k}": v for k, v in rescale.ranges(p.in_bits, False).items()})
     return out
+
+
+def lookups(p: Params) -> dict[str, list[tuple[str, str]]]:
+    """The (input, output) advice pair to look up in the SiLU table (`table`)."""
+    return {"silu": [("act_in", "act")]}
 
 
 def _sub(adv: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -166,6 +174,7 @@ def prove(
     key: Array,
     adv: Mapping[str, Any] | None = None,
     range_check: bool = True,
+    silu_lookup: bool = True,
     check_witness: bool = True,
 ) -> tuple[ClaimSet, SwiGLUProof, Transcript]:
     """Reduce a claim on `hidden` to claims on gate, up and the committed advice.
@@ -173,7 +182,8 @@ def prove(
     up: int32 (rows, cols) (up_proj's out); wit: the model's swiglu witness; table: `table(...)`
     of the model's SiLU table; adv: the committed advice (default `advice(wit, params)`).
     range_check=False leaves the range checks of `ranges(params)` to the caller (batched over a
-    layer). Returns ({"gate", "up", "act", "act_in", pieces...}, proof, transcript).
+    layer), silu_lookup=False the lookup of `lookups(params)` (batched over layers). Returns
+    ({"gate", "up", "act", "act_in", pieces...}, proof, transcript).
     """
     p = params
     shape = (p.rows, p.cols)
@@ -196,28 +206,35 @@ def prove(
     act, act_in = jnp.asarray(adv["act"], jnp.int32), jnp.asarray(adv["act_in"], jnp.int32)
     cs2, pr2, t = hadamard.prove(act, jnp.asarray(up, jnp.int32), cs1["raw"][0], t)
     claims["up"] = cs2["b"]
-    if check_witness:
-        lc, pr3, t = lookup.prove(table, [(act_in, act)], t, generators(table), k_lookup,
-                                  names=["(act_in, act)"])
-    else:
-        m = lookup.multiplicities(table, [(act_in, act)])
-        lc, pr3, t = lookup.prove_with_multiplicities(table, [(act_in, act)], m, t,
-                                                      generators(table), k_lookup)
-    pt = lc.column_point(0)
-    claims["act"] = [cs2["a"][0], Claim(point=pt, value=lc.values[0, 1])]
-    claims["act_in"] = [Claim(point=pt, value=lc.values[0, 0])]
+    r1 = cs2["a"][0].point
+    v_in = evaluate(act_in, r1)
+    t = t.absorb_field(b"act_in", v_in)
+    claims["act"] = [cs2["a"][0]]
+    claims["act_in"] = [Claim(point=r1, value=v_in)]
     cs4, pr4, t = rescale.prove_advice(_sub(adv, "act_in/"), claims["act_in"][0], t,
                                        bits=p.in_bits, bound_out=False, range_check=False)
     _merge(claims, cs4, "act_in/")
     claims["gate"] = cs4["raw"]
+    pr3 = None
+    if silu_lookup:
+        if check_witness:
+            lc, pr3, t = lookup.prove(table, [(act_in, act)], t, generators(table), k_lookup,
+                                      names=["(act_in, act)"])
+        else:
+            m = lookup.multiplicities(table, [(act_in, act)])
+            lc, pr3, t = lookup.prove_with_multiplicities(table, [(act_in, act)], m, t,
+                                                          generators(table), k_lookup)
+        pt = lc.column_point(0)
+        claims["act"].append(Claim(point=pt, value=lc.values[0, 1]))
+        claims["act_in"].append(Claim(point=pt, value=lc.values[0, 0]))
     prs: dict[str, LookupProof] = {}
     if range_check:
         rc, prs, t = rangecheck.prove({n: jnp.asarray(adv[n], jnp.int32) for n in ranges(p)},
                                       ranges(p), t, k_range, check_witness=check_witness)
         for n, cl in rc.items():
             claims[n] = claims[n] + cl
-    return claims, SwiGLUProof(hidden_rescale=pr1, product=pr2, silu=pr3, act_in_rescale=pr4,
-                               ranges=prs), t
+    return claims, SwiGLUProof(hidden_rescale=pr1, product=pr2, act_in_value=v_in,
+                               act_in_rescale=pr4, silu=pr3, ranges=prs), t
 
 
 def verify(
@@ -228,6 +245,7 @@ def verify(
     params: Params,
     table: lookup.Table,
     range_check: bool = True,
+    silu_lookup: bool = True,
 ) -> tuple[ClaimSet, Transcript]:
     """Check `prove`; returns the claims on gate, up and the advice.
 
@@ -248,17 +266,27 @@ def verify(
     _merge(claims, cs1, "hidden/")
     cs2, t = hadamard.verify(shape, shape, cs1["raw"][0], proof.product, t)
     claims["up"] = cs2["b"]
-    try:
-        lc, t = lookup.verify(table, [shape], proof.silu, t, generators(table))
-    except lookup.LookupError as e:
-        raise GadgetError("swiglu", f"silu_lookup:{e.check}", str(e), e.round) from e
-    pt = lc.column_point(0)
-    claims["act"] = [cs2["a"][0], Claim(point=pt, value=lc.values[0, 1])]
-    claims["act_in"] = [Claim(point=pt, value=lc.values[0, 0])]
-    cs4, t = rescale.verify(shape, claims["act_in"][0], proof.act_in_rescale, t, bits=p.in_bits,
+    r1 = cs2["a"][0].point
+    c_in = check_claim(Claim(point=r1, value=proof.act_in_value), nvars(shape), "act_in value",
+                       "swiglu")
+    t = t.absorb_field(b"act_in", c_in.value)
+    claims["act"] = [cs2["a"][0]]
+    claims["act_in"] = [c_in]
+    cs4, t = rescale.verify(shape, c_in, proof.act_in_rescale, t, bits=p.in_bits,
                             bound_out=False, range_check=False)
     _merge(claims, cs4, "act_in/")
     claims["gate"] = cs4["raw"]
+    if silu_lookup != (proof.silu is not None):
+        raise GadgetError("swiglu", "shape", "the SiLU lookup proof must be present exactly "
+                          "when the gadget proves the lookup")
+    if silu_lookup:
+        try:
+            lc, t = lookup.verify(table, [shape], proof.silu, t, generators(table))
+        except lookup.LookupError as e:
+            raise GadgetError("swiglu", f"silu_lookup:{e.check}", str(e), e.round) from e
+        pt = lc.column_point(0)
+        claims["act"].append(Claim(point=pt, value=lc.values[0, 1]))
+        claims["act_in"].append(Claim(point=pt, value=lc.values[0, 0]))
     if range_check:
         rc, t = rangecheck.verify({n: shape for n in ranges(p)}, ranges(p), proof.ranges, t)
         for n, cl in rc.items():
@@ -280,6 +308,7 @@ __all__ = [
     "advice",
     "committed",
     "generators",
+    "lookups",
     "params",
     "prove",
     "ranges",
