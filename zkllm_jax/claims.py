@@ -48,6 +48,9 @@ R = field.R
 COMBINE = b"claims/combine"
 OPEN = b"claims/open"
 DEFAULT_GENS = "default"  # the generator set's name when one `Generators` is passed
+# A batched opening stacks its tensors into one Fr table for the folding sumcheck; groups larger
+# than this many elements are split into chunks (one opening each) to bound the prover's memory.
+OPEN_CHUNK = 1 << 23
 
 
 class GadgetError(ValueError):
@@ -357,7 +360,8 @@ def check_public(name: str, x: Any, claims: Sequence[Claim]) -> None:
 
 def _groups(names: Sequence[str], commitments: Mapping[str, commit.Commitment],
             gens_of: Mapping[str, str] | None, gens: Any) -> dict[str, list[str]]:
-    """Tensors grouped by (generator set, layout), each group's names sorted."""
+    """Tensors grouped by (generator set, layout), each group's names sorted; a group of more
+    than OPEN_CHUNK elements is split into chunks ("<key>.0", "<key>.1", ...)."""
     if isinstance(gens, commit.Generators):
         gens = {DEFAULT_GENS: gens}
     groups: dict[str, list[str]] = {}
@@ -369,7 +373,15 @@ def _groups(names: Sequence[str], commitments: Mapping[str, commit.Commitment],
             raise ValueError(f"openings: no generator set for {name!r} (pass gens_of)")
         cm = commitments[name]
         groups.setdefault(f"{g}/n{cm.num_vars}c{cm.col_vars}", []).append(name)
-    return groups
+    out: dict[str, list[str]] = {}
+    for key, members in groups.items():
+        per = max(1, OPEN_CHUNK >> commitments[members[0]].num_vars)
+        if len(members) <= per:
+            out[key] = members
+            continue
+        for k in range(0, len(members), per):
+            out[f"{key}.{k // per}"] = members[k: k + per]
+    return out
 
 
 def _gens_named(gens: Any, key: str) -> commit.Generators:

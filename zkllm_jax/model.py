@@ -13,11 +13,14 @@ transcript runs through the steps in order:
    reduced through lm_head's rescale (remainder committed and range-checked; the rescaled
    value is the public logits, bounded by being int32) and matmul to the final RMSNorm and to
    h_L's pieces, which this step range-checks.
-Steps do not discharge their claims themselves: the layers are split into groups of
+The embedding opens its own claims at once (its table is the model's largest tensor: folding a
+second claim on it into a batched opening would cost more than opening it twice). Other steps
+do not discharge their claims themselves: the layers are split into groups of
 `ModelSpec.batch` consecutive layers (the embedding joins the first group, the head the last),
 and after each group one `pending.prove_finish` runs every range check of the group (one LogUp
-argument per range table) and opens every claim (one batched Hyrax opening per generator set
-and layout: equally shaped weights of all the group's layers share one). Names are global in a
+argument per range table, one SiLU lookup) and opens every claim (one batched Hyrax opening
+per generator set and layout, in chunks of at most `claims.OPEN_CHUNK` elements: equally shaped
+weights of several layers share one). Names are global in a
 finish: weights by their checkpoint name ("w/model.layers.3.mlp.up_proj.weight", so tied
 embeddings are one tensor), advice "L3/...", "embed/...", "head/...", and layer i reads its
 input as "L{i−1}/out/lo" (or "embed/lo"). The verifier sees commitments, tokens, logits and the
@@ -44,7 +47,7 @@ from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
 from .layer import LayerError, LayerProof
-from .pending import Pending
+from .pending import Finish, Pending
 from .transcript import Transcript
 
 Array = jax.Array
@@ -105,11 +108,12 @@ def spec(cfg: Any, fx: Any, rows: int, batch: int = 0) -> ModelSpec:
 @struct.dataclass
 class EmbedProof:
     """commitments: h_0's pieces {"lo", "hi"}; values: Fr[2, 8] at the point; embedding: the
-    gadget's sumcheck."""
+    gadget's sumcheck; openings: h_0's pieces and the table, opened at once."""
 
     commitments: dict[str, commit.Commitment]
     values: Array
     embedding: EmbeddingProof
+    openings: dict[str, Any]
 
 
 @struct.dataclass
@@ -201,7 +205,7 @@ def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
     cl = {"lo": [Claim(r, vals[0])], "hi": [Claim(r, vals[1])], "w/embed": cs["table"]}
     pend = Pending(claims=cl, ranges={}, shapes={}, commitments={**coms, "w/embed": table_com},
                    columns={}, witnesses={**wits, "w/embed": table_wit})
-    return EmbedProof(commitments=coms, values=vals, embedding=prf), pend, wits, t
+    return EmbedProof(commitments=coms, values=vals, embedding=prf, openings={}), pend, wits, t
 
 
 def verify_embed(sp: ModelSpec, table_com: commit.Commitment, tokens: Any, prf: EmbedProof,
@@ -396,13 +400,17 @@ def prove(
     pub = layer.public(sp.layer, tables)
     t = _begin(sp, tokens, logits, transcript)
     groups = sp.groups()
-    keys = jax.random.split(key, sp.num_layers + 2 + len(groups))
-    fin_keys = keys[sp.num_layers + 2:]
+    keys = jax.random.split(key, sp.num_layers + 3 + len(groups))
+    fin_keys = keys[sp.num_layers + 3:]
     # weight witnesses stay None in the pending work: the finish reads each from weight_wits
     # when its group is opened
     emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME], None,
                                        tokens, wit["embed"]["out"], t, keys[0])
-    pend = pending.rename(pend, _embed_names)
+    fin, t = pending.prove_finish(pending.rename(pend, _embed_names), weight_gens, t,
+                                  keys[sp.num_layers + 2], check_witness=not jit,
+                                  weights=weight_wits)
+    emb = emb.replace(openings=fin.openings)
+    pend = pending.EMPTY
     say("embed")
     in_com = emb.commitments
     layer_proofs, finishes = [], []
@@ -469,7 +477,9 @@ def verify(
     pub = layer.public(sp.layer, tables)
     t = _begin(sp, tokens, logits, transcript)
     in_com, pend, t = verify_embed(sp, weight_coms[EMBED_NAME], tokens, prf.embed, t)
-    pend = pending.rename(pend, _embed_names)
+    t = layer.verify_finish("embed: ", pending.rename(pend, _embed_names), weight_gens,
+                            Finish(ranges={}, lookups={}, openings=prf.embed.openings), t)
+    pend = pending.EMPTY
     say("embed")
     for g, members in enumerate(groups):
         for i in members:
@@ -564,7 +574,9 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
         prf, p, _, _ = prove_embed(sp, jnp.zeros((v, ls.dim), f32), com_like((v, ls.dim)),
                                    wit_like((v, ls.dim)), jnp.zeros((ls.rows,), f32),
                                    jnp.zeros(shp, f32), t0, key)
-        return prf, p.claims, p.commitments, p.witnesses
+        fin, _ = pending.prove_finish(pending.rename(p, _embed_names), weight_gens, t0, key,
+                                      check_witness=False)
+        return prf.replace(openings=fin.openings)
 
     def layer_fn(key):
         ws = ls.weight_shapes()
@@ -590,7 +602,7 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
         return prf, (p.claims, p.commitments, p.columns, p.witnesses), p.ranges, p.shapes
 
     key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    emb, e_cl, e_coms, e_wits = jax.eval_shape(embed_fn, key)
+    emb = jax.eval_shape(embed_fn, key)
     lay, l_parts = jax.eval_shape(layer_fn, key)
     # ranges and shapes are static: take them from a trace, not from eval_shape's outputs
     h_static = {}
@@ -601,12 +613,10 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
         return prf, parts
 
     head, h_parts = jax.eval_shape(head_arrays, key)
-    e_pend = Pending(claims=e_cl, ranges={}, shapes={}, commitments=e_coms, columns={},
-                     witnesses=e_wits)
     h_pend = Pending(h_parts[0], h_static["ranges"], h_static["shapes"], *h_parts[1:])
     finishes = []
     for g, members in enumerate(sp.groups()):
-        pend = pending.rename(e_pend, _embed_names) if g == 0 else pending.EMPTY
+        pend = pending.EMPTY
         for i in members:
             pend = pending.merge(pend, pending.rename(layer.with_static(ls, l_parts, pub),
                                                       _layer_names(sp, i)))
