@@ -12,9 +12,15 @@ set -uo pipefail
 OUT=${OUT:-./gpu-out}; mkdir -p "$OUT"
 LOG="$OUT/session.log"
 export PYTHONUNBUFFERED=1
-export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.92}
 SRC=$PWD
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOG"
+# XLA's pool: POOL_GIB GiB (e.g. 72 to behave like an 80 GB H100 on a larger card), else 92%.
+if [ -n "${POOL_GIB:-}" ]; then
+  total=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1)
+  XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(min(0.92, $POOL_GIB * 1024 / $total))")
+fi
+export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.92}
+echo "XLA pool fraction $XLA_PYTHON_CLIENT_MEM_FRACTION" | tee -a "$LOG"
 check='import jax, jax.numpy as jnp, numpy as np, zkllm_jax.ffi as f
 from zkllm_jax import field
 assert f.HAS_CUDA_MODULE, "no CUDA module"
