@@ -64,6 +64,13 @@ def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same"
         raise
 
 
+def _stage(msg: str, t0: list, dev=None) -> None:
+    """Progress (and the device's running peak memory) to stderr, so a run stopped by --timeout
+    shows how far it got."""
+    peak = f" (peak {_peak(dev):.0f} MiB)" if dev is not None else ""
+    print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
+
+
 def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dict:
     import jax
     import numpy as np
@@ -75,11 +82,14 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
 
     dev = jax.devices(device)[0]
     jax.config.update("jax_default_device", dev)
+    clock = [time.perf_counter()]
     m, fx, _, tables, ids = _load(shape, seq, "fixed")
+    _stage("model loaded", clock, dev)
     t0 = time.perf_counter()
     _, wit = run(m.params, tables, ids, cfg=m.cfg, fx=fx, mode="fixed")
     jax.block_until_ready(wit)
     t_fwd = time.perf_counter() - t0
+    _stage(f"forward {t_fwd:.1f} s", clock, dev)
     lw = jax.tree_util.tree_map(lambda a: a[0], wit["layers"])
     sp = model.spec(m.cfg, fx, seq)
     names = sp.layer_weights(0)
@@ -91,6 +101,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
     wcoms = weights.commit_all(lts, seed)
     jax.block_until_ready(wcoms)
     t_wcommit = time.perf_counter() - t0
+    _stage(f"forward {t_fwd:.1f} s, weights committed {t_wcommit:.1f} s", clock, dev)
     wwits = weights.witnesses(lts, seed)
     pub = layer.public(sp.layer, tables)
     in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
@@ -117,6 +128,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
         prf, _, t_end = layer.prove(*args)
         jax.block_until_ready(prf)
         out["first_prove_s"] = round(time.perf_counter() - t0, 3)
+        _stage(f"first prove {out['first_prove_s']} s", clock, dev)
         steps: dict[str, float] = {}
         peaks: dict[str, float] = {}
         last = [time.perf_counter()]
@@ -134,6 +146,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
         out["steps_s"] = steps
         out["peak_after_step_mb"] = peaks
     out["peak_prove_mb"] = round(_peak(dev), 1)
+    _stage(f"prove {out['prove_s']} s, peak {out['peak_prove_mb']} MiB", clock)
     vargs = (wcoms, wgens, in_coms, prf, pub, t_start)
     vdev = dev
     if verify_on == "cpu" and dev.platform != "cpu":
