@@ -7,7 +7,13 @@ Per sequence length, in a fresh subprocess: the fixed-point forward with its wit
 weights committed (weights.commit_all), then `layer.prove` twice (the first call includes JAX's
 compilation of every op; the second is the steady state reported as "prove"), then
 `layer.verify`. With --jit the prover is one `jax.jit` program (compile time reported apart).
-Per-step times come from `layer.prove(progress=...)` on the steady-state run (eager only).
+Per-step times come from `layer.prove(progress=...)` on the steady-state run (eager only), with
+the device's running peak memory after each step (GPU). `--verify-on cpu` verifies on the host's
+CPU (the intended use: the verifier works on Python integers and small steps) after moving the
+proof there; `same` verifies on the proving device. If a run fails (e.g. out of device memory),
+the device's memory statistics and its largest live arrays go to stderr. `--cache DIR` shares
+JAX's persistent compilation cache between the per-length processes (every eager op compiles
+once per shape; on a GPU that dominates the first call).
 """
 
 from __future__ import annotations
@@ -29,7 +35,43 @@ def _peak(dev) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def single(shape: str, seq: int, device: str, jit: bool) -> dict:
+def _diagnose(dev) -> None:
+    """Memory statistics and the largest live arrays, to stderr (after a failure)."""
+    import jax
+
+    try:
+        stats = dev.memory_stats() or {}
+        print("memory_stats (MiB): " + json.dumps({k: round(v / 2**20, 1) for k, v in
+                                                   stats.items() if "bytes" in k}),
+              file=sys.stderr)
+        arrs = sorted(jax.live_arrays(), key=lambda a: -a.nbytes)
+        total = sum(a.nbytes for a in arrs)
+        print(f"live arrays: {len(arrs)}, {total / 2**20:.1f} MiB; largest:", file=sys.stderr)
+        for a in arrs[:15]:
+            print(f"  {a.dtype}{tuple(a.shape)} {a.nbytes / 2**20:.1f} MiB", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001  (diagnostics must not hide the original error)
+        print(f"(diagnostics failed: {e})", file=sys.stderr)
+
+
+def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same") -> dict:
+    import jax
+
+    dev = jax.devices(device)[0]
+    try:
+        return _single(shape, seq, device, jit, verify_on)
+    except Exception:
+        _diagnose(dev)
+        raise
+
+
+def _stage(msg: str, t0: list, dev=None) -> None:
+    """Progress (and the device's running peak memory) to stderr, so a run stopped by --timeout
+    shows how far it got."""
+    peak = f" (peak {_peak(dev):.0f} MiB)" if dev is not None else ""
+    print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
+
+
+def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dict:
     import jax
     import numpy as np
     from bench_models import _load
@@ -40,11 +82,14 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
 
     dev = jax.devices(device)[0]
     jax.config.update("jax_default_device", dev)
+    clock = [time.perf_counter()]
     m, fx, _, tables, ids = _load(shape, seq, "fixed")
+    _stage("model loaded", clock, dev)
     t0 = time.perf_counter()
     _, wit = run(m.params, tables, ids, cfg=m.cfg, fx=fx, mode="fixed")
     jax.block_until_ready(wit)
     t_fwd = time.perf_counter() - t0
+    _stage(f"forward {t_fwd:.1f} s", clock, dev)
     lw = jax.tree_util.tree_map(lambda a: a[0], wit["layers"])
     sp = model.spec(m.cfg, fx, seq)
     names = sp.layer_weights(0)
@@ -56,6 +101,7 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
     wcoms = weights.commit_all(lts, seed)
     jax.block_until_ready(wcoms)
     t_wcommit = time.perf_counter() - t0
+    _stage(f"forward {t_fwd:.1f} s, weights committed {t_wcommit:.1f} s", clock, dev)
     wwits = weights.witnesses(lts, seed)
     pub = layer.public(sp.layer, tables)
     in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
@@ -82,12 +128,15 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
         prf, _, t_end = layer.prove(*args)
         jax.block_until_ready(prf)
         out["first_prove_s"] = round(time.perf_counter() - t0, 3)
+        _stage(f"first prove {out['first_prove_s']} s", clock, dev)
         steps: dict[str, float] = {}
+        peaks: dict[str, float] = {}
         last = [time.perf_counter()]
 
         def progress(name: str) -> None:
             now = time.perf_counter()
             steps[name] = round(now - last[0], 3)
+            peaks[name] = round(_peak(dev), 1)
             last[0] = now
 
         t0 = last[0] = time.perf_counter()
@@ -95,9 +144,18 @@ def single(shape: str, seq: int, device: str, jit: bool) -> dict:
         jax.block_until_ready(prf)
         out["prove_s"] = round(time.perf_counter() - t0, 3)
         out["steps_s"] = steps
+        out["peak_after_step_mb"] = peaks
     out["peak_prove_mb"] = round(_peak(dev), 1)
+    _stage(f"prove {out['prove_s']} s, peak {out['peak_prove_mb']} MiB", clock)
+    vargs = (wcoms, wgens, in_coms, prf, pub, t_start)
+    vdev = dev
+    if verify_on == "cpu" and dev.platform != "cpu":
+        vdev = jax.devices("cpu")[0]
+        jax.config.update("jax_default_device", vdev)
+        vargs = jax.device_put(vargs, vdev)
+    out["verify_device"] = str(vdev)
     t0 = time.perf_counter()
-    _, tv = layer.verify(sp.layer, wcoms, wgens, in_coms, prf, pub, t_start)
+    _, tv = layer.verify(sp.layer, *vargs)
     out["verify_s"] = round(time.perf_counter() - t0, 3)
     out["transcripts_agree"] = bool(np.array_equal(np.asarray(tv.state), np.asarray(t_end.state)))
     out["proof_bytes"] = len(proof.tree_to_bytes(prf))
@@ -113,18 +171,36 @@ def main() -> None:
     p.add_argument("--seq", type=int, nargs="+", default=[16, 64])
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--jit", action="store_true")
+    p.add_argument("--verify-on", default="same", choices=("same", "cpu"),
+                   help="verify on the proving device (same) or on the host CPU")
+    p.add_argument("--cache", help="JAX persistent compilation cache directory, shared by the "
+                   "per-length processes")
+    p.add_argument("--timeout", type=float, help="seconds allowed per sequence length")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
-        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit)), flush=True)
+        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on)),
+              flush=True)
         return
+    env = dict(os.environ)
+    if a.cache:
+        env.update(JAX_COMPILATION_CACHE_DIR=a.cache,
+                   JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     for seq in a.seq:
         cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
-               "--single", str(seq)] + (["--jit"] if a.jit else [])
-        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+               "--verify-on", a.verify_on, "--single", str(seq)] + (["--jit"] if a.jit else [])
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
+                               timeout=a.timeout)
+        except subprocess.TimeoutExpired as e:
+            err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+            print(f"{a.shape} seq {seq}: TIMEOUT after {a.timeout} s\n{err[-3000:]}", flush=True)
+            continue
         line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
         if r.returncode or not line:
-            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n{r.stderr[-3000:]}")
+            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n{r.stderr[-3000:]}",
+                  flush=True)
             continue
         res = json.loads(line[0][7:])
         print(json.dumps(res), flush=True)

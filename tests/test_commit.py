@@ -96,6 +96,29 @@ def test_int32_and_field_paths_agree(gens):
     assert bool(jnp.all(curve.eq(a.rows, b.rows)))
 
 
+def test_int32_witness_stays_int32_and_folds_in_blocks(gens, monkeypatch):
+    """An int32 tensor's witness keeps its matrix as int32 (8x smaller than Fr); `matrix` reads
+    it as field elements, and folding its rows block by block gives the one-pass result."""
+    x = _int_tensor((24, 40), seed=5)
+    _, w = commit.commit(x, gens, _key(2))
+    _, c = commit.layout(x.shape)
+    assert w.data.dtype == jnp.int32 and w.data.shape == (32, 1 << c)
+    fx = commit.witness(field.encode(x), _key(2))
+    assert np.array_equal(np.asarray(w.matrix), np.asarray(fx.matrix))
+    assert np.array_equal(np.asarray(w.blinds), np.asarray(fx.blinds))
+    pt = field.random(_key(3), (commit.layout(x.shape)[0],))
+    eq_row = mle.eq_table(pt[c:])
+    whole = np.asarray(commit.fold_rows(w, eq_row))
+    want = np.asarray(field.inner_product(fx.matrix, eq_row[:, None, :], axis=0))
+    assert np.array_equal(whole, want)
+    for chunk in (1, 64, 256):  # blocks of one row, one row, four rows (64 columns)
+        monkeypatch.setattr(commit, "_FOLD_CHUNK", chunk)
+        assert np.array_equal(np.asarray(commit.fold_rows(w, eq_row)), whole)
+        assert np.array_equal(np.asarray(commit.fold_rows(fx, eq_row)), whole)
+        assert np.array_equal(np.asarray(commit.evaluate(w, pt)),
+                              np.asarray(commit.evaluate(fx, pt)))
+
+
 def test_homomorphic_add_and_scale(gens):
     x, y = _int_tensor((4, 8), 1), _int_tensor((4, 8), 2)
     cx, wx = commit.commit(x, gens, _key(1))

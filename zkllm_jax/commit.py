@@ -79,12 +79,41 @@ class Commitment:
     col_vars: int = struct.field(pytree_node=False)
 
 
-@struct.dataclass
+@jax.tree_util.register_pytree_node_class
 class Witness:
-    """The prover's side of a commitment: the matrix Fr[rows, cols, 8] and the blinds Fr[rows, 8]."""
+    """The prover's side of a commitment: the matrix and the blinds Fr[rows, 8].
 
-    matrix: Array
-    blinds: Array
+    The matrix is stored as given: int32[rows, cols] for an int32 tensor (8x smaller than its
+    field elements; `commit` and `witness` keep int32 tensors so) or Fr[rows, cols, 8].
+    `matrix` always reads as Fr[rows, cols, 8] (converting an int32 one on each access);
+    `data` is the stored array. A pytree of (data, blinds).
+    """
+
+    def __init__(self, matrix: Array, blinds: Array):
+        self.data = matrix
+        self.blinds = blinds
+
+    @property
+    def matrix(self) -> Array:
+        """The matrix as field elements Fr[rows, cols, 8]."""
+        d = self.data
+        return field.encode(d) if d.dtype == jnp.int32 else d
+
+    @property
+    def is_int(self) -> bool:
+        return self.data.dtype == jnp.int32
+
+    def tree_flatten(self):
+        return (self.data, self.blinds), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        obj.data, obj.blinds = children
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Witness(data={self.data!r}, blinds={self.blinds!r})"
 
 
 @struct.dataclass
@@ -192,8 +221,7 @@ def _matrix(tensor, n, c, is_int):
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
 def _witness(tensor, key, n, c, is_int):
-    mat = _matrix(tensor, n, c, is_int)
-    return Witness(matrix=field.encode(mat) if is_int else mat, blinds=blinds(key, 1 << (n - c)))
+    return Witness(matrix=_matrix(tensor, n, c, is_int), blinds=blinds(key, 1 << (n - c)))
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
@@ -205,7 +233,7 @@ def _commit(tensor, gens, key, n, c, is_int, with_witness):
     com = Commitment(rows=c_rows, num_vars=n, col_vars=c)
     if not with_witness:
         return com, None
-    return com, Witness(matrix=field.encode(mat) if is_int else mat, blinds=b)
+    return com, Witness(matrix=mat, blinds=b)
 
 
 # --- homomorphic operations -------------------------------------------------------------------
@@ -243,10 +271,40 @@ def scale_witness(a: Witness, s: Any) -> Witness:
 # --- opening ----------------------------------------------------------------------------------
 
 
+_FOLD_CHUNK = 1 << 20  # matrix entries converted to field elements at a time by fold_rows
+
+
+def fold_rows(w: Witness, eq_row: Array) -> Array:
+    """eq_rowᵀ · M (Fr[cols, 8]) for the witness matrix M and a row vector Fr[rows, 8].
+
+    Runs over blocks of rows (about 2^20 entries each): only one block is ever converted to
+    field elements (int32 matrices) or laid out for the reduction, so the extra memory stays
+    bounded whatever the matrix size. Field addition is exact: the same result as one pass.
+    """
+    d = w.data
+    rows, cols = d.shape[0], d.shape[1]
+    per = max(1, min(rows, _FOLD_CHUNK // cols))
+    if per == rows:
+        return _fold_block(d, eq_row)
+    blocks = rows // per
+    xs = (d.reshape((blocks, per) + d.shape[1:]), eq_row.reshape(blocks, per, field.LIMBS))
+
+    def body(acc, x):
+        return field.add(acc, _fold_block(*x)), None
+
+    acc, _ = jax.lax.scan(body, field.zeros((cols,)), xs)
+    return acc
+
+
+def _fold_block(d: Array, eq_row: Array) -> Array:
+    mat = field.encode(d) if d.dtype == jnp.int32 else d
+    return field.inner_product(mat, eq_row[:, None, :], axis=0)
+
+
 def evaluate(w: Witness, point: Any) -> Array:
     """The committed tensor's MLE at a point (prover side): eq(u_row)ᵀ · M · eq(u_col)."""
-    c = w.matrix.shape[1].bit_length() - 1
-    v = field.inner_product(w.matrix, mle.eq_table(point[c:])[:, None, :], axis=0)
+    c = w.data.shape[1].bit_length() - 1
+    v = fold_rows(w, mle.eq_table(point[c:]))
     return field.inner_product(v, mle.eq_table(point[:c]))
 
 
@@ -298,7 +356,7 @@ def _prove_opening(coms, wits, point, gens, transcript, key):
     c = coms[0].col_vars
     eq_row = mle.eq_table(point[c:]) if coms[0].num_vars > c else field.ones((1,))
     a = mle.eq_table(point[:c]) if c else field.ones((1,))
-    folded = [field.inner_product(w.matrix, eq_row[:, None, :], axis=0) for w in wits]
+    folded = [fold_rows(w, eq_row) for w in wits]
     values = jnp.stack([field.inner_product(v, a) for v in folded])
     t, rho, w = _begin(transcript, coms, point, values)
     v = field.mul(jnp.stack(folded), rho[:, None, :])
@@ -433,6 +491,6 @@ def proof_bytes(c: int) -> int:
 
 __all__ = [
     "Commitment", "Generators", "OpeningError", "OpeningProof", "Witness", "add", "add_witness",
-    "blinds", "commit", "commitment", "evaluate", "layout", "proof_bytes", "prove_opening", "scale",
+    "blinds", "commit", "commitment", "evaluate", "fold_rows", "layout", "proof_bytes", "prove_opening", "scale",
     "scale_witness", "setup", "verify_opening", "witness",
 ]

@@ -390,42 +390,66 @@ def _padded_column(x: Array, c: int) -> Array:
     return jnp.pad(x, (0, (1 << c) - x.shape[0]))
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _leaves(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
-            beta: Array | None):
-    """Leaf fractions (p, q) (Fr[2^(h+1), 8] each) and the columns' flat field tables."""
+def _leaf_tables(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
+                 beta: Array | None) -> Array:
+    """The leaf layer as the sumcheck sees it: Fr[4, 2^h, 8] = (p_lo, p_hi, q_lo, q_hi), the
+    halves split on the top variable, i.e. the witness side (lo) and the table side (hi).
+
+    Built from the int32 columns in one pass: nothing of leaf size besides the result stays
+    alive (the columns are padded as int32 and only then converted).
+    """
     half = 1 << lay.h
     blocks = 1 << lay.kappa
-    x_blk = [_padded_column(x, lay.c) for x in xs]
-    valid = [_padded_column(jnp.ones(x.shape, jnp.int32), lay.c) for x in xs]
     fill = [jnp.zeros((1 << lay.c,), jnp.int32)] * (blocks - len(xs))
-    x_all = field.encode(jnp.concatenate(x_blk + fill))
-    s = x_all
-    y_all = None
+    pad_w = (0, half - (blocks << lay.c))
+
+    def side(cols):
+        return jnp.pad(jnp.concatenate([_padded_column(v, lay.c) for v in cols] + fill), pad_w)
+
+    s = field.encode(side(xs))
     if lay.width == 2:
-        y_all = field.encode(jnp.concatenate([_padded_column(y, lay.c) for y in ys] + fill))
-        s = field.add(x_all, field.mul(y_all, beta))
-    p_w = field.encode(jnp.concatenate(valid + fill))
-    t_vals = _table_values(table, beta)
-    pad_w = ((0, half - s.shape[0]), (0, 0))
+        s = field.add(s, field.mul(field.encode(side(ys)), beta))
+    p_w = field.encode(side([jnp.ones(x.shape, jnp.int32) for x in xs]))
     pad_t = ((0, half - table.size), (0, 0))
-    q = field.sub(alpha, jnp.concatenate([jnp.pad(s, pad_w), jnp.pad(t_vals, pad_t)]))
-    neg_m = field.neg(field.encode(m_pad[: table.size]))
-    p = jnp.concatenate([jnp.pad(p_w, pad_w), jnp.pad(neg_m, pad_t)])
-    return p, q, x_all, y_all
+    t_vals = jnp.pad(_table_values(table, beta), pad_t)
+    neg_m = jnp.pad(field.neg(field.encode(m_pad[: table.size])), pad_t)
+    return jnp.stack([p_w, neg_m, field.sub(alpha, s), field.sub(alpha, t_vals)])
+
+
+def _next_layer(tabs: Array) -> Array:
+    """The layer above, in the same form: p' = p_lo·q_hi + p_hi·q_lo, q' = q_lo·q_hi."""
+    p = field.add(field.mul(tabs[0], tabs[3]), field.mul(tabs[1], tabs[2]))
+    q = field.mul(tabs[2], tabs[3])
+    n = p.shape[0]
+    return jnp.stack([p, q]).reshape(4, n // 2, field.LIMBS)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _upper_layers(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
+                  beta: Array | None) -> list[Array]:
+    """Every layer above the leaves, each as Fr[4, n, 8] = (p_lo, p_hi, q_lo, q_hi) (its p and
+    q halved on the top variable): [the two-fraction layer (n = 1), ..., the layer of 2^h
+    fractions]. The leaves are not returned (they are half the tree; `_leaf_tables` rebuilds
+    them for the last sumcheck), so XLA frees them once the first layer is summed."""
+    tabs = _next_layer(_leaf_tables(lay, table, xs, ys, m_pad, alpha, beta))
+    layers = [tabs]
+    while tabs.shape[1] > 1:
+        tabs = _next_layer(tabs)
+        layers.append(tabs)
+    return layers[::-1]
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _leaf_tables_eq(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array,
+                    alpha: Array, beta: Array | None, rho: Array) -> Array:
+    """`_leaf_tables` with eq(rho, ·) appended (Fr[5, 2^h, 8]), the leaf sumcheck's input."""
+    tabs = _leaf_tables(lay, table, xs, ys, m_pad, alpha, beta)
+    return jnp.concatenate([tabs, mle.eq_table(rho)[None]])
 
 
 @jax.jit
-def _tree(p: Array, q: Array) -> list[tuple[Array, Array]]:
-    """All layers [(p, q)] from the leaves down to the two-fraction layer."""
-    layers = [(p, q)]
-    while p.shape[0] > 2:
-        h = p.shape[0] // 2
-        p_lo, p_hi, q_lo, q_hi = p[:h], p[h:], q[:h], q[h:]
-        p = field.add(field.mul(p_lo, q_hi), field.mul(p_hi, q_lo))
-        q = field.mul(q_lo, q_hi)
-        layers.append((p, q))
-    return layers
+def _with_eq(tabs: Array, rho: Array) -> Array:
+    return jnp.concatenate([tabs, mle.eq_table(rho)[None]])
 
 
 def prove(
@@ -491,27 +515,31 @@ def prove_with_multiplicities(
     alpha, t = t.challenge(b"alpha")
     xs = tuple(x for _, x, _ in cols_)
     ys = tuple(y for _, _, y in cols_) if table.kind == MAPPING else ()
-    p, q, x_all, y_all = _leaves(lay, table, xs, ys, m_pad, alpha, beta)
-    layers = _tree(p, q)[::-1]  # layers[0] is the two-fraction layer, layers[h] the leaves
-    p1, q1 = layers[0]
-    layer1 = jnp.stack([p1[0], p1[1], q1[0], q1[1]])
+    layers = _upper_layers(lay, table, xs, ys, m_pad, alpha, beta)
+    layer1 = layers[0].reshape(4, field.LIMBS)  # (p[0], p[1], q[0], q[1])
+    layers[0] = None
     t = t.absorb_field(b"layer1", layer1)
     mu, t = t.challenge(b"mu")
     rho = mu[None]
     msgs, finals = [], []
-    ones = field.ones((2,))
-    for pl, ql in layers[1:]:
-        h = pl.shape[0] // 2
+    coeffs = None
+    for k in range(1, lay.h + 1):
         lam, t = t.challenge(b"lambda")
-        fc, prf, t = sumcheck.prove(
-            jnp.stack([pl[:h], pl[h:], ql[:h], ql[h:]]), t, eq_point=rho, label=LAYER_LABEL,
-            terms=LAYER_TERMS, coeffs=jnp.concatenate([ones, lam[None]]))
+        coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
+        if k < lay.h:
+            stacked = _with_eq(layers[k], rho)
+            layers[k] = None  # each layer is summed once: free it as we go
+        else:  # the leaves, rebuilt from the columns
+            stacked = _leaf_tables_eq(lay, table, xs, ys, m_pad, alpha, beta, rho)
+        fc, prf, t = sumcheck.prove_with_eq_table(stacked, t, rho, label=LAYER_LABEL,
+                                                  terms=LAYER_TERMS, coeffs=coeffs)
+        del stacked
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         mu, t = t.challenge(b"mu")
         rho = jnp.concatenate([fc.point, mu[None]])
     point = rho[: lay.c]
-    values = _column_values(lay, x_all, y_all, point)
+    values = _column_values(lay, xs, ys, point)
     t = t.absorb_field(b"columns", values)
     m_val, op, t = commit.prove_opening([cm], [wit], rho[: lay.b], gens, t, k_open)
     proof = LookupProof(
@@ -524,14 +552,13 @@ def prove_with_multiplicities(
     return LookupClaims(point=point, values=values, col_vars=lay.col_vars), proof, t
 
 
-def _column_values(lay: Layout, x_all: Array, y_all: Array | None, point: Array) -> Array:
+@functools.partial(jax.jit, static_argnums=(0,))
+def _column_values(lay: Layout, xs: tuple, ys: tuple, point: Array) -> Array:
     """Fr[K, W, 8]: each column's MLE (its own c_i variables) at point[0:c_i]."""
     vals = []
     for i, ci in enumerate(lay.col_vars):
-        start = i << lay.c
-        row = [mle.evaluate(x_all[start : start + (1 << ci)], point[:ci])]
-        if y_all is not None:
-            row.append(mle.evaluate(y_all[start : start + (1 << ci)], point[:ci]))
+        cols = (xs[i],) if lay.width == 1 else (xs[i], ys[i])
+        row = [mle.evaluate(field.encode(_padded_column(v, ci)), point[:ci]) for v in cols]
         vals.append(jnp.stack(row))
     return jnp.stack(vals)
 

@@ -260,6 +260,36 @@ def prove(
     return _prove(stacked, transcript, eq_point, coeffs, _label_bytes(label), terms)
 
 
+def prove_with_eq_table(
+    stacked: Array,
+    transcript: Transcript,
+    eq_point: Any,
+    *,
+    label: bytes | str = b"sumcheck",
+    terms: Sequence[Sequence[int]] | None = None,
+    coeffs: Any | None = None,
+) -> tuple[FinalClaims, SumcheckProof, Transcript]:
+    """`prove(stacked[:-1], eq_point=eq_point, ...)` for a caller that already appended
+    `mle.eq_table(eq_point)` as the last table (Fr[K + 1, 2^m, 8]): the same proof and
+    transcript, without `prove`'s copy of the tables into a new stack (large lookups build
+    theirs in one pass). A wrong eq table only yields a proof that fails verification.
+    """
+    stacked = field.check(stacked, "tables")
+    eq_point = field.check(eq_point, "eq_point")
+    if stacked.ndim != 3 or not 2 <= stacked.shape[0] <= MAX_NATIVE_TABLES:
+        raise ValueError(f"sumcheck: tables with the eq table are Fr[K + 1, n, 8], K + 1 <= "
+                         f"{MAX_NATIVE_TABLES}; got shape {tuple(stacked.shape)}")
+    n = stacked.shape[1]
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"sumcheck: table length must be a power of two >= 2, got {n}")
+    m = n.bit_length() - 1
+    if eq_point.shape != (m, field.LIMBS):
+        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
+    terms = normalize_terms(terms, stacked.shape[0] - 1)
+    coeffs = _check_coeffs(coeffs, terms)
+    return _prove(stacked, transcript, eq_point, coeffs, _label_bytes(label), terms)
+
+
 def _label_bytes(label: bytes | str) -> bytes:
     return label.encode() if isinstance(label, str) else bytes(label)
 

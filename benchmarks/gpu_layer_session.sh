@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One device session for the layer benchmark (bench_layer.py on the GPU), logs under $OUT.
+# Usage, from the repo root on the device: bash benchmarks/gpu_layer_session.sh "SHAPE SEQ SECONDS" ...
+#   e.g. bash benchmarks/gpu_layer_session.sh "smollm2-layer 16 200" "7b-layer 32 150"
+# Native modules: if $PREBUILT names a folder holding _native_cpu/_native_cuda .so files built
+# for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
+# them, after a check that they load and agree with the CPU on a field product; otherwise (or if
+# that check fails) it is built here with CUDA (about 150 s on 16 cores).
+# Every length runs in its own process (bench_layer.py), with JAX's persistent compilation
+# cache shared between them and the proof verified on the host CPU.
+set -uo pipefail
+OUT=${OUT:-./gpu-out}; mkdir -p "$OUT"
+LOG="$OUT/session.log"
+export PYTHONUNBUFFERED=1
+SRC=$PWD
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$LOG"
+# XLA's pool: POOL_GIB GiB (e.g. 72 to behave like an 80 GB H100 on a larger card), else 92%.
+if [ -n "${POOL_GIB:-}" ]; then
+  total=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1)
+  XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(min(0.92, $POOL_GIB * 1024 / $total))")
+fi
+export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.92}
+echo "XLA pool fraction $XLA_PYTHON_CLIENT_MEM_FRACTION" | tee -a "$LOG"
+check='import jax, jax.numpy as jnp, numpy as np, zkllm_jax.ffi as f
+from zkllm_jax import field
+assert f.HAS_CUDA_MODULE, "no CUDA module"
+a = field.encode(jnp.arange(1, 1001, dtype=jnp.int32))
+g = np.asarray(field.mul(a, a))
+c = np.asarray(field.mul(jax.device_put(a, jax.devices("cpu")[0]), jax.device_put(a, jax.devices("cpu")[0])))
+assert (g == c).all(), "GPU and CPU products differ"
+print("cuda module OK:", jax.devices())'
+ok=0
+if [ -n "${PREBUILT:-}" ] && ls "$PREBUILT"/_native_cuda*.so > /dev/null 2>&1; then
+  rm -rf /tmp/site && mkdir -p /tmp/site
+  cp -r "$SRC/zkllm_jax" /tmp/site/ && rm -rf /tmp/site/zkllm_jax/models && cp -r "$SRC/models" /tmp/site/zkllm_jax/models
+  cp "$PREBUILT"/_native_*.so /tmp/site/zkllm_jax/
+  (cd /tmp && PYTHONPATH=/tmp/site python3 -c "$check") 2>&1 | tail -3 | tee -a "$LOG" \
+    && (cd /tmp && PYTHONPATH=/tmp/site python3 -c "$check" > /dev/null 2>&1) && ok=1
+  if [ $ok = 1 ]; then export PYTHONPATH=/tmp/site; echo "using prebuilt modules" | tee -a "$LOG"; fi
+fi
+if [ $ok = 0 ]; then
+  t=$(date +%s)
+  ZKLLM_CUDA=ON ZKLLM_CUDA_ARCHS=${ZKLLM_CUDA_ARCHS:-90} python3 -m pip install -q \
+    --no-build-isolation --no-deps -C build-dir=/tmp/zkbuild . > /tmp/build.log 2>&1 \
+    || { tail -60 /tmp/build.log | tee -a "$LOG"; exit 1; }
+  echo "build $(( $(date +%s) - t )) s" | tee -a "$LOG"
+  (cd /tmp && python3 -c "$check") 2>&1 | tail -3 | tee -a "$LOG"
+fi
+cd /tmp  # import the installed package (or /tmp/site), not the source tree
+for b in "$@"; do
+  read -r shape seq secs <<< "$b"
+  echo "== $shape seq $seq (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
+  timeout $(( secs + 10 )) python3 "$SRC/benchmarks/bench_layer.py" --device gpu --verify-on cpu \
+    --cache /tmp/jax-cache --shape "$shape" --seq "$seq" --timeout "$secs" 2>&1 | tee -a "$LOG"
+done
+echo "done $(date -u +%H:%M:%S)" | tee -a "$LOG"
