@@ -232,7 +232,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     sp = model.spec(mdl.cfg, mdl.fx, len(seq), batch=args.batch_layers)
     wgens = weights.generators(m.generator_count)
     lazy = weights.LazyWitnesses(ts, seed)
-    prog = _Progress(args.quiet, sp.num_layers + 2 + len(sp.groups()))
+    prog = _Progress(args.quiet, sp.num_layers + 2 + 3 * len(sp.groups()))
     use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
     t2 = time.perf_counter()
     key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key

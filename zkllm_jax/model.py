@@ -391,7 +391,8 @@ def prove(
 ) -> tuple[ModelProof, Transcript]:
     """Prove the whole forward; weights and their commitments/witnesses by global HF name.
 
-    progress(step) is called after each step ("embed", "layer i", "head", "finish g").
+    progress(step) is called after each step ("embed", "layer i", "head", and "finish g:
+    range_check|lookups|openings").
 
     wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
     through one compiled prover (all layers share a spec, so it compiles once).
@@ -440,10 +441,10 @@ def prove(
             pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
             say("head")
         fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit,
-                                      weights=weight_wits)
+                                      weights=weight_wits,
+                                      progress=lambda part, g=g: say(f"finish {g}: {part}"))
         finishes.append(fin)
         pend = pending.EMPTY
-        say(f"finish {g}")
     return ModelProof(embed=emb, layers=tuple(layer_proofs), head=head,
                       finish=tuple(finishes)), t
 

@@ -178,17 +178,24 @@ class _Resolved(Mapping):
 
 def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcript, key: Array,
                  *, check_witness: bool = True,
-                 weights: Mapping[str, commit.Witness] | None = None
-                 ) -> tuple[Finish, Transcript]:
+                 weights: Mapping[str, commit.Witness] | None = None,
+                 progress: Callable[[str], None] | None = None) -> tuple[Finish, Transcript]:
     """Discharge `p`: the range checks, the lookups, then every claim's opening (jit-able).
     A witness given as None under "w/<name>" is read from `weights[name]` when its group is
-    opened."""
+    opened. progress(part), if given (eager use only), is called after "range_check",
+    "lookups" and "openings"."""
+    def mark(part: str, tr: Transcript) -> None:
+        if progress is not None:
+            jax.block_until_ready(tr.state)
+            progress(part)
+
     missing = set(p.ranges) - set(p.columns)
     if missing:
         raise ValueError(f"pending: no column for range-checked {sorted(missing)}")
     k_rng, k_lk, k_open = jax.random.split(key, 3)
     rc, range_proofs, t = rangecheck.prove({n: p.columns[n] for n in p.ranges}, p.ranges,
                                            transcript, k_rng, check_witness=check_witness)
+    mark("range_check", t)
     found, lookup_proofs = [rc], {}
     for i, name in enumerate(sorted(p.lookups)):
         pairs = p.lookups[name]
@@ -201,10 +208,12 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
         lc, lookup_proofs[name], t = lookup.prove_with_multiplicities(
             table, cols, m, t, gens_m, jax.random.fold_in(k_lk, i))
         found.append(_pair_claims(pairs, lc))
+    mark("lookups", t)
     cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
     openings, t = claims.prove_openings(cl, p.commitments, _Resolved(p.witnesses, weights), gens,
                                         t, k_open, gens_of=gens_of(cl))
+    mark("openings", t)
     return Finish(ranges=range_proofs, lookups=lookup_proofs, openings=openings), t
 
 

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from .. import commit, field, lookup, mle
-from ..claims import Claim, ClaimSet, GadgetError, evaluate, ints
+from ..claims import Claim, ClaimSet, GadgetError, evaluate_many, ints
 from ..lookup import LookupProof
 from ..transcript import Transcript
 
@@ -141,6 +141,20 @@ def _block_value(point: Sequence[int], blk: list[tuple[int, int]], vals: Sequenc
     return acc % field.R
 
 
+def _values(cols: Sequence[Array], point: Array) -> Array:
+    """Each column's MLE at point[:its variables], Fr[K, 8]; columns of one shape share a
+    point, so they are evaluated together."""
+    by: dict[tuple[int, ...], list[int]] = {}
+    for i, c in enumerate(cols):
+        by.setdefault(tuple(c.shape), []).append(i)
+    out: list[Any] = [None] * len(cols)
+    for shape, idx in by.items():
+        vals = evaluate_many([cols[i] for i in idx], point[: _vars(shape)])
+        for j, i in enumerate(idx):
+            out[i] = vals[j]
+    return jnp.stack(out)
+
+
 @functools.cache
 def table(rng: Range) -> lookup.Table:
     """The lookup table of a range (cached)."""
@@ -199,7 +213,7 @@ def prove(
             continue
         point = cl.column_point(0)
         pts = [point[: _vars(c.shape)] for c in cols]
-        vals = jnp.stack([evaluate(c, p) for c, p in zip(cols, pts)])
+        vals = _values(cols, point)
         t = t.absorb_field(b"packed", vals)
         proofs[rng.key] = PackedLookup(lookup=prf, values=vals)
         for i, n in enumerate(names):
