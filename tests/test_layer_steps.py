@@ -168,26 +168,27 @@ def test_wrong_dtype_npy_is_a_clear_error(chain, capsys):
     assert rc == 2 and err.startswith("error: ") and "float.npy" in err and "int32" in err
 
 
-@pytest.mark.parametrize("kind", ["skip", "rmsnorm_input"])
-def test_dishonest_output_rejected(chain, kind):
-    """A prover that changes one element of Y (witness checks off) is caught."""
-    d, _ = chain
+def _prove_and_verify(d: Path, kind: str, index: int, xs, tamper_y=None, weights_of: int = -1):
+    """Prove a step at the Python level (witness checks off) and verify it after a bytes round
+    trip; tamper_y edits the output, weights_of proves with another layer's weights (and
+    witnesses) under layer `index`'s commitments."""
     m, coms = weights.load(d / "coms")
     seed = weights.load_seed(d / "coms", m)
     mdl = load_model(str(d / "tiny.safetensors"))
     fx: FixedPointConfig = mdl.fx
     ts = weights.tensors(mdl.params, CFG)
-    h0 = np.load(d / "h0.npy")
-    xs = [np.load(d / "x1_0.npy"), h0] if kind == "skip" else [h0]
-    rows = h0.shape[0]
+    rows = xs[0].shape[0]
     tables = build_tables(CFG, fx, rows)
-    y, wit = run_step(mdl.params, tables, kind, 0, xs, cfg=CFG, fx=fx)
+    src = index if weights_of < 0 else weights_of
+    y, wit = run_step(mdl.params, tables, kind, src, xs, cfg=CFG, fx=fx)
     y = np.array(y)
-    y[2, 7] += 1
+    if tamper_y is not None:
+        tamper_y(y)
     sp = layer.spec(CFG, fx, rows)
     pub = layer.public(sp, tables)
     agens = layer.advice_generators(sp)
-    names = model.spec(CFG, fx, rows).layer_weights(0)
+    mspec = model.spec(CFG, fx, rows)
+    names, src_names = mspec.layer_weights(index), mspec.layer_weights(src)
     local = steps.WEIGHTS[kind]
     lazy = weights.LazyWitnesses(ts, seed)
     in_c, in_w = {}, {}
@@ -195,14 +196,38 @@ def test_dishonest_output_rejected(chain, kind):
         in_c[n], in_w[n] = steps.commit_activation(a, seed, agens)
     out_c, out_w = steps.commit_activation(y, seed, agens)
     wgens = weights.generators(m.generator_count)
-    prf, _ = steps.prove_step(sp, kind, 0, {n: ts[names[n]] for n in local},
+    prf, _ = steps.prove_step(sp, kind, index, {n: ts[src_names[n]] for n in local},
                               {n: coms[names[n]] for n in local},
-                              {n: lazy[names[n]] for n in local}, wgens, xs, y,
+                              {n: lazy[src_names[n]] for n in local}, wgens, xs, y,
                               jax.tree_util.tree_map(np.asarray, wit), in_c, in_w, out_c,
                               out_w, pub, steps.statement(m.model_digest),
                               jax.random.PRNGKey(5), check_witness=False)
     like = steps.template(sp, kind, CFG, fx, pub, wgens)
     back = proof.tree_from_bytes(proof.tree_to_bytes(prf), like)
+    return steps.verify_step(sp, kind, index, {n: coms[names[n]] for n in local}, wgens, back,
+                             pub, steps.statement(m.model_digest))
+
+
+@pytest.mark.parametrize("kind", ["skip", "rmsnorm_input"])
+def test_dishonest_output_rejected(chain, kind):
+    """A prover that changes one element of Y (witness checks off) is caught."""
+    d, _ = chain
+    h0 = np.load(d / "h0.npy")
+    xs = [np.load(d / "x1_0.npy"), h0] if kind == "skip" else [h0]
+
+    def bump(y):
+        y[2, 7] += 1
     with pytest.raises(GadgetError):
-        steps.verify_step(sp, kind, 0, {n: coms[names[n]] for n in local}, wgens, back, pub,
-                          steps.statement(m.model_digest))
+        _prove_and_verify(d, kind, 0, xs, tamper_y=bump)
+
+
+def test_honest_python_step_verifies_and_layer0_weights_fail_as_layer1(chain):
+    """The same prover passes honestly; with layer 0's weights under layer 1's commitments the
+    openings fail."""
+    d, _ = chain
+    xs = [np.load(d / "x2_0.npy")]
+    ins, out, _ = _prove_and_verify(d, "ffn", 0, xs)
+    assert set(ins) == {"in"} and set(out) == {"lo", "hi"}
+    with pytest.raises(GadgetError) as e:
+        _prove_and_verify(d, "ffn", 1, xs, weights_of=0)
+    assert "openings" in str(e.value)

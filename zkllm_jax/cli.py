@@ -491,10 +491,13 @@ def _cmd_layer_step(args: argparse.Namespace) -> int:
 def _cmd_layer_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from zkllm_jax.models import load_model
+    from zkllm_jax import weights
+    from zkllm_jax.models import FixedPointConfig, load_model
 
     mdl = load_model(args.model)
-    mdl = mdl.to_fixed(mdl.fx)
+    fx = mdl.fx or (weights.load_manifest(args.commitments).fx if args.commitments
+                    else FixedPointConfig())
+    mdl = mdl.to_fixed(fx)
     if mdl.tokenizer is None:
         raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
     text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
@@ -598,8 +601,8 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{p}: {kind} layer {index}: ACCEPT")
     t1 = time.perf_counter()
-    print(f"ACCEPT ({len(files)} steps chained from input sha256:{start[0][:16]}… to output "
-          f"sha256:{last[:16]}…, verified in {t1 - t0:.1f} s; zero-knowledge: no)")
+    print(f"ACCEPT ({len(files)} steps chained, verified in {t1 - t0:.1f} s; zero-knowledge: "
+          f"no) from input {' '.join('sha256:' + s for s in start)} to output sha256:{last}")
     return 0
 
 
@@ -637,6 +640,9 @@ def _add_layer(sub) -> None:
         q.set_defaults(func=_cmd_layer_step, which="input")
     q = steps_sub.add_parser("embed", help="write h_0 (the prompt's embedding rows) to .npy")
     q.add_argument("--model", default="smollm2")
+    q.add_argument("--commitments", metavar="DIR",
+                   help="take the fixed-point config from this commitment directory (for a "
+                   "float checkpoint; default scale 2^16)")
     q.add_argument("--prompt", required=True)
     q.add_argument("--chat", action="store_true", help="wrap the prompt in the ChatML template")
     q.add_argument("--bos", action="store_true", help="prepend the BOS token")
