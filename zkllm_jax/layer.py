@@ -23,7 +23,10 @@ Prover, in transcript order (docs/protocol.md, "Decoder layer", has the soundnes
    one layout share one batched Hyrax opening (weights with the weight generators, advice with
    the advice generators).
 The verifier replays the transcript from commitments, public tables and the proof; it never
-sees weights or activations. Heads are stacked on a leading axis (the attention gadgets treat
+sees weights or activations. The chain of step 3 is written once as segments (`prove_norm`,
+`prove_attention`, `prove_ffn`, `prove_output` and their `verify_*` mirrors over a
+`SegmentProver`/`SegmentVerifier` that collect gadget proofs and claims), which the step proofs
+of the per-layer workflow (`steps.py`) reuse. Heads are stacked on a leading axis (the attention gadgets treat
 them as a batch dimension), never a Python loop over heads.
 """
 
