@@ -143,12 +143,21 @@ def test_rejects_a_step_on_a_different_input(chain, capsys):
     assert rc == 1 and "REJECT" in out and "self_attn layer 0" in out and "chain" in out
 
 
-def test_rejects_edited_output_digest(chain, capsys):
+HEADER_EDITS = {
+    "output digest": (lambda h: {**h, "output": "0" * 64}, "output commitment digest"),
+    "input digest": (lambda h: {**h, "inputs": {"in": "1" * 64}}, "digest of input 'in'"),
+    "model digest": (lambda h: {**h, "model_digest": "2" * 64}, "the step is for model"),
+    "rows": (lambda h: {**h, "rows": h["rows"] + 1}, "proof"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(HEADER_EDITS))
+def test_rejects_edited_header(chain, capsys, edit):
     d, files = chain
-    bad = _rewrite(files[0], d / "digest.zks",
-                   header_fn=lambda h: {**h, "output": "0" * 64})
+    fn, why = HEADER_EDITS[edit]
+    bad = _rewrite(files[0], d / "header.zks", header_fn=fn)
     rc, out = _verify(d, bad, capsys=capsys)
-    assert rc == 1 and "REJECT" in out and "output commitment digest" in out
+    assert rc == 1 and out.startswith("REJECT") and why in out, out
 
 
 def test_rejects_layer0_proof_as_layer1(chain, capsys):
