@@ -87,6 +87,22 @@ def test_verify_accepts_the_chain(chain, capsys):
     assert rc == 0, out
     assert len(lines) == len(files) + 1 and lines[-1].startswith("ACCEPT")
     assert lines[7].endswith("self_attn layer 1: ACCEPT")
+    assert "decoder layers 0..1 in order" in lines[-1]
+    rc, out = _verify(d, *files[3:5], capsys=capsys)  # from h_mid of layer 0: a plain chain
+    assert rc == 0 and "not whole decoder layers in order" in out, out
+
+
+def test_rejects_miswired_layer(chain, capsys):
+    """A skip that adds the wrong residual (x1 instead of h) is a valid chain of proven steps,
+    but not the layer: the structure check names it."""
+    d, files = chain
+    assert _main("layer", "skip", "--model", d / "tiny.safetensors", "--commitments",
+                 d / "coms", "--layer", 0, "--input", d / "a0.npy", "--residual",
+                 d / "x1_0.npy", "--output", d / "hm_bad.npy", "--proof", d / "skip_bad.zks",
+                 "-q") == 0
+    rc, out = _verify(d, files[0], files[1], d / "skip_bad.zks", capsys=capsys)
+    assert rc == 1 and "REJECT" in out and "skip_bad.zks: skip layer 0" in out
+    assert "layer structure" in out and "'res'" in out
 
 
 def test_verify_in_a_separate_process(chain):

@@ -544,6 +544,7 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
     known: dict[str, str] = {}  # commitment digest -> where it came from
     start: list[str] = []
     last = ""
+    recs: list = []
     for k, (p, data) in enumerate(files):
         where = p
         try:
@@ -595,15 +596,55 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
                                       "the output of an earlier step in the list")
             known.setdefault(out_digest, where)
             last = out_digest
+            recs.append((where, kind, index, got_ins, out_digest))
         except _Reject as e:
             print(f"REJECT: {where}: {e}")
             return 1
         if not args.quiet:
             print(f"{p}: {kind} layer {index}: ACCEPT")
+    try:
+        layers = _layer_structure(recs)
+    except _Reject as e:
+        print(f"REJECT: {e}")
+        return 1
     t1 = time.perf_counter()
-    print(f"ACCEPT ({len(files)} steps chained, verified in {t1 - t0:.1f} s; zero-knowledge: "
-          f"no) from input {' '.join('sha256:' + s for s in start)} to output sha256:{last}")
+    what = f"{len(files)} steps chained, not whole decoder layers in order"
+    if layers:
+        what = f"decoder layers {layers[0]}..{layers[1]} in order, {len(files)} steps"
+        if len(files) % 6:
+            what += f"; layer {layers[1]} unfinished, up to its {recs[-1][1]}"
+    print(f"ACCEPT ({what}; verified in {t1 - t0:.1f} s; zero-knowledge: no) from input "
+          f"{' '.join('sha256:' + d for d in start)} to output sha256:{last}")
     return 0
+
+
+LAYER_PATTERN = ("rmsnorm_input", "self_attn", "skip", "rmsnorm_post", "ffn", "skip")
+
+
+def _layer_structure(recs: list) -> tuple[int, int] | None:
+    """If the steps are the decoder's steps in order (layers s, s+1, ..., the last one possibly
+    unfinished), check that they are wired as the layer is: each step reads the previous
+    step's output, the first skip's residual is the layer's input h, the second skip's the
+    first skip's output h_mid. Returns (first, last layer), or None if the kinds and layers are
+    not in that order; raises _Reject naming the step whose wiring is wrong."""
+    s = recs[0][2]
+    if [(r[1], r[2]) for r in recs] != [(LAYER_PATTERN[k % 6], s + k // 6)
+                                        for k in range(len(recs))]:
+        return None
+    for k, (where, _, _, ins, _) in enumerate(recs):
+        pos, base = k % 6, k - k % 6
+        want = {"in": recs[k - 1][4]} if k else {}
+        if pos == 2:
+            want["res"] = recs[base][3]["in"]
+        elif pos == 5:
+            want["res"] = recs[base + 2][4]
+        for n, dg in want.items():
+            if ins[n] != dg:
+                role = {"in": "the previous step's output",
+                        "res": "the layer's input h" if pos == 2 else "h_mid (the first skip's "
+                        "output)"}[n]
+                raise _Reject(f"{where}: layer structure: input {n!r} is not {role}")
+    return s, recs[-1][2]
 
 
 def _add_layer(sub) -> None:
@@ -653,8 +694,12 @@ def _add_layer(sub) -> None:
                              description="Check each .zks step file against the published "
                              "commitments and that the files chain in the given order: every "
                              "input of a later file is the output of an earlier one (or one "
-                             "of the first file's inputs). ACCEPT, or REJECT naming the file, "
-                             "the step and the failed check (exit 1).")
+                             "of the first file's inputs). Files that are the decoder's steps "
+                             "in order (rmsnorm, self-attn, skip, rmsnorm --which "
+                             "post_attention, ffn, skip per layer) must also be wired as a "
+                             "layer is (each skip's residual is the layer's input, resp. "
+                             "h_mid), and the final line names the layers. ACCEPT, or REJECT "
+                             "naming the file, the step and the failed check (exit 1).")
     q.add_argument("--commitments", required=True, metavar="DIR")
     q.add_argument("--proof", required=True, nargs="+", metavar="P.zks")
     q.add_argument("-q", "--quiet", action="store_true", help="only the final line")
