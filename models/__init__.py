@@ -8,11 +8,12 @@ from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig, ModelFo
 from .convert import load_gguf, load_hf, load_params, quantize_params, save_params
 from .flax_llama import LlamaForCausalLM
 from .generate import greedy
-from .llama import KVCache, check_ranges, forward, init_cache, presplit, run
+from .llama import STEPS, KVCache, check_ranges, forward, init_cache, presplit, run, run_step
 from .loader import Model, load_model, smollm2_path
 from .tables import build_tables
 
 __all__ = [
+    "STEPS",
     "FixedPointConfig",
     "FixedPointRangeError",
     "KVCache",
@@ -32,6 +33,7 @@ __all__ = [
     "presplit",
     "quantize_params",
     "run",
+    "run_step",
     "save_params",
     "smollm2_path",
 ]

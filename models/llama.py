@@ -51,12 +51,12 @@ def init_cache(cfg: LlamaConfig, max_len: int, mode: str) -> KVCache:
     return KVCache(jnp.zeros(shape, dt), jnp.zeros(shape, dt))
 
 
-def _layer(ops, cfg: LlamaConfig, lp, h, pos, kc, vc, start):
-    t = h.shape[0]
+def _attention(ops, cfg: LlamaConfig, sa, x, pos, kc, vc, start):
+    """Self-attention of one layer on the normed input x (T, D): q/k/v, RoPE, scores, softmax,
+    context and o_proj. Returns (o, witness, kc, vc); kc/vc (KVH, max_len, hd) get the new keys
+    and values at `start`."""
+    t = x.shape[0]
     nh, nkv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
-    wit = {"input": h}
-    x, wit["input_layernorm"] = ops.rmsnorm("input_layernorm", h, lp["input_layernorm"]["weight"])
-    sa = lp["self_attn"]
     ws = {}
     q, ws["q_proj"] = ops.linear("self_attn.q_proj", x, sa["q_proj"]["weight"])
     k, ws["k_proj"] = ops.linear("self_attn.k_proj", x, sa["k_proj"]["weight"])
@@ -73,19 +73,30 @@ def _layer(ops, cfg: LlamaConfig, lp, h, pos, kc, vc, start):
     p, ws["softmax"] = ops.softmax(s, mask)
     ctx, ws["context"] = ops.context(p, vc)
     o, ws["o_proj"] = ops.linear("self_attn.o_proj", ctx, sa["o_proj"]["weight"])
-    wit["self_attn"] = ws
-    h = ops.add("residual_attn", h, o)
-    wit["residual_attn"] = h
-    x, wit["post_attention_layernorm"] = ops.rmsnorm(
-        "post_attention_layernorm", h, lp["post_attention_layernorm"]["weight"]
-    )
-    mp = lp["mlp"]
+    return o, ws, kc, vc
+
+
+def _ffn(ops, mp, x):
+    """The MLP of one layer on the normed input x (T, D): gate/up, SwiGLU, down.
+    Returns (out, witness)."""
     wm = {}
     g, wm["gate_proj"] = ops.linear("mlp.gate_proj", x, mp["gate_proj"]["weight"])
     u, wm["up_proj"] = ops.linear("mlp.up_proj", x, mp["up_proj"]["weight"])
     a, wm["swiglu"] = ops.swiglu(g, u)
     d, wm["down_proj"] = ops.linear("mlp.down_proj", a, mp["down_proj"]["weight"])
-    wit["mlp"] = wm
+    return d, wm
+
+
+def _layer(ops, cfg: LlamaConfig, lp, h, pos, kc, vc, start):
+    wit = {"input": h}
+    x, wit["input_layernorm"] = ops.rmsnorm("input_layernorm", h, lp["input_layernorm"]["weight"])
+    o, wit["self_attn"], kc, vc = _attention(ops, cfg, lp["self_attn"], x, pos, kc, vc, start)
+    h = ops.add("residual_attn", h, o)
+    wit["residual_attn"] = h
+    x, wit["post_attention_layernorm"] = ops.rmsnorm(
+        "post_attention_layernorm", h, lp["post_attention_layernorm"]["weight"]
+    )
+    d, wit["mlp"] = _ffn(ops, lp["mlp"], x)
     h = ops.add("residual_mlp", h, d)
     wit["out"] = h
     return h, kc, vc, wit
@@ -207,6 +218,64 @@ def run(params, tables, tokens, *, cfg, fx, mode, with_witness=True, check=True)
     if check and mode == "fixed":
         check_ranges(chk)
     return logits, wit
+
+
+STEPS = ("rmsnorm_input", "self_attn", "rmsnorm_post", "ffn", "skip")
+
+
+@partial(jax.jit, static_argnames=("kind", "cfg", "fx"))
+def _run_step(params, tables, kind, layer, inputs, *, cfg, fx):
+    ops = make_ops("fixed", cfg, fx, tables)
+    lp = jax.tree_util.tree_map(lambda a: a[layer], params["model"]["layers"])
+    x = inputs[0]
+    if kind in ("rmsnorm_input", "rmsnorm_post"):
+        name = "input_layernorm" if kind == "rmsnorm_input" else "post_attention_layernorm"
+        y, w = ops.rmsnorm(name, x, lp[name]["weight"])
+        wit = {name: w}
+    elif kind == "self_attn":
+        t = x.shape[0]
+        pos = jnp.arange(t, dtype=jnp.int32)
+        shape = (cfg.num_key_value_heads, t, cfg.head_dim)
+        kc = vc = jnp.zeros(shape, jnp.int32)
+        y, w, _, _ = _attention(ops, cfg, lp["self_attn"], x, pos, kc, vc, jnp.int32(0))
+        wit = {"self_attn": w}
+    elif kind == "ffn":
+        y, w = _ffn(ops, lp["mlp"], x)
+        wit = {"mlp": w}
+    else:  # skip: the residual stream inputs[1] plus the branch's output inputs[0]
+        y = ops.add("residual", inputs[1], x)
+        wit = {}
+    return y, wit, ops.checks
+
+
+def run_step(params, tables, kind: str, layer: int, inputs, *, cfg: LlamaConfig,
+             fx: FixedPointConfig):
+    """One step of decoder layer `layer` in fixed point, as `_layer` computes it inside `run`.
+
+    kind: "rmsnorm_input" (x1 = input_layernorm(h)), "self_attn" (a = attention(x1) over
+    positions 0..T−1), "rmsnorm_post" (x2 = post_attention_layernorm(h_mid)), "ffn"
+    (f = mlp(x2)) or "skip" (inputs (branch, residual): residual + branch); inputs: a sequence of
+    int32 (T, D) arrays (one; two for skip). Returns (output int32 (T, D), the witness fragment
+    as `_layer` records it: {"input_layernorm": ...}, {"self_attn": ...},
+    {"post_attention_layernorm": ...}, {"mlp": ...} or {} for skip). Raises
+    FixedPointRangeError (naming model.layers.{layer}.<tensor>) if a value left its range.
+    """
+    if kind not in STEPS:
+        raise ValueError(f"unknown step {kind!r} (expected one of {', '.join(STEPS)})")
+    n_layers = cfg.num_hidden_layers
+    if not 0 <= int(layer) < n_layers:
+        raise ValueError(f"layer {layer} outside the model's {n_layers} layers")
+    want = 2 if kind == "skip" else 1
+    xs = tuple(jnp.asarray(np.asarray(a), jnp.int32) for a in inputs)
+    if len(xs) != want:
+        raise ValueError(f"{kind}: expected {want} input(s), got {len(xs)}")
+    for a in xs:
+        if a.ndim != 2 or a.shape[1] != cfg.hidden_size or a.shape != xs[0].shape:
+            raise ValueError(f"{kind}: inputs must be (T, {cfg.hidden_size}), got "
+                             f"{[tuple(b.shape) for b in xs]}")
+    y, wit, chk = _run_step(params, tables, kind, jnp.int32(layer), xs, cfg=cfg, fx=fx)
+    check_ranges({"final": {f"model.layers.{int(layer)}.{k}": v for k, v in chk.items()}})
+    return y, wit
 
 
 def validate_tokens(tokens, cfg: LlamaConfig) -> None:

@@ -307,7 +307,7 @@ def test_fuzz_tree_proof(tree, data):
 
 T_TOK, VOCAB = 3, 5
 HEADER = {"model_digest": "ab" * 32, "zero_knowledge": False, "tokens": [1, 4, 2],
-          "prompt_tokens": 2, "generated": [2, 3]}
+          "prompt_tokens": 2, "generated": [2, 3], "batch_layers": 1}
 LOGITS = np.arange(T_TOK * VOCAB, dtype=np.int32).reshape(T_TOK, VOCAB) * -7 + 3
 
 
@@ -349,6 +349,7 @@ def _header_ok(h, logits_bytes: int) -> bool:
             and isinstance(h.get("zero_knowledge"), bool)
             and ids(toks) and len(toks) > 0 and ids(gen)
             and _is_int(pt) and 1 <= pt <= len(toks)
+            and _is_int(h.get("batch_layers")) and 1 <= h["batch_layers"] < 1 << 16
             and isinstance(shape, list) and len(shape) == 2
             and all(_is_int(d) and d > 0 for d in shape) and shape[0] == len(toks)
             and 4 * shape[0] * shape[1] == logits_bytes)
@@ -402,7 +403,7 @@ _RAW = ["1" * 5000, "-" + "9" * 4400, "1e999", "-1e999", "NaN", "Infinity", "1E4
         "[" * 5000 + "]" * 5000, '{"a":' * 3000 + "1" + "}" * 3000, "0.0", "-0", "1.0",
         "2147483648", "-1", "true", '"\\ud800"', '"\\u0000"']
 _KEYS = ["tokens", "prompt_tokens", "generated", "logits_shape", "model_digest",
-         "zero_knowledge", "version", "extra"]
+         "zero_knowledge", "version", "batch_layers", "extra"]
 
 
 @st.composite

@@ -84,6 +84,22 @@ def test_honest_layer_verifies(honest):
     assert set(out_coms) == {"lo", "hi"}
 
 
+# sha256 of the honest layer proof's bytes and of the final transcript state (fixed keys above).
+# Pins the whole-layer protocol and format: the segment refactor (layer.prove_norm /
+# prove_attention / prove_ffn, shared with the step proofs) left both byte-identical. A
+# deliberate protocol change updates these (print them from the `honest` fixture).
+GOLDEN_PROOF = "559c0e23cb9976e608f73a61d1675bd291c2a170ffe51fb12cb9074366f573a8"
+GOLDEN_STATE = "27001b7b40afbc11fd8d80f939ef18f498a37ded0514484123357da93783e0fe"
+
+
+def test_layer_proof_bytes_pinned(honest):
+    import hashlib
+
+    prf, _, t = honest
+    assert hashlib.sha256(proof.tree_to_bytes(prf)).hexdigest() == GOLDEN_PROOF
+    assert hashlib.sha256(np.asarray(t.state).tobytes()).hexdigest() == GOLDEN_STATE
+
+
 def test_output_witness_holds_the_model_output(honest):
     """The output pieces' witness (what the next layer opens) holds the model's h_out."""
     _, out_wit, _ = honest

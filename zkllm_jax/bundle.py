@@ -21,6 +21,7 @@ position on) and compares.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +57,18 @@ def encode(header: dict[str, Any], logits: Any, proof: bytes) -> bytes:
     """The file's bytes."""
     lg = np.ascontiguousarray(np.asarray(logits, dtype="<i4"))
     h = dict(header, version=VERSION, logits_shape=list(lg.shape))
-    hb = json.dumps(h, sort_keys=True).encode()
-    lb = lg.tobytes()
-    return b"".join([MAGIC, VERSION.to_bytes(2, "big"), len(hb).to_bytes(4, "big"), hb,
-                     len(lb).to_bytes(4, "big"), lb, len(proof).to_bytes(4, "big"), proof])
+    return encode_parts(MAGIC, VERSION, h, [lg.tobytes(), proof])
+
+
+def encode_parts(magic: bytes, version: int, header: dict[str, Any], parts: list[bytes]
+                 ) -> bytes:
+    """magic, u16 version, u32 length + JSON header (sorted keys), then each part as u32
+    length + bytes (the layout shared by .zkp and .zks files)."""
+    hb = json.dumps(header, sort_keys=True).encode()
+    out = [magic, version.to_bytes(2, "big"), len(hb).to_bytes(4, "big"), hb]
+    for p in parts:
+        out += [len(p).to_bytes(4, "big"), p]
+    return b"".join(out)
 
 
 def _take(data: bytes, pos: int, n: int, part: str) -> tuple[bytes, int]:
@@ -73,15 +82,17 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)  # JSON true/false are not numbers
 
 
-def decode(data: bytes) -> Bundle:
-    """Parse a .zkp file strictly (BundleFormatError on any deviation)."""
+def decode_header(data: bytes, magic: bytes, version: int, what: str
+                  ) -> tuple[dict[str, Any], int]:
+    """Parse magic, version and the JSON header object (BundleFormatError on any deviation);
+    returns (header, offset of the first part)."""
     if not data:
         raise BundleFormatError("magic", "the file is empty")
-    magic, pos = _take(data, 0, 4, "magic")
-    if magic != MAGIC:
-        raise BundleFormatError("magic", "not a zkllm-jax proof file")
+    got, pos = _take(data, 0, 4, "magic")
+    if got != magic:
+        raise BundleFormatError("magic", f"not {what}")
     ver, pos = _take(data, pos, 2, "version")
-    if int.from_bytes(ver, "big") != VERSION:
+    if int.from_bytes(ver, "big") != version:
         raise BundleFormatError("version", f"unsupported version {int.from_bytes(ver, 'big')}")
     n, pos = _take(data, pos, 4, "header")
     n = int.from_bytes(n, "big")
@@ -95,12 +106,29 @@ def decode(data: bytes) -> Bundle:
         raise BundleFormatError("header", f"not valid JSON ({str(e)[:200]})") from e
     if not isinstance(header, dict):
         raise BundleFormatError("header", "not a JSON object")
-    for key, typ in (("tokens", list), ("prompt_tokens", int), ("generated", list),
-                     ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool),
-                     ("version", int), ("batch_layers", int)):
+    return header, pos
+
+
+def require(header: Mapping[str, Any], fields: Any) -> None:
+    """Each (key, type) must be present with that type (JSON true/false are not ints)."""
+    for key, typ in fields:
         v = header.get(key)
         if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
             raise BundleFormatError("header", f"field {key!r} missing or not a {typ.__name__}")
+
+
+def take_part(data: bytes, pos: int, part: str) -> tuple[bytes, int]:
+    """A u32-length-prefixed part."""
+    n, pos = _take(data, pos, 4, part)
+    return _take(data, pos, int.from_bytes(n, "big"), part)
+
+
+def decode(data: bytes) -> Bundle:
+    """Parse a .zkp file strictly (BundleFormatError on any deviation)."""
+    header, pos = decode_header(data, MAGIC, VERSION, "a zkllm-jax proof file")
+    require(header, (("tokens", list), ("prompt_tokens", int), ("generated", list),
+                     ("logits_shape", list), ("model_digest", str), ("zero_knowledge", bool),
+                     ("version", int), ("batch_layers", int)))
     if header["version"] != VERSION:
         raise BundleFormatError("header", f"version {header['version']}, expected {VERSION}")
     toks = header["tokens"]
@@ -123,8 +151,7 @@ def decode(data: bytes) -> Bundle:
                                 f"{4 * shape[0] * shape[1]}")
     lb, pos = _take(data, pos, n, "logits")
     logits = np.frombuffer(lb, "<i4").reshape(shape).astype(np.int32)
-    n, pos = _take(data, pos, 4, "proof")
-    pb, pos = _take(data, pos, int.from_bytes(n, "big"), "proof")
+    pb, pos = take_part(data, pos, "proof")
     if pos != len(data):
         raise BundleFormatError("end", f"{len(data) - pos} trailing bytes")
     return Bundle(header=header, logits=logits, proof=pb)
@@ -137,5 +164,5 @@ def greedy_tokens(logits: np.ndarray, prompt_tokens: int) -> list[int]:
     return [int(v) for v in np.argmax(rows, axis=-1)]
 
 
-__all__ = ["MAGIC", "VERSION", "Bundle", "BundleFormatError", "decode", "encode",
-           "greedy_tokens"]
+__all__ = ["MAGIC", "VERSION", "Bundle", "BundleFormatError", "decode", "decode_header", "encode",
+           "encode_parts", "greedy_tokens", "require", "take_part"]

@@ -379,11 +379,338 @@ def _add_verify(sub) -> None:
     p.set_defaults(func=_cmd_verify)
 
 
+# --- the per-layer workflow ----------------------------------------------------------------------
+
+_STEP_KIND = {"self-attn": "self_attn", "ffn": "ffn", "skip": "skip"}
+
+
+def _read_activation(path: str, cfg, rows: int | None = None):
+    """An int32 (T, hidden) fixed-point activation from a .npy file (ValueError naming it)."""
+    import numpy as np
+
+    try:
+        a = np.load(path, allow_pickle=False)
+    except FileNotFoundError as e:
+        raise ValueError(f"{path}: no such file") from e
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{path}: not a .npy array ({e})") from e
+    if not isinstance(a, np.ndarray) or a.dtype != np.int32:
+        raise ValueError(f"{path}: dtype {getattr(a, 'dtype', type(a).__name__)}, expected int32 "
+                         f"fixed point (scale 2^scale_bits)")
+    if a.ndim != 2 or a.shape[1] != cfg.hidden_size or a.shape[0] < 1:
+        raise ValueError(f"{path}: shape {a.shape}, expected (T, {cfg.hidden_size})")
+    if a.shape[0] > cfg.max_position_embeddings:
+        raise ValueError(f"{path}: {a.shape[0]} rows exceed the model's "
+                         f"{cfg.max_position_embeddings} positions")
+    if rows is not None and a.shape[0] != rows:
+        raise ValueError(f"{path}: {a.shape[0]} rows, the other input has {rows}")
+    return np.ascontiguousarray(a)
+
+
+def _load_committed(model_arg: str, coms_dir: str):
+    """(manifest, weight commitments, seed, model, tensors) with the model checked against the
+    committed digest."""
+    from zkllm_jax import weights
+    from zkllm_jax.models import load_model
+
+    m, coms = weights.load(coms_dir)
+    seed = weights.load_seed(coms_dir, m)
+    mdl = load_model(model_arg)
+    mdl = mdl.to_fixed(mdl.fx or m.fx)
+    ts = weights.tensors(mdl.params, mdl.cfg)
+    if weights.model_digest(ts, mdl.cfg) != m.model_digest:
+        raise ValueError(f"{model_arg}: the model differs from the one committed in "
+                         f"{coms_dir} (digest mismatch); run `zkllm commit` for it")
+    return m, coms, seed, mdl, ts
+
+
+def _cmd_layer_step(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    import jax
+    import numpy as np
+
+    from zkllm_jax import layer, model, proof, steps, weights
+    from zkllm_jax.models import FixedPointRangeError, build_tables, run_step
+
+    kind = _STEP_KIND.get(args.step) or ("rmsnorm_input" if args.which == "input"
+                                         else "rmsnorm_post")
+    t0 = time.perf_counter()
+    m, coms, seed, mdl, ts = _load_committed(args.model, args.commitments)
+    cfg, fx = mdl.cfg, mdl.fx
+    if not 0 <= args.layer < cfg.num_hidden_layers:
+        raise ValueError(f"--layer {args.layer}: the model has layers "
+                         f"0..{cfg.num_hidden_layers - 1}")
+    x = _read_activation(args.input, cfg)
+    xs = [x]
+    if kind == "skip":
+        if args.residual is None:
+            raise ValueError("skip needs --residual R.npy (the residual stream h)")
+        xs.append(_read_activation(args.residual, cfg, rows=x.shape[0]))
+    elif args.residual is not None:
+        raise ValueError(f"--residual is for skip only, not {args.step}")
+    rows = x.shape[0]
+    tables = build_tables(cfg, fx, rows)
+    try:
+        y, wit = run_step(mdl.params, tables, kind, args.layer, xs, cfg=cfg, fx=fx)
+    except FixedPointRangeError as e:
+        names = " and ".join([args.input] + ([args.residual] if kind == "skip" else []))
+        raise ValueError(f"{names}: the step leaves the fixed-point range: {e}") from e
+    y = np.asarray(y, np.int32)
+    wit = jax.tree_util.tree_map(np.asarray, wit)
+    t1 = time.perf_counter()
+    sp = layer.spec(cfg, fx, rows)
+    pub = layer.public(sp, tables)
+    agens = layer.advice_generators(sp)
+    names = model.spec(cfg, fx, rows).layer_weights(args.layer)
+    local = steps.WEIGHTS[kind]
+    lazy = weights.LazyWitnesses(ts, seed)
+    in_coms, in_wits = {}, {}
+    for n, a in zip(steps.inputs_of(kind), xs):
+        in_coms[n], in_wits[n] = steps.commit_activation(a, seed, agens)
+    out_com, out_wit = steps.commit_activation(y, seed, agens)
+    key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))
+    prf, _ = steps.prove_step(
+        sp, kind, args.layer, {n: ts[names[n]] for n in local},
+        {n: coms[names[n]] for n in local}, {n: lazy[names[n]] for n in local},
+        weights.generators(m.generator_count), xs, y, wit, in_coms, in_wits, out_com, out_wit,
+        pub, steps.statement(m.model_digest), key)
+    data = proof.tree_to_bytes(prf)
+    blob = steps.encode_file(steps.header_of(kind, args.layer, m.model_digest, sp, prf), data)
+    np.save(args.output, y)
+    Path(args.proof).write_bytes(blob)
+    t2 = time.perf_counter()
+    if not args.quiet:
+        print(f"{kind} layer {args.layer}: {rows} tokens; output {args.output} "
+              f"(commitment sha256:{steps.commitment_digest(out_com)[:16]}…); proof "
+              f"{args.proof} {len(blob):,} bytes; run {t1 - t0:.1f} s, prove {t2 - t1:.1f} s")
+    return 0
+
+
+def _cmd_layer_embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from zkllm_jax import weights
+    from zkllm_jax.models import FixedPointConfig, load_model
+
+    mdl = load_model(args.model)
+    fx = mdl.fx or (weights.load_manifest(args.commitments).fx if args.commitments
+                    else FixedPointConfig())
+    mdl = mdl.to_fixed(fx)
+    if mdl.tokenizer is None:
+        raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
+    text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
+    ids = mdl.tokenizer.encode(text).ids
+    if mdl.cfg.bos_token_id is not None and args.bos:
+        ids = [mdl.cfg.bos_token_id] + ids
+    if not ids:
+        raise ValueError("the prompt has no tokens")
+    if len(ids) > mdl.cfg.max_position_embeddings:
+        raise ValueError(f"the prompt has {len(ids)} tokens, the model takes at most "
+                         f"{mdl.cfg.max_position_embeddings}")
+    table = np.asarray(mdl.params["model"]["embed_tokens"]["weight"], np.int32)
+    h0 = table[np.asarray(ids, np.int64)]
+    np.save(args.output, h0)
+    if not args.quiet:
+        print(f"h_0 of {len(ids)} tokens {ids} -> {args.output} ({h0.shape[0]}x{h0.shape[1]} "
+              "int32; not proven: the embedding rows of the public tokens)")
+    return 0
+
+
+class _Reject(Exception):
+    pass
+
+
+def _cmd_layer_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from zkllm_jax import bundle, layer, proof, steps, weights
+    from zkllm_jax.claims import GadgetError
+    from zkllm_jax.model import spec as model_spec
+    from zkllm_jax.models import build_tables
+
+    t0 = time.perf_counter()
+    m, coms = weights.load(args.commitments)
+    cfg, fx = m.config, m.fx
+    wgens = weights.generators(m.generator_count)
+    files = []
+    for p in args.proof:
+        path = Path(p)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such proof file")
+        files.append((p, path.read_bytes()))
+    cache: dict = {}
+    known: dict[str, str] = {}  # commitment digest -> where it came from
+    start: list[str] = []
+    last = ""
+    recs: list = []
+    for k, (p, data) in enumerate(files):
+        where = p
+        try:
+            try:
+                header, pb = steps.decode_file(data)
+            except bundle.BundleFormatError as e:
+                raise _Reject(str(e)) from e
+            kind, index, rows = header["kind"], header["layer"], header["rows"]
+            where = f"{p}: {kind} layer {index}"
+            if header["model_digest"] != m.model_digest:
+                raise _Reject(f"the step is for model sha256:{header['model_digest']}, the "
+                              f"commitments in {args.commitments} are for "
+                              f"sha256:{m.model_digest}")
+            if header["hidden"] != cfg.hidden_size:
+                raise _Reject(f"hidden size {header['hidden']}, the model's is "
+                              f"{cfg.hidden_size}")
+            if not index < cfg.num_hidden_layers:
+                raise _Reject(f"layer {index} outside the model's {cfg.num_hidden_layers}")
+            if not rows <= cfg.max_position_embeddings:
+                raise _Reject(f"{rows} rows exceed the model's positions")
+            if rows not in cache:
+                sp = layer.spec(cfg, fx, rows)
+                cache[rows] = (sp, layer.public(sp, build_tables(cfg, fx, rows)), {})
+            sp, pub, likes = cache[rows]
+            if kind not in likes:
+                likes[kind] = steps.template(sp, kind, cfg, fx, pub, wgens)
+            names = model_spec(cfg, fx, rows).layer_weights(index)
+            try:
+                prf = proof.tree_from_bytes(pb, likes[kind])
+                ins, out, _ = steps.verify_step(
+                    sp, kind, index, {n: coms[names[n]] for n in steps.WEIGHTS[kind]}, wgens,
+                    prf, pub, steps.statement(m.model_digest))
+            except (proof.ProofFormatError, GadgetError) as e:
+                raise _Reject(str(e)) from e
+            got_ins = {n: steps.commitment_digest(c) for n, c in ins.items()}
+            for n in steps.inputs_of(kind):
+                if got_ins[n] != header["inputs"][n]:
+                    raise _Reject(f"the header's commitment digest of input {n!r} differs "
+                                  "from the proof's")
+            out_digest = steps.commitment_digest(out)
+            if out_digest != header["output"]:
+                raise _Reject("the header's output commitment digest differs from the proof's")
+            if k == 0:
+                start = [got_ins[n] for n in steps.inputs_of(kind)]
+            else:
+                for n in steps.inputs_of(kind):
+                    if got_ins[n] not in known and got_ins[n] not in start:
+                        raise _Reject(f"chain: input {n!r} (sha256:{got_ins[n][:16]}…) is not "
+                                      "the output of an earlier step in the list")
+            known.setdefault(out_digest, where)
+            last = out_digest
+            recs.append((where, kind, index, got_ins, out_digest))
+        except _Reject as e:
+            print(f"REJECT: {where}: {e}")
+            return 1
+        if not args.quiet:
+            print(f"{p}: {kind} layer {index}: ACCEPT")
+    try:
+        layers = _layer_structure(recs)
+    except _Reject as e:
+        print(f"REJECT: {e}")
+        return 1
+    t1 = time.perf_counter()
+    what = f"{len(files)} steps chained, not whole decoder layers in order"
+    if layers:
+        what = f"decoder layers {layers[0]}..{layers[1]} in order, {len(files)} steps"
+        if len(files) % 6:
+            what += f"; layer {layers[1]} unfinished, up to its {recs[-1][1]}"
+    print(f"ACCEPT ({what}; verified in {t1 - t0:.1f} s; zero-knowledge: no) from input "
+          f"{' '.join('sha256:' + d for d in start)} to output sha256:{last}")
+    return 0
+
+
+LAYER_PATTERN = ("rmsnorm_input", "self_attn", "skip", "rmsnorm_post", "ffn", "skip")
+
+
+def _layer_structure(recs: list) -> tuple[int, int] | None:
+    """If the steps are the decoder's steps in order (layers s, s+1, ..., the last one possibly
+    unfinished), check that they are wired as the layer is: each step reads the previous
+    step's output, the first skip's residual is the layer's input h, the second skip's the
+    first skip's output h_mid. Returns (first, last layer), or None if the kinds and layers are
+    not in that order; raises _Reject naming the step whose wiring is wrong."""
+    s = recs[0][2]
+    if [(r[1], r[2]) for r in recs] != [(LAYER_PATTERN[k % 6], s + k // 6)
+                                        for k in range(len(recs))]:
+        return None
+    for k, (where, _, _, ins, _) in enumerate(recs):
+        pos, base = k % 6, k - k % 6
+        want = {"in": recs[k - 1][4]} if k else {}
+        if pos == 2:
+            want["res"] = recs[base][3]["in"]
+        elif pos == 5:
+            want["res"] = recs[base + 2][4]
+        for n, dg in want.items():
+            if ins[n] != dg:
+                role = {"in": "the previous step's output",
+                        "res": "the layer's input h" if pos == 2 else "h_mid (the first skip's "
+                        "output)"}[n]
+                raise _Reject(f"{where}: layer structure: input {n!r} is not {role}")
+    return s, recs[-1][2]
+
+
+def _add_layer(sub) -> None:
+    p = sub.add_parser(
+        "layer", help="the per-layer workflow: prove or verify one step of a layer on files",
+        description="Run one step of decoder layer i on .npy activations (int32 fixed point, "
+        "shape (T, hidden)), writing its output and a .zks proof of that step; `layer verify` "
+        "checks step files and that they chain (each input is an earlier step's output). "
+        "rmsnorm → self-attn → skip → rmsnorm --which post_attention → ffn → skip per layer, "
+        "from `layer embed`'s h_0, ends at the h_L that `zkllm prove` proves.")
+    steps_sub = p.add_subparsers(dest="step", required=True)
+    for name, help_ in (("rmsnorm", "x = RMSNorm(h) (--which input|post_attention)"),
+                        ("self-attn", "a = self-attention(x1) over positions 0..T-1"),
+                        ("ffn", "f = mlp(x2): gate/up, SwiGLU, down"),
+                        ("skip", "h' = R + X (--input the branch output, --residual h)")):
+        q = steps_sub.add_parser(name, help=help_)
+        q.add_argument("--model", default="smollm2",
+                       help="'smollm2' (embedded), a HF checkpoint dir, a .gguf or converted file")
+        q.add_argument("--commitments", required=True, metavar="DIR",
+                       help="the directory written by `zkllm commit` (with its private seed)")
+        q.add_argument("--layer", type=int, required=True, metavar="I")
+        q.add_argument("--input", required=True, metavar="X.npy")
+        if name == "skip":
+            q.add_argument("--residual", required=True, metavar="R.npy",
+                           help="the residual stream (the layer's input h, or h_mid)")
+        else:
+            q.set_defaults(residual=None)
+        if name == "rmsnorm":
+            q.add_argument("--which", choices=("input", "post_attention"), default="input",
+                           help="input_layernorm (default) or post_attention_layernorm")
+        q.add_argument("--output", required=True, metavar="Y.npy")
+        q.add_argument("--proof", required=True, metavar="P.zks")
+        q.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+        q.set_defaults(func=_cmd_layer_step, which="input")
+    q = steps_sub.add_parser("embed", help="write h_0 (the prompt's embedding rows) to .npy")
+    q.add_argument("--model", default="smollm2")
+    q.add_argument("--commitments", metavar="DIR",
+                   help="take the fixed-point config from this commitment directory (for a "
+                   "float checkpoint; default scale 2^16)")
+    q.add_argument("--prompt", required=True)
+    q.add_argument("--chat", action="store_true", help="wrap the prompt in the ChatML template")
+    q.add_argument("--bos", action="store_true", help="prepend the BOS token")
+    q.add_argument("--output", required=True, metavar="H0.npy")
+    q.add_argument("-q", "--quiet", action="store_true")
+    q.set_defaults(func=_cmd_layer_embed)
+    q = steps_sub.add_parser("verify", help="verify step files and their chain",
+                             description="Check each .zks step file against the published "
+                             "commitments and that the files chain in the given order: every "
+                             "input of a later file is the output of an earlier one (or one "
+                             "of the first file's inputs). Files that are the decoder's steps "
+                             "in order (rmsnorm, self-attn, skip, rmsnorm --which "
+                             "post_attention, ffn, skip per layer) must also be wired as a "
+                             "layer is (each skip's residual is the layer's input, resp. "
+                             "h_mid), and the final line names the layers. ACCEPT, or REJECT "
+                             "naming the file, the step and the failed check (exit 1).")
+    q.add_argument("--commitments", required=True, metavar="DIR")
+    q.add_argument("--proof", required=True, nargs="+", metavar="P.zks")
+    q.add_argument("-q", "--quiet", action="store_true", help="only the final line")
+    q.set_defaults(func=_cmd_layer_verify)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="zkllm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_commit, _add_prove, _add_verify):
+    for add in (_add_run, _add_commit, _add_prove, _add_verify, _add_layer):
         add(sub)
     return parser
 

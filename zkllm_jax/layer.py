@@ -23,7 +23,10 @@ Prover, in transcript order (docs/protocol.md, "Decoder layer", has the soundnes
    one layout share one batched Hyrax opening (weights with the weight generators, advice with
    the advice generators).
 The verifier replays the transcript from commitments, public tables and the proof; it never
-sees weights or activations. Heads are stacked on a leading axis (the attention gadgets treat
+sees weights or activations. The chain of step 3 is written once as segments (`prove_norm`,
+`prove_attention`, `prove_ffn`, `prove_output` and their `verify_*` mirrors over a
+`SegmentProver`/`SegmentVerifier` that collect gadget proofs and claims), which the step proofs
+of the per-layer workflow (`steps.py`) reuse. Heads are stacked on a leading axis (the attention gadgets treat
 them as a batch dimension), never a Python loop over heads.
 """
 
@@ -220,20 +223,65 @@ def pieces(h: Any) -> dict[str, Array]:
     return {"lo": lo, "hi": hi}
 
 
+# the advice tensors of each segment, by their first name component
+SEGMENTS = {
+    "attn_norm": ("attn_norm",),
+    "attn": ("q_proj", "k_proj", "v_proj", "q_rope", "k_rope", "scores", "context", "o_proj",
+             "softmax"),
+    "mlp_norm": ("mlp_norm",),
+    "ffn": ("gate_proj", "up_proj", "down_proj", "swiglu"),
+}
+
+
+def segment_advice(sp: Spec, seg: str, wit: Mapping[str, Any]) -> dict[str, Array]:
+    """The advice tensors (int32, by name) of one segment from its part of the layer witness:
+    "attn_norm" reads wit["input_layernorm"], "mlp_norm" wit["post_attention_layernorm"],
+    "attn" wit["self_attn"], "ffn" wit["mlp"]."""
+    f = sp.scale_bits
+    out: dict[str, Any] = {}
+    if seg == "attn_norm":
+        out = _prefixed("attn_norm", rmsnorm.advice(wit["input_layernorm"], sp.attn_norm))
+    elif seg == "mlp_norm":
+        out = _prefixed("mlp_norm", rmsnorm.advice(wit["post_attention_layernorm"],
+                                                   sp.mlp_norm))
+    elif seg in ("attn", "ffn"):
+        w = wit["self_attn" if seg == "attn" else "mlp"]
+        for n in SEGMENTS[seg][:-1]:
+            out.update(_prefixed(n, rescale.advice(w[n]["out"], w[n]["rem"], f)))
+        if seg == "attn":
+            out.update(_prefixed("softmax", softmax.advice(w["softmax"], sp.softmax)))
+        else:
+            out.update(_prefixed("swiglu", swiglu.advice(w["swiglu"], sp.swiglu)))
+    else:
+        raise ValueError(f"layer: unknown segment {seg!r}")
+    return {k: jnp.asarray(v, jnp.int32) for k, v in out.items()}
+
+
+def segment_ranges(sp: Spec, seg: str) -> dict[str, Range]:
+    """The range-checked advice of one segment (in `ranges`' order)."""
+    return {n: r for n, r in ranges(sp).items() if n.split("/", 1)[0] in SEGMENTS[seg]}
+
+
+def segment_shapes(sp: Spec, seg: str) -> dict[str, tuple[int, ...]]:
+    """The shape of every advice tensor of one segment."""
+    return {n: s for n, s in advice_shapes(sp).items() if n.split("/", 1)[0] in SEGMENTS[seg]}
+
+
+def segment_lookups(sp: Spec, seg: str) -> dict[str, list[tuple[str, str]]]:
+    """The (input, output) advice pairs one segment leaves to the finish's table lookups (the
+    FFN's SiLU pair), by table key."""
+    if seg != "ffn":
+        return {}
+    return {k: [(f"swiglu/{x}", f"swiglu/{y}") for x, y in v]
+            for k, v in swiglu.lookups(sp.swiglu).items()}
+
+
 def advice(sp: Spec, wit: Mapping[str, Any]) -> dict[str, Array]:
     """Every advice tensor to commit (int32, by name) from one layer's model witness."""
-    f = sp.scale_bits
-    sa, mlp = wit["self_attn"], wit["mlp"]
-    out = _prefixed("out", pieces(wit["out"]))
-    for n in RESCALES:
-        w = (sa if n in sa else mlp)[n]
-        out.update(_prefixed(n, rescale.advice(w["out"], w["rem"], f)))
-    out.update(_prefixed("attn_norm", rmsnorm.advice(wit["input_layernorm"], sp.attn_norm)))
-    out.update(_prefixed("mlp_norm", rmsnorm.advice(wit["post_attention_layernorm"],
-                                                    sp.mlp_norm)))
-    out.update(_prefixed("softmax", softmax.advice(sa["softmax"], sp.softmax)))
-    out.update(_prefixed("swiglu", swiglu.advice(mlp["swiglu"], sp.swiglu)))
-    return {k: jnp.asarray(v, jnp.int32) for k, v in out.items()}
+    out = {k: jnp.asarray(v, jnp.int32) for k, v in _prefixed("out", pieces(wit["out"])).items()}
+    for seg in SEGMENTS:
+        out.update(segment_advice(sp, seg, wit))
+    return out
 
 
 def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Array
@@ -359,6 +407,138 @@ def prove(
     return prf.replace(ranges=fin.ranges, lookups=fin.lookups, openings=fin.openings), out_wit, t
 
 
+class SegmentProver:
+    """The prover's bookkeeping of one step: its advice, the gadget proofs by step name and the
+    claims left on committed tensors (names as in `ranges`/`advice_shapes`)."""
+
+    def __init__(self, sp: Spec, adv: Mapping[str, Array], check_witness: bool,
+                 progress: Any = None):
+        self.sp, self.adv, self.check_witness, self.progress = sp, adv, check_witness, progress
+        self.cl: ClaimSet = {}
+        self.steps: dict[str, Any] = {}
+        self.out_values: Any = None
+
+    def keep(self, prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
+        for k, v in cs.items():
+            self.cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
+
+    def mark(self, name: str, tr: Transcript) -> None:
+        if self.progress is not None:
+            jax.block_until_ready(tr.state)
+            self.progress(name)
+
+    def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
+        cs, self.steps[f"{name}.rescale"], tr = rescale.prove_advice(
+            sub(self.adv, name), c, tr, bits=self.sp.scale_bits, range_check=False,
+            check_witness=self.check_witness)
+        self.keep(name, {k: v for k, v in cs.items() if k != "raw"})
+        return cs["raw"][0], tr
+
+
+def _i32(x: Any) -> Array:
+    return jnp.asarray(x, jnp.int32)
+
+
+def prove_output(pr: SegmentProver, out_pieces: Mapping[str, Array], t: Transcript
+                 ) -> tuple[Claim, Transcript]:
+    """A random point r of the output (T, D): the prover sends its pieces' values there
+    (claims on `out/lo`, `out/hi`); returns the claim on the output at r."""
+    sp = pr.sp
+    r, t = t.challenges(b"out_point", claims.num_vars((sp.rows, sp.dim)))
+    out_vals = jnp.stack([claims.evaluate(out_pieces["lo"], r),
+                          claims.evaluate(out_pieces["hi"], r)])
+    t = t.absorb_field(b"out_pieces", out_vals)
+    pr.keep("", {"out/lo": [Claim(r, out_vals[0])], "out/hi": [Claim(r, out_vals[1])]})
+    pr.out_values = out_vals
+    return Claim(point=r, value=piece_value(out_vals)), t
+
+
+def prove_norm(pr: SegmentProver, which: str, h: Any, weight: Any, norm_wit: Mapping[str, Any],
+               c: Claim, t: Transcript) -> tuple[list[Claim], Transcript]:
+    """RMSNorm segment ("attn_norm": input_layernorm, "mlp_norm": post_attention_layernorm):
+    the claim on its output -> claims on its input h (returned) and on its weight (kept)."""
+    params = pr.sp.attn_norm if which == "attn_norm" else pr.sp.mlp_norm
+    wname = "input_layernorm" if which == "attn_norm" else "post_attention_layernorm"
+    cs, pr.steps[which], t = rmsnorm.prove(
+        _i32(h), _i32(weight), norm_wit, c, t, params=params, adv=sub(pr.adv, which),
+        range_check=False, check_witness=pr.check_witness)
+    pr.keep(which, rmsnorm.committed(cs))
+    pr.keep("", {f"w/{wname}": cs["weight"]})
+    return list(cs["x"]), t
+
+
+def prove_ffn(pr: SegmentProver, weights: Mapping[str, Any], mlp: Mapping[str, Any], x2: Any,
+              c: Claim, pub: Public, key: Array, t: Transcript) -> tuple[Claim, Transcript]:
+    """FFN segment: the claim on down_proj's rescaled output -> a claim on its input x2."""
+    sp = pr.sp
+    c, t = pr.resc("down_proj", c, t)
+    hidden = _i32(mlp["swiglu"]["hidden"])
+    cs, pr.steps["down_proj"], t = matmul.prove(hidden, _i32(weights["down_proj"]), c, t)
+    pr.keep("", {"w/down_proj": cs["w"]})
+    pr.mark("down_proj", t)
+    up = _i32(mlp["up_proj"]["out"])
+    cs, pr.steps["swiglu"], t = swiglu.prove(
+        up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=key,
+        adv=sub(pr.adv, "swiglu"), range_check=False, silu_lookup=False,
+        check_witness=pr.check_witness)
+    pr.keep("swiglu", swiglu.committed(cs))
+    pr.mark("swiglu", t)
+    c_gate, t = pr.resc("gate_proj", cs["gate"][0], t)
+    c_up, t = pr.resc("up_proj", cs["up"][0], t)
+    cs, pr.steps["gate_up"], t = matmul.prove_siblings(
+        _i32(x2), [_i32(weights["gate_proj"]), _i32(weights["up_proj"])], [c_gate, c_up], t)
+    pr.keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
+    pr.mark("gate_up", t)
+    return cs["x"][0], t
+
+
+def prove_attention(pr: SegmentProver, weights: Mapping[str, Any], sa: Mapping[str, Any], x1: Any,
+                    c: Claim, pub: Public, key: Array, t: Transcript
+                    ) -> tuple[Claim, Transcript]:
+    """Attention segment: the claim on o_proj's rescaled output -> a claim on its input x1
+    (o_proj, context, softmax, scores, RoPE, q/k/v)."""
+    sp = pr.sp
+    c, t = pr.resc("o_proj", c, t)
+    ctx = _i32(sa["context"]["out"])
+    ctx_flat = ctx.transpose(1, 0, 2).reshape(sp.rows, -1)
+    cs, pr.steps["o_proj"], t = matmul.prove(ctx_flat, _i32(weights["o_proj"]), c, t)
+    pr.keep("", {"w/o_proj": cs["w"]})
+    pr.mark("o_proj", t)
+    c, t = pr.resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), t)
+    probs, v_heads = _i32(sa["softmax"]["probs"]), _heads(sa["v_proj"]["out"], sp.kv_heads, sp)
+    cs, pr.steps["context"], t = matmul.prove_context(probs, v_heads, c, t)
+    c_v = cs["v"][0]
+    pr.mark("context", t)
+    scores = _i32(sa["scores"]["out"])
+    cs, pr.steps["softmax"], t = softmax.prove(
+        scores, sa["softmax"], cs["probs"][0], t, params=sp.softmax, tables=pub.exp, key=key,
+        adv=sub(pr.adv, "softmax"), range_check=False, check_witness=pr.check_witness)
+    pr.keep("softmax", softmax.committed(cs))
+    pr.mark("softmax", t)
+    c, t = pr.resc("scores", cs["scores"][0], t)
+    q_rot, k_rot = _i32(sa["q_rope"]["out"]), _i32(sa["k_rope"]["out"])
+    cs, pr.steps["scores"], t = matmul.prove_scores(q_rot, k_rot, c, t)
+    c_q, c_k = cs["q"][0], cs["k"][0]
+    pr.mark("scores", t)
+    proj_claims = {}
+    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
+        c, t = pr.resc(f"{name}_rope", cq, t)
+        pre = _heads(sa[f"{name}_proj"]["out"], heads, sp)
+        cs, pr.steps[f"{name}_rope"], t = rope.prove(pre, pub.cos, pub.sin, c, t)
+        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
+    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
+    pr.mark("rope", t)
+    raws = []
+    for name in ("q", "k", "v"):
+        c, t = pr.resc(f"{name}_proj", proj_claims[name], t)
+        raws.append(c)
+    cs, pr.steps["qkv"], t = matmul.prove_siblings(
+        _i32(x1), [_i32(weights[n]) for n in ("q_proj", "k_proj", "v_proj")], raws, t)
+    pr.keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
+    pr.mark("qkv", t)
+    return cs["x"][0], t
+
+
 def prove_steps(
     sp: Spec,
     weights: Mapping[str, Any],
@@ -377,149 +557,66 @@ def prove_steps(
     """`prove` up to its range checks and openings, which are handed back as `Pending` (local
     names: "w/<weight>", "in/lo", "in/hi", advice names) for a batched `pending.prove_finish`.
     The proof's `ranges` and `openings` are empty."""
-    f = sp.scale_bits
     adv = advice(sp, wit)
     agens = advice_generators(sp)
     k_com, k_sm, k_sw = jax.random.split(key, 3)
     coms, wits = commit_tensors(adv, agens, k_com)
     t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
-
-    def mark(name: str, tr: Transcript) -> None:
-        if progress is not None:
-            jax.block_until_ready(tr.state)
-            progress(name)
-
-    mark("commit", t)
+    pr = SegmentProver(sp, adv, check_witness, progress)
+    pr.mark("commit", t)
     sa, mlp = wit["self_attn"], wit["mlp"]
-    i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
-    cl: ClaimSet = {}
-    steps: dict[str, Any] = {}
-
-    def keep(prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
-        for k, v in cs.items():
-            cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
-
-    def resc(name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
-        cs, steps[f"{name}.rescale"], tr = rescale.prove_advice(
-            sub(adv, name), c, tr, bits=f, range_check=False, check_witness=check_witness)
-        keep(name, {k: v for k, v in cs.items() if k != "raw"})
-        return cs["raw"][0], tr
 
     # 2. the output point
-    n_out = claims.num_vars((sp.rows, sp.dim))
-    r, t = t.challenges(b"out_point", n_out)
-    out_vals = jnp.stack([claims.evaluate(adv["out/lo"], r), claims.evaluate(adv["out/hi"], r)])
-    t = t.absorb_field(b"out_pieces", out_vals)
-    keep("", {"out/lo": [Claim(r, out_vals[0])], "out/hi": [Claim(r, out_vals[1])]})
-    c_out = Claim(point=r, value=piece_value(out_vals))
+    c_out, t = prove_output(pr, sub(adv, "out"), t)
 
     # 3. MLP half
-    h_mid, d_out = i32(wit["residual_attn"]), i32(mlp["down_proj"]["out"])
-    cs, steps["residual_mlp"], t = skip.prove(h_mid, d_out, c_out, t)
+    h_mid, d_out = _i32(wit["residual_attn"]), _i32(mlp["down_proj"]["out"])
+    cs, pr.steps["residual_mlp"], t = skip.prove(h_mid, d_out, c_out, t)
     c_mid = list(cs["a"])
-    c, t = resc("down_proj", cs["b"][0], t)
-    hidden = i32(mlp["swiglu"]["hidden"])
-    cs, steps["down_proj"], t = matmul.prove(hidden, i32(weights["down_proj"]), c, t)
-    keep("", {"w/down_proj": cs["w"]})
-    mark("down_proj", t)
-    up = i32(mlp["up_proj"]["out"])
-    cs, steps["swiglu"], t = swiglu.prove(
-        up, mlp["swiglu"], cs["x"][0], t, params=sp.swiglu, table=pub.silu, key=k_sw,
-        adv=sub(adv, "swiglu"), range_check=False, silu_lookup=False,
-        check_witness=check_witness)
-    keep("swiglu", swiglu.committed(cs))
-    mark("swiglu", t)
-    c_gate, t = resc("gate_proj", cs["gate"][0], t)
-    c_up, t = resc("up_proj", cs["up"][0], t)
-    x2 = i32(wit["post_attention_layernorm"]["out"])
-    cs, steps["gate_up"], t = matmul.prove_siblings(
-        x2, [i32(weights["gate_proj"]), i32(weights["up_proj"])], [c_gate, c_up], t)
-    keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
-    mark("gate_up", t)
-    cs, steps["mlp_norm"], t = rmsnorm.prove(
-        h_mid, i32(weights["post_attention_layernorm"]), wit["post_attention_layernorm"],
-        cs["x"][0], t, params=sp.mlp_norm, adv=sub(adv, "mlp_norm"), range_check=False,
-        check_witness=check_witness)
-    keep("mlp_norm", rmsnorm.committed(cs))
-    keep("", {"w/post_attention_layernorm": cs["weight"]})
-    c_mid += cs["x"]
-    c_mid1, steps["mid_combine"], t = claims.prove_combine(h_mid, c_mid, t)
-    mark("mlp_norm", t)
+    c, t = prove_ffn(pr, weights, mlp, wit["post_attention_layernorm"]["out"], cs["b"][0], pub,
+                     k_sw, t)
+    cs, t = prove_norm(pr, "mlp_norm", h_mid, weights["post_attention_layernorm"],
+                       wit["post_attention_layernorm"], c, t)
+    c_mid += cs
+    c_mid1, pr.steps["mid_combine"], t = claims.prove_combine(h_mid, c_mid, t)
+    pr.mark("mlp_norm", t)
 
     # 3. attention half
-    h_in, o_out = i32(wit["input"]), i32(sa["o_proj"]["out"])
-    cs, steps["residual_attn"], t = skip.prove(h_in, o_out, c_mid1, t)
+    h_in, o_out = _i32(wit["input"]), _i32(sa["o_proj"]["out"])
+    cs, pr.steps["residual_attn"], t = skip.prove(h_in, o_out, c_mid1, t)
     c_in = list(cs["a"])
-    c, t = resc("o_proj", cs["b"][0], t)
-    ctx = i32(sa["context"]["out"])
-    ctx_flat = ctx.transpose(1, 0, 2).reshape(sp.rows, -1)
-    cs, steps["o_proj"], t = matmul.prove(ctx_flat, i32(weights["o_proj"]), c, t)
-    keep("", {"w/o_proj": cs["w"]})
-    mark("o_proj", t)
-    c, t = resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), t)
-    probs, v_heads = i32(sa["softmax"]["probs"]), _heads(sa["v_proj"]["out"], sp.kv_heads, sp)
-    cs, steps["context"], t = matmul.prove_context(probs, v_heads, c, t)
-    c_v = cs["v"][0]
-    mark("context", t)
-    scores = i32(sa["scores"]["out"])
-    cs, steps["softmax"], t = softmax.prove(
-        scores, sa["softmax"], cs["probs"][0], t, params=sp.softmax, tables=pub.exp, key=k_sm,
-        adv=sub(adv, "softmax"), range_check=False, check_witness=check_witness)
-    keep("softmax", softmax.committed(cs))
-    mark("softmax", t)
-    c, t = resc("scores", cs["scores"][0], t)
-    q_rot, k_rot = i32(sa["q_rope"]["out"]), i32(sa["k_rope"]["out"])
-    cs, steps["scores"], t = matmul.prove_scores(q_rot, k_rot, c, t)
-    c_q, c_k = cs["q"][0], cs["k"][0]
-    mark("scores", t)
-    proj_claims = {}
-    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
-        c, t = resc(f"{name}_rope", cq, t)
-        pre = _heads(sa[f"{name}_proj"]["out"], heads, sp)
-        cs, steps[f"{name}_rope"], t = rope.prove(pre, pub.cos, pub.sin, c, t)
-        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
-    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
-    mark("rope", t)
-    raws = []
-    for name in ("q", "k", "v"):
-        c, t = resc(f"{name}_proj", proj_claims[name], t)
-        raws.append(c)
-    x1 = i32(wit["input_layernorm"]["out"])
-    cs, steps["qkv"], t = matmul.prove_siblings(
-        x1, [i32(weights[n]) for n in ("q_proj", "k_proj", "v_proj")], raws, t)
-    keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
-    mark("qkv", t)
-    cs, steps["attn_norm"], t = rmsnorm.prove(
-        h_in, i32(weights["input_layernorm"]), wit["input_layernorm"], cs["x"][0], t,
-        params=sp.attn_norm, adv=sub(adv, "attn_norm"), range_check=False,
-        check_witness=check_witness)
-    keep("attn_norm", rmsnorm.committed(cs))
-    keep("", {"w/input_layernorm": cs["weight"]})
-    c_in += cs["x"]
+    c, t = prove_attention(pr, weights, sa, wit["input_layernorm"]["out"], cs["b"][0], pub,
+                           k_sm, t)
+    cs, t = prove_norm(pr, "attn_norm", h_in, weights["input_layernorm"],
+                       wit["input_layernorm"], c, t)
+    c_in += cs
 
     # the input's pieces at each claim on h_in
     in_pieces = pieces(h_in)
     in_vals, cs, t = prove_input_pieces(in_pieces, c_in, t)
-    keep("", cs)
+    pr.keep("", cs)
 
-    mark("attn_norm", t)
+    pr.mark("attn_norm", t)
 
     # 4.–5. what is left: the range checks, the SiLU lookup and the openings
     pend = _pending(
-        sp, pub, cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                      **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms},
+        sp, pub, pr.cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                         **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms},
         {n: (in_pieces[n[3:]] if n.startswith("in/") else adv[n]) for n in _columns(sp)},
         {**{f"w/{n}": weight_wits[n] for n in WEIGHTS},
          **{f"in/{n}": in_wit[n] for n in ("lo", "hi")}, **wits})
-    proof = LayerProof(commitments=coms, out_values=out_vals, steps=steps,
+    proof = LayerProof(commitments=coms, out_values=pr.out_values, steps=pr.steps,
                        in_values=in_vals, ranges={}, lookups={}, openings={})
     out_wit = {"lo": wits["out/lo"], "hi": wits["out/hi"]}
     return proof, pend, out_wit, t
 
 
 def _lookups(sp: Spec) -> dict[str, list[tuple[str, str]]]:
-    return {k: [(f"swiglu/{x}", f"swiglu/{y}") for x, y in v]
-            for k, v in swiglu.lookups(sp.swiglu).items()}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for seg in SEGMENTS:
+        for k, v in segment_lookups(sp, seg).items():
+            out.setdefault(k, []).extend(v)
+    return out
 
 
 def _columns(sp: Spec) -> list[str]:
@@ -589,6 +686,121 @@ def verify(
     return out, verify_finish("", pend, weight_gens, fin, t)
 
 
+class SegmentVerifier:
+    """The verifier's bookkeeping of one step (mirrors `SegmentProver`): the gadget proofs by step
+    name and the claims left on committed tensors."""
+
+    def __init__(self, sp: Spec, steps: Any):
+        self.sp, self.steps = sp, steps
+        self.cl: ClaimSet = {}
+        self.shapes = _rescale_shapes(sp)
+
+    def keep(self, prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
+        for k, v in cs.items():
+            self.cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
+
+    def step(self, name: str) -> Any:
+        if not isinstance(self.steps, Mapping) or name not in self.steps:
+            raise LayerError(name, GadgetError("layer", "shape", f"missing step {name!r}"))
+        return self.steps[name]
+
+    def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
+        with _step(f"{name}.rescale"):
+            cs, tr = rescale.verify(self.shapes[name], c, self.step(f"{name}.rescale"), tr,
+                                    bits=self.sp.scale_bits, range_check=False)
+        self.keep(name, {k: v for k, v in cs.items() if k != "raw"})
+        return cs["raw"][0], tr
+
+
+def verify_output(vr: SegmentVerifier, out_values: Any, t: Transcript) -> tuple[Claim, Transcript]:
+    """Verifier of `prove_output`."""
+    sp = vr.sp
+    r, t = t.challenges(b"out_point", claims.num_vars((sp.rows, sp.dim)))
+    if tuple(getattr(out_values, "shape", ())) != (2, field.LIMBS):
+        raise LayerError("output", GadgetError("layer", "shape", "out_values must be Fr[2, 8]"))
+    t = t.absorb_field(b"out_pieces", out_values)
+    vr.keep("", {"out/lo": [Claim(r, out_values[0])], "out/hi": [Claim(r, out_values[1])]})
+    return Claim(point=r, value=piece_value(out_values)), t
+
+
+def verify_norm(vr: SegmentVerifier, which: str, c: Claim, t: Transcript
+                ) -> tuple[list[Claim], Transcript]:
+    """Verifier of `prove_norm`."""
+    params = vr.sp.attn_norm if which == "attn_norm" else vr.sp.mlp_norm
+    wname = "input_layernorm" if which == "attn_norm" else "post_attention_layernorm"
+    with _step(which):
+        cs, t = rmsnorm.verify(c, vr.step(which), t, params=params, range_check=False)
+    vr.keep(which, rmsnorm.committed(cs))
+    vr.keep("", {f"w/{wname}": cs["weight"]})
+    return list(cs["x"]), t
+
+
+def verify_ffn(vr: SegmentVerifier, c: Claim, pub: Public, t: Transcript) -> tuple[Claim, Transcript]:
+    """Verifier of `prove_ffn`."""
+    sp = vr.sp
+    t_len, d = sp.rows, sp.dim
+    c, t = vr.resc("down_proj", c, t)
+    with _step("down_proj"):
+        cs, t = matmul.verify((t_len, sp.inter), (d, sp.inter), c, vr.step("down_proj"), t)
+    vr.keep("", {"w/down_proj": cs["w"]})
+    with _step("swiglu"):
+        cs, t = swiglu.verify(cs["x"][0], vr.step("swiglu"), t, params=sp.swiglu,
+                              table=pub.silu, range_check=False, silu_lookup=False)
+    vr.keep("swiglu", swiglu.committed(cs))
+    c_gate, t = vr.resc("gate_proj", cs["gate"][0], t)
+    c_up, t = vr.resc("up_proj", cs["up"][0], t)
+    with _step("gate_up"):
+        cs, t = matmul.verify_siblings((t_len, d), [(sp.inter, d)] * 2, [c_gate, c_up],
+                                       vr.step("gate_up"), t)
+    vr.keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
+    return cs["x"][0], t
+
+
+def verify_attention(vr: SegmentVerifier, c: Claim, pub: Public, t: Transcript
+                     ) -> tuple[Claim, Transcript]:
+    """Verifier of `prove_attention`."""
+    sp = vr.sp
+    t_len, d, hd = sp.rows, sp.dim, sp.head_dim
+    c, t = vr.resc("o_proj", c, t)
+    with _step("o_proj"):
+        cs, t = matmul.verify((t_len, sp.heads * hd), (d, sp.heads * hd), c, vr.step("o_proj"),
+                              t)
+    vr.keep("", {"w/o_proj": cs["w"]})
+    c, t = vr.resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), t)
+    with _step("context"):
+        cs, t = matmul.verify_context((sp.heads, t_len, t_len), (sp.kv_heads, t_len, hd), c,
+                                      vr.step("context"), t)
+    c_v = cs["v"][0]
+    with _step("softmax"):
+        cs, t = softmax.verify(cs["probs"][0], vr.step("softmax"), t, params=sp.softmax,
+                               tables=pub.exp, range_check=False)
+    vr.keep("softmax", softmax.committed(cs))
+    c, t = vr.resc("scores", cs["scores"][0], t)
+    with _step("scores"):
+        cs, t = matmul.verify_scores((sp.heads, t_len, hd), (sp.kv_heads, t_len, hd), c,
+                                     vr.step("scores"), t)
+    c_q, c_k = cs["q"][0], cs["k"][0]
+    proj_claims = {}
+    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
+        c, t = vr.resc(f"{name}_rope", cq, t)
+        with _step(f"{name}_rope"):
+            cs, t = rope.verify((heads, t_len, hd), pub.cos, pub.sin, c,
+                                vr.step(f"{name}_rope"), t)
+        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
+    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
+    raws = []
+    for name in ("q", "k", "v"):
+        c, t = vr.resc(f"{name}_proj", proj_claims[name], t)
+        raws.append(c)
+    ws = sp.weight_shapes()
+    with _step("qkv"):
+        cs, t = matmul.verify_siblings((t_len, d), [ws[n] for n in ("q_proj", "k_proj",
+                                                                    "v_proj")], raws,
+                                       vr.step("qkv"), t)
+    vr.keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
+    return cs["x"][0], t
+
+
 def verify_steps(
     sp: Spec,
     weight_coms: Mapping[str, commit.Commitment],
@@ -599,7 +811,6 @@ def verify_steps(
 ) -> tuple[dict[str, commit.Commitment], Pending, Transcript]:
     """`verify` up to the range checks and openings, handed back as `Pending` (`prove_steps`'s
     names) for `pending.verify_finish`."""
-    f = sp.scale_bits
     if not isinstance(proof, LayerProof):
         raise GadgetError("layer", "shape", "not a LayerProof")
     if set(weight_coms) != set(WEIGHTS):
@@ -607,114 +818,32 @@ def verify_steps(
                          f"{sorted(WEIGHTS)}")
     _check_commitments(sp, proof)
     coms = proof.commitments
-    steps = proof.steps
     t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
-    cl: ClaimSet = {}
-
-    def keep(prefix: str, cs: Mapping[str, Sequence[Claim]]) -> None:
-        for k, v in cs.items():
-            cl.setdefault(f"{prefix}/{k}" if prefix else k, []).extend(v)
-
-    def step(name: str) -> Any:
-        if name not in steps:
-            raise LayerError(name, GadgetError("layer", "shape", f"missing step {name!r}"))
-        return steps[name]
-
-    def resc(name: str, c: Claim, shape: Sequence[int], tr: Transcript
-             ) -> tuple[Claim, Transcript]:
-        with _step(f"{name}.rescale"):
-            cs, tr = rescale.verify(shape, c, step(f"{name}.rescale"), tr, bits=f,
-                                    range_check=False)
-        keep(name, {k: v for k, v in cs.items() if k != "raw"})
-        return cs["raw"][0], tr
-
-    shp = _rescale_shapes(sp)
-    t_len, d, hd = sp.rows, sp.dim, sp.head_dim
-    n_out = claims.num_vars((t_len, d))
-    r, t = t.challenges(b"out_point", n_out)
-    if tuple(getattr(proof.out_values, "shape", ())) != (2, field.LIMBS):
-        raise LayerError("output", GadgetError("layer", "shape", "out_values must be Fr[2, 8]"))
-    t = t.absorb_field(b"out_pieces", proof.out_values)
-    keep("", {"out/lo": [Claim(r, proof.out_values[0])],
-              "out/hi": [Claim(r, proof.out_values[1])]})
-    c_out = Claim(point=r, value=piece_value(proof.out_values))
+    vr = SegmentVerifier(sp, proof.steps)
+    t_len, d = sp.rows, sp.dim
+    c_out, t = verify_output(vr, proof.out_values, t)
 
     with _step("residual_mlp"):
-        cs, t = skip.verify((t_len, d), c_out, step("residual_mlp"), t)
+        cs, t = skip.verify((t_len, d), c_out, vr.step("residual_mlp"), t)
     c_mid = list(cs["a"])
-    c, t = resc("down_proj", cs["b"][0], shp["down_proj"], t)
-    with _step("down_proj"):
-        cs, t = matmul.verify((t_len, sp.inter), (d, sp.inter), c, step("down_proj"), t)
-    keep("", {"w/down_proj": cs["w"]})
-    with _step("swiglu"):
-        cs, t = swiglu.verify(cs["x"][0], step("swiglu"), t, params=sp.swiglu, table=pub.silu,
-                              range_check=False, silu_lookup=False)
-    keep("swiglu", swiglu.committed(cs))
-    c_gate, t = resc("gate_proj", cs["gate"][0], shp["gate_proj"], t)
-    c_up, t = resc("up_proj", cs["up"][0], shp["up_proj"], t)
-    with _step("gate_up"):
-        cs, t = matmul.verify_siblings((t_len, d), [(sp.inter, d)] * 2, [c_gate, c_up],
-                                       step("gate_up"), t)
-    keep("", {"w/gate_proj": cs["w0"], "w/up_proj": cs["w1"]})
-    with _step("mlp_norm"):
-        cs, t = rmsnorm.verify(cs["x"][0], step("mlp_norm"), t, params=sp.mlp_norm,
-                               range_check=False)
-    keep("mlp_norm", rmsnorm.committed(cs))
-    keep("", {"w/post_attention_layernorm": cs["weight"]})
-    c_mid += cs["x"]
+    c, t = verify_ffn(vr, cs["b"][0], pub, t)
+    cs, t = verify_norm(vr, "mlp_norm", c, t)
+    c_mid += cs
     with _step("mid_combine"):
-        c_mid1, t = claims.verify_combine((t_len, d), c_mid, step("mid_combine"), t)
+        c_mid1, t = claims.verify_combine((t_len, d), c_mid, vr.step("mid_combine"), t)
 
     with _step("residual_attn"):
-        cs, t = skip.verify((t_len, d), c_mid1, step("residual_attn"), t)
+        cs, t = skip.verify((t_len, d), c_mid1, vr.step("residual_attn"), t)
     c_in = list(cs["a"])
-    c, t = resc("o_proj", cs["b"][0], shp["o_proj"], t)
-    with _step("o_proj"):
-        cs, t = matmul.verify((t_len, sp.heads * hd), (d, sp.heads * hd), c, step("o_proj"), t)
-    keep("", {"w/o_proj": cs["w"]})
-    c, t = resc("context", _rows_to_heads(cs["x"][0], sp.heads, sp), shp["context"], t)
-    with _step("context"):
-        cs, t = matmul.verify_context((sp.heads, t_len, t_len), (sp.kv_heads, t_len, hd), c,
-                                      step("context"), t)
-    c_v = cs["v"][0]
-    with _step("softmax"):
-        cs, t = softmax.verify(cs["probs"][0], step("softmax"), t, params=sp.softmax,
-                               tables=pub.exp, range_check=False)
-    keep("softmax", softmax.committed(cs))
-    c, t = resc("scores", cs["scores"][0], shp["scores"], t)
-    with _step("scores"):
-        cs, t = matmul.verify_scores((sp.heads, t_len, hd), (sp.kv_heads, t_len, hd), c,
-                                     step("scores"), t)
-    c_q, c_k = cs["q"][0], cs["k"][0]
-    proj_claims = {}
-    for name, cq, heads in (("q", c_q, sp.heads), ("k", c_k, sp.kv_heads)):
-        c, t = resc(f"{name}_rope", cq, shp[f"{name}_rope"], t)
-        with _step(f"{name}_rope"):
-            cs, t = rope.verify((heads, t_len, hd), pub.cos, pub.sin, c, step(f"{name}_rope"), t)
-        proj_claims[name] = _heads_to_rows(cs["x"][0], heads, sp)
-    proj_claims["v"] = _heads_to_rows(c_v, sp.kv_heads, sp)
-    raws = []
-    for name in ("q", "k", "v"):
-        c, t = resc(f"{name}_proj", proj_claims[name], shp[f"{name}_proj"], t)
-        raws.append(c)
-    ws = sp.weight_shapes()
-    with _step("qkv"):
-        cs, t = matmul.verify_siblings((t_len, d), [ws[n] for n in ("q_proj", "k_proj",
-                                                                    "v_proj")], raws,
-                                       step("qkv"), t)
-    keep("", {"w/q_proj": cs["w0"], "w/k_proj": cs["w1"], "w/v_proj": cs["w2"]})
-    with _step("attn_norm"):
-        cs, t = rmsnorm.verify(cs["x"][0], step("attn_norm"), t, params=sp.attn_norm,
-                               range_check=False)
-    keep("attn_norm", rmsnorm.committed(cs))
-    keep("", {"w/input_layernorm": cs["weight"]})
-    c_in += cs["x"]
+    c, t = verify_attention(vr, cs["b"][0], pub, t)
+    cs, t = verify_norm(vr, "attn_norm", c, t)
+    c_in += cs
 
     cs, t = verify_input_pieces("input", "layer", c_in, proof.in_values, t)
-    keep("", cs)
+    vr.keep("", cs)
 
-    pend = _pending(sp, pub, cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
-                                  **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms})
+    pend = _pending(sp, pub, vr.cl, {**{f"w/{n}": weight_coms[n] for n in WEIGHTS},
+                                     **{f"in/{n}": in_com[n] for n in ("lo", "hi")}, **coms})
     return {"lo": coms["out/lo"], "hi": coms["out/hi"]}, pend, t
 
 
@@ -727,7 +856,11 @@ def verify_finish(step: str, p: Pending, weight_gens: commit.Generators, fin: An
         raise LayerError(f"{step}{e.gadget}", e) from e
 
 
-__all__ = ["ADVICE_TAG", "LAYER", "WEIGHTS", "LayerError", "LayerProof", "Public", "Spec",
-           "advice", "advice_generators", "advice_shapes", "commit_tensors", "pieces", "prove",
-           "prove_steps", "prove_steps_arrays", "public", "ranges", "spec", "verify",
-           "verify_finish", "verify_steps", "with_static"]
+__all__ = ["ADVICE_TAG", "LAYER", "SEGMENTS", "WEIGHTS", "LayerError", "LayerProof", "Public",
+           "SegmentProver", "SegmentVerifier", "Spec", "advice", "advice_generators",
+           "advice_shapes", "commit_tensors", "pieces", "prove", "prove_attention", "prove_ffn",
+           "prove_norm", "prove_output", "prove_steps", "prove_steps_arrays", "public",
+           "ranges", "segment_advice", "segment_lookups", "segment_ranges", "segment_shapes",
+           "spec", "verify",
+           "verify_attention", "verify_ffn", "verify_finish", "verify_norm", "verify_output",
+           "verify_steps", "with_static"]
