@@ -2,6 +2,7 @@
 # One device session for the layer benchmark (bench_layer.py on the GPU), logs under $OUT.
 # Usage, from the repo root on the device: bash benchmarks/gpu_layer_session.sh "SHAPE SEQ SECONDS" ...
 #   e.g. bash benchmarks/gpu_layer_session.sh "smollm2-layer 16 200" "7b-layer 32 150"
+# An argument "model SECONDS ARGS..." runs bench_model.py ARGS (a whole model) instead.
 # Native modules: if $PREBUILT names a folder holding _native_cpu/_native_cuda .so files built
 # for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
 # them, after a check that they load and agree with the CPU on a field product; otherwise (or if
@@ -48,6 +49,14 @@ if [ $ok = 0 ]; then
 fi
 cd /tmp  # import the installed package (or /tmp/site), not the source tree
 for b in "$@"; do
+  if [[ $b == model\ * ]]; then
+    read -r _ secs rest <<< "$b"
+    echo "== model $rest (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
+    # shellcheck disable=SC2086
+    timeout "$secs" python3 "$SRC/benchmarks/bench_model.py" --device gpu --verify-on cpu $rest \
+      2>&1 | tee -a "$LOG"
+    continue
+  fi
   read -r shape seq secs <<< "$b"
   echo "== $shape seq $seq (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
   timeout $(( secs + 10 )) python3 "$SRC/benchmarks/bench_layer.py" --device gpu --verify-on cpu \

@@ -175,7 +175,7 @@ def test_out_of_table_is_named(sw):
 def test_deferred_lookup_mode_must_match(sw):
     """With silu_lookup=False the proof carries no lookup (the caller batches it); a verifier
     in the other mode rejects either proof instead of skipping the lookup."""
-    coms, wits, t = commit_advice(sw["adv"], sw["gens"])
+    _, _, t = commit_advice(sw["adv"], sw["gens"])
     _, prf, _ = swiglu.prove(i32(sw["up"]), sw["sw"], sw["claim"], t, params=sw["p"],
                              table=sw["table"], key=jax.random.PRNGKey(4), adv=sw["adv"],
                              silu_lookup=False)

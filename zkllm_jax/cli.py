@@ -15,6 +15,20 @@ from collections.abc import Sequence
 CHATML = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
 
 
+def _prompt_ids(mdl, args: argparse.Namespace) -> list[int]:
+    """The prompt's token ids (ChatML with --chat, BOS with --bos); ValueError if the model has
+    no tokenizer or the prompt no tokens."""
+    if mdl.tokenizer is None:
+        raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
+    text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
+    ids = mdl.tokenizer.encode(text).ids
+    if mdl.cfg.bos_token_id is not None and args.bos:
+        ids = [mdl.cfg.bos_token_id] + ids
+    if not ids:
+        raise ValueError("the prompt has no tokens")
+    return ids
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from zkllm_jax.models import FixedPointConfig, greedy, load_model
 
@@ -210,14 +224,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     if weights.model_digest(ts, mdl.cfg) != m.model_digest:
         raise ValueError(f"{args.model}: the model differs from the one committed in "
                          f"{args.commitments} (digest mismatch); run `zkllm commit` for it")
-    if mdl.tokenizer is None:
-        raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
-    text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
-    ids = mdl.tokenizer.encode(text).ids
-    if mdl.cfg.bos_token_id is not None and args.bos:
-        ids = [mdl.cfg.bos_token_id] + ids
-    if not ids:
-        raise ValueError("the prompt has no tokens")
+    ids = _prompt_ids(mdl, args)
     gen: list[int] = []
     if args.max_new_tokens > 0:
         gen, _ = greedy(mdl.params, mdl.cfg, ids, args.max_new_tokens, mode="fixed", fx=mdl.fx)
@@ -498,14 +505,7 @@ def _cmd_layer_embed(args: argparse.Namespace) -> int:
     fx = mdl.fx or (weights.load_manifest(args.commitments).fx if args.commitments
                     else FixedPointConfig())
     mdl = mdl.to_fixed(fx)
-    if mdl.tokenizer is None:
-        raise ValueError(f"{mdl.source}: no tokenizer found (tokenizer.json)")
-    text = CHATML.format(prompt=args.prompt) if args.chat else args.prompt
-    ids = mdl.tokenizer.encode(text).ids
-    if mdl.cfg.bos_token_id is not None and args.bos:
-        ids = [mdl.cfg.bos_token_id] + ids
-    if not ids:
-        raise ValueError("the prompt has no tokens")
+    ids = _prompt_ids(mdl, args)
     if len(ids) > mdl.cfg.max_position_embeddings:
         raise ValueError(f"the prompt has {len(ids)} tokens, the model takes at most "
                          f"{mdl.cfg.max_position_embeddings}")
