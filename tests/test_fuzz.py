@@ -465,8 +465,10 @@ _HDR = json.dumps(dict(HEADER, version=bundle.VERSION, logits_shape=[T_TOK, VOCA
     _HDR.replace('"generated": [2, 3]', '"generated": ' + "[" * 5000 + "]" * 5000),  # recursion
     _HDR.replace('"tokens": [1, 4, 2]', '"tokens": [1, true, 2]'),  # accepted as token 1
     _HDR.replace('"logits_shape": [3, 5]', '"logits_shape": [3, 5.0]'),
-    _HDR.replace('"version": 1', '"version": 2'),  # was not checked
-    _HDR.replace(', "version": 1', ""),
+    _HDR.replace(f'"version": {bundle.VERSION}', f'"version": {bundle.VERSION + 1}'),
+    _HDR.replace(f', "version": {bundle.VERSION}', ""),
+    _HDR.replace('"batch_layers": 1', '"batch_layers": 0'),
+    _HDR.replace(', "batch_layers": 1', ""),
 ])
 def test_bundle_header_regressions(text):
     """Found by the fuzzer: crashes (huge integers, deep nesting) and silent acceptance."""

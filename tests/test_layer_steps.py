@@ -111,7 +111,7 @@ def test_verify_in_a_separate_process(chain):
     r = subprocess.run([sys.executable, "-m", "zkllm_jax.cli", "layer", "verify",
                         "--commitments", str(d / "coms"), "--proof", str(files[2])],
                        capture_output=True, text=True, env=dict(os.environ), timeout=900,
-                       check=False)
+                       check=False, cwd=d)  # not the source tree: import the installed package
     assert r.returncode == 0, r.stdout + r.stderr
     assert "skip layer 0: ACCEPT" in r.stdout and r.stdout.strip().splitlines()[-1].startswith(
         "ACCEPT")
