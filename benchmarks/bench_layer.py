@@ -53,12 +53,13 @@ def _diagnose(dev) -> None:
         print(f"(diagnostics failed: {e})", file=sys.stderr)
 
 
-def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same") -> dict:
+def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
+           once: bool = False) -> dict:
     import jax
 
     dev = jax.devices(device)[0]
     try:
-        return _single(shape, seq, device, jit, verify_on)
+        return _single(shape, seq, device, jit, verify_on, once)
     except Exception:
         _diagnose(dev)
         raise
@@ -71,7 +72,7 @@ def _stage(msg: str, t0: list, dev=None) -> None:
     print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
 
 
-def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dict:
+def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: bool) -> dict:
     import jax
     import numpy as np
     from bench_models import _load
@@ -124,11 +125,25 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
         jax.block_until_ready(prf)
         out["prove_s"] = round(time.perf_counter() - t0, 3)
     else:
+        last0 = [time.perf_counter()]
+        steps0: dict[str, float] = {}
+        peaks0: dict[str, float] = {}
+
+        def progress0(name: str) -> None:  # the first prove's steps, to stderr (as it goes)
+            steps0[name] = round(time.perf_counter() - last0[0], 3)
+            peaks0[name] = round(_peak(dev), 1)
+            _stage(f"first prove: {name} {steps0[name]:.1f} s", clock, dev)
+            last0[0] = time.perf_counter()
+
         t0 = time.perf_counter()
-        prf, _, t_end = layer.prove(*args)
+        prf, _, t_end = layer.prove(*args, progress=progress0)
         jax.block_until_ready(prf)
         out["first_prove_s"] = round(time.perf_counter() - t0, 3)
         _stage(f"first prove {out['first_prove_s']} s", clock, dev)
+    if not jit and once:
+        out["prove_s"] = out["first_prove_s"]
+        out["steps_s"], out["peak_after_step_mb"] = steps0, peaks0
+    elif not jit:
         steps: dict[str, float] = {}
         peaks: dict[str, float] = {}
         last = [time.perf_counter()]
@@ -138,6 +153,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
             steps[name] = round(now - last[0], 3)
             peaks[name] = round(_peak(dev), 1)
             last[0] = now
+            _stage(f"prove: {name} {steps[name]:.1f} s", clock, dev)
 
         t0 = last[0] = time.perf_counter()
         prf, _, t_end = layer.prove(*args, progress=progress)
@@ -176,10 +192,13 @@ def main() -> None:
     p.add_argument("--cache", help="JAX persistent compilation cache directory, shared by the "
                    "per-length processes")
     p.add_argument("--timeout", type=float, help="seconds allowed per sequence length")
+    p.add_argument("--once", action="store_true", help="prove once (eager; the first prove, "
+                   "compilation included, is the one reported)")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
-        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on)),
+        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
+                                                  a.once)),
               flush=True)
         return
     env = dict(os.environ)
@@ -189,18 +208,24 @@ def main() -> None:
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     for seq in a.seq:
         cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
-               "--verify-on", a.verify_on, "--single", str(seq)] + (["--jit"] if a.jit else [])
+               "--verify-on", a.verify_on, "--single", str(seq)] + (["--jit"] if a.jit else []) \
+            + (["--once"] if a.once else [])
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
                                timeout=a.timeout)
         except subprocess.TimeoutExpired as e:
             err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
-            print(f"{a.shape} seq {seq}: TIMEOUT after {a.timeout} s\n{err[-3000:]}", flush=True)
+            keep = [x for x in err.splitlines() if x.startswith("[")]
+            print(f"{a.shape} seq {seq}: TIMEOUT after {a.timeout} s\n" + "\n".join(keep[-60:]),
+                  flush=True)
             continue
         line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
         if r.returncode or not line:
-            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n{r.stderr[-3000:]}",
-                  flush=True)
+            # the progress lines, the memory diagnostics, then the end of the traceback
+            keep = [x for x in r.stderr.splitlines()
+                    if x.startswith(("[", "memory_stats", "live arrays"))]
+            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n" + "\n".join(keep)
+                  + f"\n{r.stderr[-2500:]}", flush=True)
             continue
         res = json.loads(line[0][7:])
         print(json.dumps(res), flush=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device session for the layer benchmark (bench_layer.py on the GPU), logs under $OUT.
 # Usage, from the repo root on the device: bash benchmarks/gpu_layer_session.sh "SHAPE SEQ SECONDS" ...
-#   e.g. bash benchmarks/gpu_layer_session.sh "smollm2-layer 16 200" "7b-layer 32 150"
+#   e.g. bash benchmarks/gpu_layer_session.sh "smollm2-layer 16 200" "7b-layer 32 150 --jit"
+# (words after SECONDS are passed on to bench_layer.py)
 # An argument "model SECONDS ARGS..." runs bench_model.py ARGS (a whole model) instead.
 # Native modules: if $PREBUILT names a folder holding _native_cpu/_native_cuda .so files built
 # for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
@@ -57,9 +58,11 @@ for b in "$@"; do
       2>&1 | tee -a "$LOG"
     continue
   fi
-  read -r shape seq secs <<< "$b"
-  echo "== $shape seq $seq (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
+  read -r shape seq secs extra <<< "$b"
+  echo "== $shape seq $seq $extra (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
+  # shellcheck disable=SC2086
   timeout $(( secs + 10 )) python3 "$SRC/benchmarks/bench_layer.py" --device gpu --verify-on cpu \
-    --cache /tmp/jax-cache --shape "$shape" --seq "$seq" --timeout "$secs" 2>&1 | tee -a "$LOG"
+    --cache /tmp/jax-cache --shape "$shape" --seq "$seq" --timeout "$secs" $extra 2>&1 \
+    | tee -a "$LOG"
 done
 echo "done $(date -u +%H:%M:%S)" | tee -a "$LOG"

@@ -4,6 +4,8 @@ tampered block are rejected."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,3 +74,65 @@ def test_unpacked_proof_where_packing_expected_rejected():
     with pytest.raises(GadgetError, match="packed"):
         rangecheck.verify(SHAPES, dict.fromkeys(SHAPES, RNG), {RNG.key: prfs[RNG.key].lookup},
                           T0)
+
+
+# --- chunks: a range longer than 2^MAX_LOOKUP_LOG is proven as several lookups ---------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(rangecheck, "MAX_LOOKUP_LOG", 6)  # "a" (2^8 entries) splits in 4 pieces
+
+
+def test_plan_splits_long_columns_into_chunks(small_chunks):
+    chunks, c = rangecheck.plan(list(SHAPES.values()), RNG)
+    assert c == 6 and len(chunks) == 5 and all(ch.packed for ch in chunks)
+    pieces = [p for ch in chunks for blk in ch.blocks for p in blk]
+    assert sorted((p.col, p.piece) for p in pieces) == [(0, j) for j in range(4)] + [
+        (i, 0) for i in range(1, 5)]
+    for ch in chunks:  # one block per chunk of 2^6 entries, nothing overlapping
+        for blk in ch.blocks:
+            spans = sorted((p.offset, p.offset + (1 << p.vars)) for p in blk)
+            assert all(a[1] <= b[0] for a, b in pairwise(spans)) and spans[-1][1] <= 64
+    assert len(rangecheck.plan(list(SHAPES.values()), RNG)[0]) == 5
+    with pytest.raises(ValueError, match="lacks 0"):
+        rangecheck.plan(list(SHAPES.values()), Range(1, 8))
+
+
+def test_honest_chunked_range_check(small_chunks):
+    cols = _cols(3)
+    cl, prfs, t = _prove(cols)
+    assert sorted(prfs) == [f"{RNG.key}#{k}" for k in range(5)]
+    assert len(cl["a"]) == 4 and all(len(cl[n]) == 1 for n in "bcde")
+    assert_holds(cl, {n: np.asarray(v) for n, v in cols.items()})
+    got, tv = rangecheck.verify(SHAPES, dict.fromkeys(SHAPES, RNG), prfs, T0)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(t.state))
+    for n in SHAPES:
+        assert len(got[n]) == len(cl[n])
+        for g, c in zip(got[n], cl[n]):
+            assert np.array_equal(np.asarray(g.value), np.asarray(c.value))
+            assert np.array_equal(np.asarray(g.point), np.asarray(c.point))
+
+
+def test_chunked_tampering_rejected(small_chunks):
+    cols = _cols(4)
+    _, prfs, _ = _prove(cols)
+    shapes, rngs = SHAPES, dict.fromkeys(SHAPES, RNG)
+    k1 = f"{RNG.key}#1"
+    p = prfs[k1]
+    bad = {**prfs, k1: p.replace(values=p.values.at[0].set(field.add(p.values[0], field.ones(()))))}
+    with pytest.raises(GadgetError) as e:
+        rangecheck.verify(shapes, rngs, bad, T0)
+    assert e.value.check == "packing"
+    swapped = {**prfs, k1: prfs[f"{RNG.key}#2"], f"{RNG.key}#2": prfs[k1]}
+    with pytest.raises(GadgetError):
+        rangecheck.verify(shapes, rngs, swapped, T0)
+    with pytest.raises(GadgetError, match="expected"):
+        rangecheck.verify(shapes, rngs, {k: v for k, v in prfs.items() if k != k1}, T0)
+    # an out-of-range element in a piece of the split column
+    cols["a"] = cols["a"].at[5, 19].set(300)
+    with pytest.raises(ValueError, match="a"):
+        _prove(cols)
+    _, prfs, _ = _prove(cols, check_witness=False)
+    with pytest.raises(GadgetError):
+        rangecheck.verify(shapes, rngs, prfs, T0)

@@ -73,8 +73,22 @@ def check(x: Any, name: str = "x") -> Array:
 
 @jax.jit
 def _any_noncanonical(x: Array) -> Array:
-    # one compiled kernel: an eager check of every op's inputs must not cost ~25 dispatches
-    return jnp.any(~_lt_modulus(x))
+    # one compiled kernel: an eager check of every op's inputs must not cost ~25 dispatches.
+    # Large arrays are scanned in blocks of 2^20 elements: XLA materialised a full-size copy
+    # for the limb slices (a 32 GiB temporary for a 32 GiB table on the GPU).
+    flat = x.reshape(-1, LIMBS)
+    n, blk = flat.shape[0], _CHECK_BLOCK
+    if n <= blk:
+        return jnp.any(~_lt_modulus(flat))
+
+    def body(i: Array, acc: Array) -> Array:
+        start = jnp.minimum(i * blk, n - blk)  # the last block overlaps: fine for any()
+        return acc | jnp.any(~_lt_modulus(jax.lax.dynamic_slice_in_dim(flat, start, blk, 0)))
+
+    return jax.lax.fori_loop(0, -(-n // blk), body, jnp.bool_(False))
+
+
+_CHECK_BLOCK = 1 << 20
 
 
 def _lt_modulus(x: Array) -> Array:

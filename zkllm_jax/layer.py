@@ -400,10 +400,8 @@ def prove(
     prf, pend, out_wit, t = prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com,
                                         in_wit, pub, transcript, k_steps,
                                         check_witness=check_witness, progress=progress)
-    fin, t = pending.prove_finish(pend, weight_gens, t, k_fin, check_witness=check_witness)
-    if progress is not None:
-        jax.block_until_ready(t.state)
-        progress("finish")
+    fin, t = pending.prove_finish(pend, weight_gens, t, k_fin, check_witness=check_witness,
+                                  progress=progress)
     return prf.replace(ranges=fin.ranges, lookups=fin.lookups, openings=fin.openings), out_wit, t
 
 

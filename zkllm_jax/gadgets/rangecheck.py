@@ -21,6 +21,21 @@ the prover sends every column's value v_i = col_i(r[0:c_i]); the verifier checks
 false v_i leaves a false claim on col_i, which its opening catches; true v_i give the block's
 value, so packing adds no soundness error beyond the openings'.
 
+Chunks. One lookup argument over 2^h witness entries makes the prover hold a few 2^h-element
+field tables (tens of GiB at h = 30, what one 7B layer at 2048 tokens would need), so a range's
+lookup is split into chunks of at most 2^MAX_LOOKUP_LOG entries: blocks are at most that large
+(C = min(largest column's variables, MAX_LOOKUP_LOG)); a column longer than a block is split
+into pieces of 2^C entries (piece j: flat entries [j·2^C, (j+1)·2^C) of the padded column),
+each a whole block; consecutive blocks are grouped into chunks of 2^(MAX_LOOKUP_LOG − C), and
+each chunk is its own LogUp-GKR lookup into the same public table, with its own multiplicity
+commitment, challenges and packed values (absorbed in order). Piece j's value at the chunk's
+point r is the column's MLE at (r[0:C], bits of j), an ordinary claim on the column, so a split
+column gets one claim per piece, all discharged by its opening. Soundness is that of each
+lookup (every entry of every chunk lies in the table) plus the openings; the chunks of a range
+are proven one after another on one transcript, each bound by what came before. A range that
+fits one chunk is proven exactly as before (same proof bytes, key `rng.key`); otherwise its
+proofs are keyed `rng.key#k`.
+
 Wide signed values are split into 16-bit pieces so no table exceeds 2^16 entries:
 `signed_pieces(bits)` describes a value v in [−2^(bits−1), 2^(bits−1)) as
     bits ≤ 16:       v itself, range [−2^(bits−1), 2^(bits−1));
@@ -45,6 +60,11 @@ from ..transcript import Transcript
 
 Array = jax.Array
 PIECE_BITS = 16
+# At most 2^MAX_LOOKUP_LOG witness entries per lookup argument (a protocol constant: prover
+# and verifier derive the same chunks from it). The LogUp-GKR prover holds about 2 x 4 x 2^26
+# field elements (16 GiB) at its leaf sumcheck for 2^26 entries; longer ranges are proven as
+# several lookups into the same table (module docstring, "Chunks").
+MAX_LOOKUP_LOG = 26
 
 
 class Range(NamedTuple):
@@ -117,30 +137,6 @@ def _flat_padded(x: Array) -> Array:
     return jnp.pad(jnp.asarray(x, jnp.int32), widths).reshape(-1)
 
 
-def _blocks(cols: Sequence[Array], plan: list[list[tuple[int, int]]]) -> list[Array]:
-    big = max(1 << _vars(c.shape) for c in cols)
-    out = []
-    for blk in plan:
-        parts = [_flat_padded(cols[i]) for i, _ in blk]
-        used = sum(int(p.shape[0]) for p in parts)
-        if used < big:
-            parts.append(jnp.zeros((big - used,), jnp.int32))
-        out.append(jnp.concatenate(parts) if len(parts) > 1 else parts[0])
-    return out
-
-
-def _block_value(point: Sequence[int], blk: list[tuple[int, int]], vals: Sequence[int],
-                 col_vars: Sequence[int]) -> int:
-    from ..claims import eq_ints
-
-    acc = 0
-    for i, off in blk:
-        c = col_vars[i]
-        high = point[c:]
-        acc += eq_ints(high, [(off >> c >> j) & 1 for j in range(len(high))]) * vals[i]
-    return acc % field.R
-
-
 def _values(cols: Sequence[Array], point: Array) -> Array:
     """Each column's MLE at point[:its variables], Fr[K, 8]; columns of one shape share a
     point, so they are evaluated together."""
@@ -174,6 +170,88 @@ def _groups(ranges: Mapping[str, Range]) -> list[tuple[Range, list[str]]]:
     return sorted(by.items())
 
 
+class Piece(NamedTuple):
+    """One packed item: column `col` (index in its group), its `piece`-th run of 2^`vars`
+    entries (piece 0 and the column's own size when the column is not split), at `offset`
+    in its block."""
+
+    col: int
+    piece: int
+    vars: int
+    offset: int
+
+
+class Chunk(NamedTuple):
+    """One lookup argument of a range: packed `blocks` of pieces, or (unpacked) the columns
+    `cols` themselves."""
+
+    packed: bool
+    blocks: list[list[Piece]]
+    cols: list[int]
+
+
+def plan(shapes: Sequence[Sequence[int]], rng: Range) -> tuple[list[Chunk], int]:
+    """How the columns of one range are looked up: the chunks (one lookup argument each, of at
+    most 2^MAX_LOOKUP_LOG witness entries) and the block size's variables C (see the module
+    docstring). Deterministic in (shapes, rng, MAX_LOOKUP_LOG): prover and verifier agree."""
+    col_vars = [_vars(s) for s in shapes]
+    top, cap = max(col_vars), MAX_LOOKUP_LOG
+    blocks: list[list[Piece]] | None
+    if top > cap:
+        if not rng.lo <= 0 < rng.lo + (1 << rng.log_size):
+            raise ValueError(f"rangecheck: a column of 2^{top} entries is over 2^{cap} and the "
+                             f"range {rng.key} lacks 0 (cannot split it into blocks)")
+        c = cap
+        items = [(i, j, min(v, c)) for i, v in enumerate(col_vars)
+                 for j in range(1 << max(0, v - c))]
+        items.sort(key=lambda it: (-it[2], it[0], it[1]))
+        blocks, used = [], 1 << c
+        for i, j, v in items:
+            if used + (1 << v) > (1 << c):
+                blocks.append([])
+                used = 0
+            blocks[-1].append(Piece(i, j, v, used))
+            used += 1 << v
+    else:
+        c = top
+        old = packing(shapes, rng)
+        blocks = None if old is None else [[Piece(i, 0, col_vars[i], off) for i, off in blk]
+                                           for blk in old]
+    per = 1 << (cap - c)
+    if blocks is None:
+        idx = list(range(len(shapes)))
+        return [Chunk(False, [], idx[k:k + per]) for k in range(0, len(idx), per)], c
+    return [Chunk(True, blocks[k:k + per], []) for k in range(0, len(blocks), per)], c
+
+
+def _chunk_keys(rng: Range, n: int) -> list[str]:
+    return [rng.key] if n == 1 else [f"{rng.key}#{k}" for k in range(n)]
+
+
+def _items(ch: Chunk) -> list[Piece]:
+    """A packed chunk's pieces in the order of its values: by column, then piece."""
+    return sorted((p for blk in ch.blocks for p in blk), key=lambda p: (p.col, p.piece))
+
+
+def _piece_point(point: Array, p: Piece, col_vars: int) -> Array:
+    """The column's point for piece p's value at the lookup's point: point[:vars], then the
+    piece's index in binary (least significant first)."""
+    if col_vars <= p.vars:
+        return point[:col_vars]
+    bits = field.encode([(p.piece >> b) & 1 for b in range(col_vars - p.vars)])
+    return jnp.concatenate([point[: p.vars], bits])
+
+
+def _piece_block_value(point: Sequence[int], blk: list[Piece], vals: Mapping[Piece, int]) -> int:
+    from ..claims import eq_ints
+
+    acc = 0
+    for p in blk:
+        high = point[p.vars:]
+        acc += eq_ints(high, [(p.offset >> p.vars >> j) & 1 for j in range(len(high))]) * vals[p]
+    return acc % field.R
+
+
 def prove(
     columns: Mapping[str, Any],
     ranges: Mapping[str, Range],
@@ -186,8 +264,9 @@ def prove(
 
     Concrete columns are checked first (ValueError naming the column, index and value) unless
     `check_witness` is False (then an out-of-range element only makes verification fail, as
-    inside `jit`). Returns the claims on the columns (by name), the lookup proofs (by range
-    key) and the transcript.
+    inside `jit`). Returns the claims on the columns (by name; a column split into pieces gets
+    one claim per piece), the lookup proofs (by range key, "key#k" for the chunks of a range
+    that needs several) and the transcript.
     """
     if set(columns) != set(ranges):
         raise ValueError(f"rangecheck: columns {sorted(columns)} and ranges {sorted(ranges)} "
@@ -199,26 +278,60 @@ def prove(
     t = transcript
     for gi, (rng, names) in enumerate(groups):
         cols = [jnp.asarray(columns[n], jnp.int32) for n in names]
-        plan = packing([c.shape for c in cols], rng)
+        col_vars = [_vars(c.shape) for c in cols]
+        chunks, c = plan([c.shape for c in cols], rng)
         if check_witness:
             lookup.check_witness(table(rng), cols, names)
-        looked = cols if plan is None else _blocks(cols, plan)
-        m = lookup.multiplicities(table(rng), looked)
-        cl, prf, t = lookup.prove_with_multiplicities(table(rng), looked, m, t,
-                                                      generators(rng), keys[gi])
-        if plan is None:
-            proofs[rng.key] = prf
-            for i, n in enumerate(names):
-                out[n] = [Claim(point=cl.column_point(i), value=cl.values[i, 0])]
-            continue
-        point = cl.column_point(0)
-        pts = [point[: _vars(c.shape)] for c in cols]
-        vals = _values(cols, point)
-        t = t.absorb_field(b"packed", vals)
-        proofs[rng.key] = PackedLookup(lookup=prf, values=vals)
-        for i, n in enumerate(names):
-            out[n] = [Claim(point=pts[i], value=vals[i])]
+        flat: dict[int, Array] = {}
+        for k, (ch, pkey) in enumerate(zip(chunks, _chunk_keys(rng, len(chunks)))):
+            kk = keys[gi] if len(chunks) == 1 else jax.random.fold_in(keys[gi], k)
+            if not ch.packed:
+                looked = [cols[i] for i in ch.cols]
+                m = lookup.multiplicities(table(rng), looked)
+                cl, prf, t = lookup.prove_with_multiplicities(table(rng), looked, m, t,
+                                                              generators(rng), kk)
+                proofs[pkey] = prf
+                for li, i in enumerate(ch.cols):
+                    out.setdefault(names[i], []).append(
+                        Claim(point=cl.column_point(li), value=cl.values[li, 0]))
+                continue
+            looked = _piece_blocks([[_piece(cols, flat, p) for p in blk] for blk in ch.blocks],
+                                   c)
+            m = lookup.multiplicities(table(rng), looked)
+            cl, prf, t = lookup.prove_with_multiplicities(table(rng), looked, m, t,
+                                                          generators(rng), kk)
+            del looked
+            point = cl.column_point(0)
+            items = _items(ch)
+            vals = _values([_piece(cols, flat, p) for p in items], point)
+            t = t.absorb_field(b"packed", vals)
+            proofs[pkey] = PackedLookup(lookup=prf, values=vals)
+            for p, v in zip(items, vals):
+                out.setdefault(names[p.col], []).append(
+                    Claim(point=_piece_point(point, p, col_vars[p.col]), value=v))
     return out, proofs, t
+
+
+def _piece(cols: Sequence[Array], flat: dict[int, Array], p: Piece) -> Array:
+    """Piece p's entries: the column itself if whole, else its run of the flat padded column
+    (flattened once per column, kept in `flat`)."""
+    if _vars(cols[p.col].shape) <= p.vars:
+        return cols[p.col]
+    if p.col not in flat:
+        flat[p.col] = _flat_padded(cols[p.col])
+    return flat[p.col][p.piece << p.vars:(p.piece + 1) << p.vars]
+
+
+def _piece_blocks(blocks: list[list[Array]], c: int) -> list[Array]:
+    """Each block's pieces flattened (per-axis padding) and concatenated, zero-filled to 2^c."""
+    out = []
+    for parts in blocks:
+        flat = [_flat_padded(x) for x in parts]
+        used = sum(int(x.shape[0]) for x in flat)
+        if used < (1 << c):
+            flat.append(jnp.zeros(((1 << c) - used,), jnp.int32))
+        out.append(jnp.concatenate(flat) if len(flat) > 1 else flat[0])
+    return out
 
 
 def verify(
@@ -229,56 +342,67 @@ def verify(
 ) -> tuple[ClaimSet, Transcript]:
     """Check `prove`; returns the claims on the columns. Raises GadgetError("range_check", ...)."""
     groups = _groups(ranges)
-    if set(proofs) != {rng.key for rng, _ in groups}:
-        raise GadgetError("range_check", "shape", f"proofs for ranges {sorted(proofs)}, expected "
-                          f"{sorted(rng.key for rng, _ in groups)}")
-    out: ClaimSet = {}
-    t = transcript
+    plans = []
     for rng, names in groups:
         shp = [tuple(int(d) for d in shapes[n]) for n in names]
-        plan = packing(shp, rng)
-        prf = proofs[rng.key]
-        if plan is not None:
-            if not isinstance(prf, PackedLookup) or tuple(prf.values.shape) != (len(names),
-                                                                                 field.LIMBS):
-                raise GadgetError("range_check", "shape", f"range {rng.key}: expected a packed "
-                                  f"lookup with {len(names)} column values")
-            big = max(1 << _vars(s) for s in shp)
-            looked, prf = [(big,)] * len(plan), prf.lookup
-        elif isinstance(prf, PackedLookup):
-            raise GadgetError("range_check", "shape", f"range {rng.key}: unexpected packing")
-        else:
-            looked = shp
-        try:
-            cl, t = lookup.verify(table(rng), looked, prf, t, generators(rng))
-        except lookup.LookupError as e:
-            raise GadgetError("range_check", e.check, f"range {rng.key} of {names}: {e}",
-                              e.round) from e
-        if plan is None:
-            for i, n in enumerate(names):
-                out[n] = [Claim(point=cl.column_point(i), value=cl.values[i, 0])]
-            continue
-        vals_f = proofs[rng.key].values
-        vals = ints(vals_f)
-        point = ints(cl.column_point(0))
+        chunks, c = plan(shp, rng)
+        plans.append((rng, names, shp, chunks, c, _chunk_keys(rng, len(chunks))))
+    want = {k for *_, ks in plans for k in ks}
+    if set(proofs) != want:
+        raise GadgetError("range_check", "shape", f"proofs for ranges {sorted(proofs)}, expected "
+                          f"{sorted(want)}")
+    out: ClaimSet = {}
+    t = transcript
+    for rng, names, shp, chunks, c, pkeys in plans:
         col_vars = [_vars(s) for s in shp]
-        for b, blk in enumerate(plan):
-            if _block_value(point, blk, vals, col_vars) != ints(cl.values[b, 0])[0]:
-                raise GadgetError("range_check", "packing", f"range {rng.key}: block {b}'s "
-                                  "value differs from its columns' values")
-        t = t.absorb_field(b"packed", vals_f)
-        pt = cl.column_point(0)
-        for i, n in enumerate(names):
-            out[n] = [Claim(point=pt[: col_vars[i]], value=vals_f[i])]
+        for ch, pkey in zip(chunks, pkeys):
+            prf = proofs[pkey]
+            if ch.packed:
+                items = _items(ch)
+                if not isinstance(prf, PackedLookup) or tuple(prf.values.shape) != (
+                        len(items), field.LIMBS):
+                    raise GadgetError("range_check", "shape", f"range {pkey}: expected a packed "
+                                      f"lookup with {len(items)} column values")
+                looked, lk = [(1 << c,)] * len(ch.blocks), prf.lookup
+            elif isinstance(prf, PackedLookup):
+                raise GadgetError("range_check", "shape", f"range {pkey}: unexpected packing")
+            else:
+                looked, lk = [shp[i] for i in ch.cols], prf
+            try:
+                cl, t = lookup.verify(table(rng), looked, lk, t, generators(rng))
+            except lookup.LookupError as e:
+                raise GadgetError("range_check", e.check, f"range {pkey} of {names}: {e}",
+                                  e.round) from e
+            if not ch.packed:
+                for li, i in enumerate(ch.cols):
+                    out.setdefault(names[i], []).append(
+                        Claim(point=cl.column_point(li), value=cl.values[li, 0]))
+                continue
+            vals_f = prf.values
+            vals = dict(zip(items, ints(vals_f)))
+            point = ints(cl.column_point(0))
+            for b, blk in enumerate(ch.blocks):
+                if _piece_block_value(point, blk, vals) != ints(cl.values[b, 0])[0]:
+                    raise GadgetError("range_check", "packing", f"range {pkey}: block {b}'s "
+                                      "value differs from its columns' values")
+            t = t.absorb_field(b"packed", vals_f)
+            pt = cl.column_point(0)
+            for p, v in zip(items, vals_f):
+                out.setdefault(names[p.col], []).append(
+                    Claim(point=_piece_point(pt, p, col_vars[p.col]), value=v))
     return out, t
 
 
 __all__ = [
+    "MAX_LOOKUP_LOG",
     "PIECE_BITS",
+    "Chunk",
     "PackedLookup",
+    "Piece",
     "Range",
     "generators",
     "packing",
+    "plan",
     "prove",
     "signed_pieces",
     "signed_range",

@@ -75,7 +75,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from .. import commit, field, lookup, mle
+from .. import commit, field, lookup, mle, sumcheck
 from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim, evaluate, ints
 from ..claims import num_vars as nvars
 from ..lookup import LookupProof, prefix_indicator, shape_indicator
@@ -404,6 +404,66 @@ def _begin(t: Transcript, p: Params, tabs: Sequence[lookup.Table], claim: Claim)
     return absorb_claim(t, b"probs", claim)
 
 
+def _fr_table(x: Array) -> Array:
+    """int32 (or Fr) tensor -> its flat MLE table Fr[2^n, 8] (inside a jitted builder)."""
+    return mle.table(field.encode(x) if x.dtype != jnp.uint32 else x)
+
+
+@jax.jit
+def _product_stack(xs: tuple, w: Array) -> Array:
+    """[the product chain's tables..., eq(w, ·)] as one Fr[K + 1, 2^n, 8]."""
+    return jnp.stack([_fr_table(x) for x in xs] + [mle.eq_table(w)])
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _identity_stack(p: Params, argmax: Array, e_i: Array, s: Array, shift: Array, probs: Array,
+                    lin_xs: tuple, lc: Array, vc: Array, w: Array) -> tuple[Array, Array]:
+    """[ind, N, D = s − shift̄, e, z̄, probs, Lin, eq(w, ·)] (Fr[8, 2^n, 8]) and z = Σ_j N·e
+    (Fr[H, T, 8])."""
+    shape = p.shape
+    lower = jnp.broadcast_to(field.encode(_lower(p)), shape + (field.LIMBS,))
+    e = field.encode(e_i)
+    z = field.sum(field.mul(lower, e), axis=-1)  # (H, T)
+    z_bar = jnp.broadcast_to(z[:, :, None], shape + (field.LIMBS,))
+    d = field.sub(field.encode(s), field.encode(jnp.broadcast_to(shift[:, :, None], shape)))
+    lin = field.mul(field.ones(shape), vc)
+    for i, x in enumerate(lin_xs):
+        lin = field.add(lin, field.mul(field.encode(x), lc[i]))
+    tabs = [field.encode(argmax), lower, d, e, z_bar, field.encode(probs), lin]
+    return jnp.stack([mle.table(x) for x in tabs] + [mle.eq_table(w)]), z
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _row_stack(p: Params, argmax: Array, x_lo: Array, x_hi: Array, e_i: Array, rp: Array
+               ) -> Array:
+    """[ind, x_lo, x_hi, N, e, eq(rp, ·)] as one Fr[6, 2^n, 8]."""
+    lower = jnp.broadcast_to(field.encode(_lower(p)), p.shape + (field.LIMBS,))
+    tabs = [field.encode(argmax), field.encode(x_lo), field.encode(x_hi), lower,
+            field.encode(e_i)]
+    return jnp.stack([mle.table(x) for x in tabs] + [mle.eq_table(rp)])
+
+
+def _prove_stacked(stacked: Array, t: Transcript, label: bytes, eq_point: Array, terms: Any,
+                   coeffs: Array) -> tuple[Array, Array, SumcheckProof, Transcript]:
+    """`core.prove_sumcheck(list(stacked[:-1]), eq_point=...)` (the same proof and transcript)
+    for tables already stacked with their eq table, without copying them again."""
+    if stacked.shape[1] < 2:
+        return core.prove_sumcheck(list(stacked[:-1]), t, label=label, eq_point=eq_point,
+                                   terms=terms, coeffs=coeffs)
+    fc, prf, t = _prove_with_eq_table(stacked, t, eq_point, coeffs, label=label,
+                                      terms=tuple(map(tuple, terms)))
+    return fc.point, fc.values, prf, t
+
+
+@functools.partial(jax.jit, static_argnames=("label", "terms"))
+def _prove_with_eq_table(stacked: Array, t: Transcript, eq_point: Array, coeffs: Array, *,
+                         label: bytes, terms: Any) -> tuple:
+    # under jit: the stacked tables (built canonical by the builders above) skip the eager
+    # canonical-limb check, which needs a temporary as large as the tables (32 GiB here)
+    return sumcheck.prove_with_eq_table(stacked, t, eq_point, label=label, terms=terms,
+                                        coeffs=coeffs)
+
+
 # --- prover ------------------------------------------------------------------------------------
 
 
@@ -444,8 +504,6 @@ def prove(
     kj = mle.num_vars(p.keys)
     check_claim(out_claim, n, "output claim", "softmax")
     adv = {k: jnp.asarray(v, jnp.int32) for k, v in adv.items()}
-    fa = {k: field.encode(v) for k, v in adv.items()}
-    fs = field.encode(s)
     keys = jax.random.split(key, p.num_digits + 1)
     t = _begin(transcript, p, tables, out_claim)
     claims: ClaimSet = {"probs": [out_claim]}
@@ -453,13 +511,18 @@ def prove(
     def add(name: str, point: Array, value: Array) -> None:
         claims.setdefault(name, []).append(Claim(point=point, value=value))
 
+    # The sumchecks' tables are built from the int32 advice in one compiled pass each (field
+    # encoding, the derived tables and the eq table fused into the stacked input), so no Fr
+    # copy of the advice outlives its sumcheck: at 32 heads x 2048^2 every Fr table is 4 GiB.
+
     # 1. the product chain
     w_b, t = t.challenges(b"w_products", n)
     lam_b, t = t.challenge(b"lambda_products")
     names_b = _product_tables(p)
-    r_b, fin_b, pr_b, t = core.prove_sumcheck(
-        [mle.table(fa[k]) for k in names_b], t, label=SOFTMAX + b"/products", eq_point=w_b,
-        terms=product_terms(p), coeffs=_product_coeffs(lam_b, p))
+    stacked = _product_stack(tuple(adv[k] for k in names_b), w_b)
+    r_b, fin_b, pr_b, t = _prove_stacked(stacked, t, SOFTMAX + b"/products", w_b,
+                                         product_terms(p), _product_coeffs(lam_b, p))
+    del stacked
     for i, name in enumerate(names_b):
         add(name, r_b, fin_b[i])
 
@@ -467,22 +530,15 @@ def prove(
     w, t = t.challenges(b"w", n)
     lam, t = t.challenge(b"lambda")
     c = _powers(lam, 5)
-    lower = jnp.broadcast_to(field.encode(_lower(p)), shape + (field.LIMBS,))
-    ind, e = fa["argmax"], fa[_exp_name(p)]
-    z = field.sum(field.mul(lower, e), axis=-1)  # (H, T)
-    z_bar = jnp.broadcast_to(z[:, :, None], shape + (field.LIMBS,))
-    d = field.sub(fs, jnp.broadcast_to(fa["shift"][:, :, None], shape + (field.LIMBS,)))
     lc, vc = _linear_coeffs(c, p)
-    lin = field.mul(field.ones(shape), vc)
-    for i, name in enumerate(_lin_names(p)):
-        lin = field.add(lin, field.mul(fa[name], lc[i]))
-    tabs_a = [ind, lower, d, e, z_bar, fa["probs"], lin]
-    r, fin_a, pr_a, t = core.prove_sumcheck(
-        [mle.table(x) for x in tabs_a], t, label=SOFTMAX + b"/identities", eq_point=w,
-        terms=IDENTITY_TERMS, coeffs=_identity_coeffs(c, p))
+    stacked, z = _identity_stack(p, adv["argmax"], adv[_exp_name(p)], s, adv["shift"],
+                                 adv["probs"], tuple(adv[k] for k in _lin_names(p)), lc, vc, w)
+    r, fin_a, pr_a, t = _prove_stacked(stacked, t, SOFTMAX + b"/identities", w,
+                                       IDENTITY_TERMS, _identity_coeffs(c, p))
+    del stacked
     r_row = r[kj:]
-    vals = [evaluate(fa[k], r) for k in _lin_names(p)]
-    vals += [evaluate(fs, r), evaluate(fa["shift"], r_row), evaluate(z, r_row)]
+    vals = [evaluate(adv[k], r) for k in _lin_names(p)]
+    vals += [evaluate(s, r), evaluate(adv["shift"], r_row), evaluate(z, r_row)]
     values = jnp.stack(vals)
     t = t.absorb_field(b"values", values)
     add("argmax", r, fin_a[0])
@@ -494,10 +550,11 @@ def prove(
 
     # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
     mu, t = t.challenge(b"mu")
-    tabs_r = [ind, fa["x/lo"], fa["x/hi"], lower, e]
-    r3, fin_r, pr_r, t = core.prove_sumcheck(
-        [mle.table(x) for x in tabs_r], t, label=SOFTMAX + b"/rows",
-        eq_point=_row_point(r, p), terms=ROW_TERMS, coeffs=_row_coeffs(mu))
+    rp = _row_point(r, p)
+    stacked = _row_stack(p, adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)], rp)
+    r3, fin_r, pr_r, t = _prove_stacked(stacked, t, SOFTMAX + b"/rows", rp, ROW_TERMS,
+                                        _row_coeffs(mu))
+    del stacked
     for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
         add(name, r3, fin_r[i])
 
