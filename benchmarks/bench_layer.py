@@ -14,6 +14,11 @@ proof there; `same` verifies on the proving device. If a run fails (e.g. out of 
 the device's memory statistics and its largest live arrays go to stderr. `--cache DIR` shares
 JAX's persistent compilation cache between the per-length processes (every eager op compiles
 once per shape; on a GPU that dominates the first call).
+
+`--modes plain zk` proves the same layer in both modes in one process (same weights,
+commitments and inputs; each mode's first call compiles its ops, its second is timed) and prints
+the zero-knowledge overhead side by side: prove time, proof bytes, verify time. The default
+is the zero-knowledge mode alone.
 """
 
 from __future__ import annotations
@@ -53,12 +58,13 @@ def _diagnose(dev) -> None:
         print(f"(diagnostics failed: {e})", file=sys.stderr)
 
 
-def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same") -> dict:
+def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
+           modes: tuple[str, ...] = ("zk",)) -> dict:
     import jax
 
     dev = jax.devices(device)[0]
     try:
-        return _single(shape, seq, device, jit, verify_on)
+        return _single(shape, seq, device, jit, verify_on, modes)
     except Exception:
         _diagnose(dev)
         raise
@@ -71,13 +77,13 @@ def _stage(msg: str, t0: list, dev=None) -> None:
     print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
 
 
-def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dict:
+def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str,
+            modes: tuple[str, ...]) -> dict:
     import jax
-    import numpy as np
     from bench_models import _load
     from zkllm_jax.models import run
 
-    from zkllm_jax import layer, model, proof, weights
+    from zkllm_jax import layer, model, weights
     from zkllm_jax.transcript import Transcript
 
     dev = jax.devices(device)[0]
@@ -107,11 +113,29 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
     in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
                                             layer.advice_generators(sp.layer),
                                             jax.random.PRNGKey(2))
-    t_start = Transcript.new(b"bench/layer")
-    args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
-            jax.random.PRNGKey(3))
     out: dict = {"shape": shape, "seq": seq, "device": str(dev), "jit": jit,
                  "forward_s": round(t_fwd, 3), "weight_commit_s": round(t_wcommit, 3)}
+    for mode in modes:
+        t_start = Transcript.new(b"bench/layer", zk=mode == "zk")
+        args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
+                jax.random.PRNGKey(3))
+        res = _prove_verify(args, jit, dev, verify_on, clock)
+        if len(modes) == 1:
+            out.update(res, mode=mode)
+        else:
+            out[mode] = res
+    return out
+
+
+def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list) -> dict:
+    """Prove twice (first call, then the timed steady state) and verify, in the transcript's
+    mode."""
+    import jax
+    import numpy as np
+
+    from zkllm_jax import layer, proof
+
+    out: dict = {}
     if jit:
         fn = jax.jit(lambda *a: layer.prove(*a, check_witness=False)[0:3:2],
                      static_argnums=(0,))
@@ -147,6 +171,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
         out["peak_after_step_mb"] = peaks
     out["peak_prove_mb"] = round(_peak(dev), 1)
     _stage(f"prove {out['prove_s']} s, peak {out['peak_prove_mb']} MiB", clock)
+    sp_layer, _, wcoms, _, wgens, _, in_coms, _, pub, t_start, _ = args
     vargs = (wcoms, wgens, in_coms, prf, pub, t_start)
     vdev = dev
     if verify_on == "cpu" and dev.platform != "cpu":
@@ -155,7 +180,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str) -> dic
         vargs = jax.device_put(vargs, vdev)
     out["verify_device"] = str(vdev)
     t0 = time.perf_counter()
-    _, tv = layer.verify(sp.layer, *vargs)
+    _, tv = layer.verify(sp_layer, *vargs)
     out["verify_s"] = round(time.perf_counter() - t0, 3)
     out["transcripts_agree"] = bool(np.array_equal(np.asarray(tv.state), np.asarray(t_end.state)))
     out["proof_bytes"] = len(proof.tree_to_bytes(prf))
@@ -176,11 +201,13 @@ def main() -> None:
     p.add_argument("--cache", help="JAX persistent compilation cache directory, shared by the "
                    "per-length processes")
     p.add_argument("--timeout", type=float, help="seconds allowed per sequence length")
+    p.add_argument("--modes", nargs="+", choices=("zk", "plain"), default=["zk"],
+                   help="proof modes to run on the same layer in one process (e.g. plain zk)")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
-        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on)),
-              flush=True)
+        print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
+                                            tuple(a.modes))), flush=True)
         return
     env = dict(os.environ)
     if a.cache:
@@ -189,7 +216,8 @@ def main() -> None:
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     for seq in a.seq:
         cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
-               "--verify-on", a.verify_on, "--single", str(seq)] + (["--jit"] if a.jit else [])
+               "--verify-on", a.verify_on, "--single", str(seq), "--modes", *a.modes] + (
+                   ["--jit"] if a.jit else [])
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
                                timeout=a.timeout)
@@ -204,6 +232,18 @@ def main() -> None:
             continue
         res = json.loads(line[0][7:])
         print(json.dumps(res), flush=True)
+        if "zk" in res and "plain" in res:
+            print(_overhead(res), flush=True)
+
+
+def _overhead(res: dict) -> str:
+    """The zero-knowledge mode against the plain one, side by side."""
+    z, p = res["zk"], res["plain"]
+    rows = [f"{res['shape']} seq {res['seq']} on {res['device']}: plain vs zero-knowledge"]
+    for key, unit in (("prove_s", "s"), ("verify_s", "s"), ("proof_bytes", "B")):
+        rows.append(f"  {key:12s} {p[key]:>12,} {unit} {z[key]:>12,} {unit}  "
+                    f"x{z[key] / p[key]:.3f}")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":
