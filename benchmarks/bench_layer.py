@@ -14,6 +14,12 @@ proof there; `same` verifies on the proving device. If a run fails (e.g. out of 
 the device's memory statistics and its largest live arrays go to stderr. `--cache DIR` shares
 JAX's persistent compilation cache between the per-length processes (every eager op compiles
 once per shape; on a GPU that dominates the first call).
+
+`--modes plain zk` proves the same layer in both modes (same weights, commitments, inputs and
+keys; a fresh process per mode, as per length: one process compiling both modes' provers and a
+verifier ran out of XLA code mappings on the 2-core machine) and prints the zero-knowledge
+overhead side by side: prove time, proof bytes, verify time. The default is the
+zero-knowledge mode alone.
 """
 
 from __future__ import annotations
@@ -54,12 +60,12 @@ def _diagnose(dev) -> None:
 
 
 def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
-           once: bool = False) -> dict:
+           once: bool = False, modes: tuple[str, ...] = ("zk",)) -> dict:
     import jax
 
     dev = jax.devices(device)[0]
     try:
-        return _single(shape, seq, device, jit, verify_on, once)
+        return _single(shape, seq, device, jit, verify_on, once, modes)
     except Exception:
         _diagnose(dev)
         raise
@@ -72,13 +78,13 @@ def _stage(msg: str, t0: list, dev=None) -> None:
     print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
 
 
-def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: bool) -> dict:
+def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: bool,
+            modes: tuple[str, ...]) -> dict:
     import jax
-    import numpy as np
     from bench_models import _load
     from zkllm_jax.models import run
 
-    from zkllm_jax import layer, model, proof, weights
+    from zkllm_jax import layer, model, weights
     from zkllm_jax.transcript import Transcript
 
     dev = jax.devices(device)[0]
@@ -108,11 +114,30 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
     in_coms, in_wits = layer.commit_tensors(layer.pieces(lw["input"]),
                                             layer.advice_generators(sp.layer),
                                             jax.random.PRNGKey(2))
-    t_start = Transcript.new(b"bench/layer")
-    args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
-            jax.random.PRNGKey(3))
     out: dict = {"shape": shape, "seq": seq, "device": str(dev), "jit": jit,
                  "forward_s": round(t_fwd, 3), "weight_commit_s": round(t_wcommit, 3)}
+    for mode in modes:
+        t_start = Transcript.new(b"bench/layer", zk=mode == "zk")
+        args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
+                jax.random.PRNGKey(3))
+        res = _prove_verify(args, jit, dev, verify_on, clock, once)
+        if len(modes) == 1:
+            out.update(res, mode=mode)
+        else:
+            out[mode] = res
+    return out
+
+
+def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list,
+                  once: bool = False) -> dict:
+    """Prove twice (first call, then the timed steady state) and verify, in the transcript's
+    mode."""
+    import jax
+    import numpy as np
+
+    from zkllm_jax import layer, proof
+
+    out: dict = {}
     if jit:
         fn = jax.jit(lambda *a: layer.prove(*a, check_witness=False)[0:3:2],
                      static_argnums=(0,))
@@ -163,6 +188,11 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
         out["peak_after_step_mb"] = peaks
     out["peak_prove_mb"] = round(_peak(dev), 1)
     _stage(f"prove {out['prove_s']} s, peak {out['peak_prove_mb']} MiB", clock)
+    sp_layer, _, wcoms, _, wgens, _, in_coms, _, pub, t_start, _ = args
+    # drop the provers' executables before the verifier compiles its own: after two proves,
+    # XLA's CPU compiler ran out of memory for code ("LLVM compilation error: Cannot allocate
+    # memory") on the 2-core machine
+    jax.clear_caches()
     vargs = (wcoms, wgens, in_coms, prf, pub, t_start)
     vdev = dev
     if verify_on == "cpu" and dev.platform != "cpu":
@@ -171,7 +201,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
         vargs = jax.device_put(vargs, vdev)
     out["verify_device"] = str(vdev)
     t0 = time.perf_counter()
-    _, tv = layer.verify(sp.layer, *vargs)
+    _, tv = layer.verify(sp_layer, *vargs)
     out["verify_s"] = round(time.perf_counter() - t0, 3)
     out["transcripts_agree"] = bool(np.array_equal(np.asarray(tv.state), np.asarray(t_end.state)))
     out["proof_bytes"] = len(proof.tree_to_bytes(prf))
@@ -194,11 +224,13 @@ def main() -> None:
     p.add_argument("--timeout", type=float, help="seconds allowed per sequence length")
     p.add_argument("--once", action="store_true", help="prove once (eager; the first prove, "
                    "compilation included, is the one reported)")
+    p.add_argument("--modes", nargs="+", choices=("zk", "plain"), default=["zk"],
+                   help="proof modes to run on the same layer in one process (e.g. plain zk)")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
         print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
-                                                  a.once)),
+                                                  a.once, tuple(a.modes))),
               flush=True)
         return
     env = dict(os.environ)
@@ -207,28 +239,48 @@ def main() -> None:
                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     for seq in a.seq:
-        cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
-               "--verify-on", a.verify_on, "--single", str(seq)] + (["--jit"] if a.jit else []) \
-            + (["--once"] if a.once else [])
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
-                               timeout=a.timeout)
-        except subprocess.TimeoutExpired as e:
-            err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
-            keep = [x for x in err.splitlines() if x.startswith("[")]
-            print(f"{a.shape} seq {seq}: TIMEOUT after {a.timeout} s\n" + "\n".join(keep[-60:]),
-                  flush=True)
-            continue
-        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
-        if r.returncode or not line:
-            # the progress lines, the memory diagnostics, then the end of the traceback
-            keep = [x for x in r.stderr.splitlines()
-                    if x.startswith(("[", "memory_stats", "live arrays"))]
-            print(f"{a.shape} seq {seq}: FAILED (exit {r.returncode})\n" + "\n".join(keep)
-                  + f"\n{r.stderr[-2500:]}", flush=True)
-            continue
-        res = json.loads(line[0][7:])
-        print(json.dumps(res), flush=True)
+        by_mode = {}
+        for mode in a.modes:
+            res = _run_single(a, seq, mode, env)
+            if res is not None:
+                print(json.dumps(res), flush=True)
+                by_mode[mode] = res
+        if len(by_mode) == 2:
+            print(_overhead(by_mode["plain"], by_mode["zk"]), flush=True)
+
+
+def _run_single(a: argparse.Namespace, seq: int, mode: str, env: dict) -> dict | None:
+    """One length in one mode, in a fresh process; None (and the reason printed) on failure."""
+    cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
+           "--verify-on", a.verify_on, "--single", str(seq), "--modes", mode] + (
+               ["--jit"] if a.jit else []) + (["--once"] if a.once else [])
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
+                           timeout=a.timeout)
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        keep = [x for x in err.splitlines() if x.startswith("[")]
+        print(f"{a.shape} seq {seq} {mode}: TIMEOUT after {a.timeout} s\n"
+              + "\n".join(keep[-60:]), flush=True)
+        return None
+    line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+    if r.returncode or not line:
+        # the progress lines, the memory diagnostics, then the end of the traceback
+        keep = [x for x in r.stderr.splitlines()
+                if x.startswith(("[", "memory_stats", "live arrays"))]
+        print(f"{a.shape} seq {seq} {mode}: FAILED (exit {r.returncode})\n" + "\n".join(keep)
+              + f"\n{r.stderr[-2500:]}", flush=True)
+        return None
+    return json.loads(line[0][7:])
+
+
+def _overhead(p: dict, z: dict) -> str:
+    """The zero-knowledge mode's result against the plain one's, side by side."""
+    rows = [f"{z['shape']} seq {z['seq']} on {z['device']}: plain vs zero-knowledge"]
+    for key, unit in (("prove_s", "s"), ("verify_s", "s"), ("proof_bytes", "B")):
+        rows.append(f"  {key:12s} {p[key]:>12,} {unit} {z[key]:>12,} {unit}  "
+                    f"x{z[key] / p[key]:.3f}")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

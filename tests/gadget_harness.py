@@ -18,7 +18,7 @@ from zkllm_jax.claims import Claim, GadgetError
 from zkllm_jax.transcript import Transcript
 
 R = field.R
-T0 = Transcript.new(b"zkllm-test/gadgets")
+T0 = Transcript.new(b"zkllm-test/gadgets").with_rng(jax.random.key(2024))  # zero-knowledge
 FX = FixedPointConfig()
 CFG = LlamaConfig(
     vocab_size=64,
@@ -160,6 +160,8 @@ def rejects(fn: Callable[[], object]) -> None:
 __all__ = [
     "CFG",
     "FX",
+    "MASK_FIELDS",
+    "SUMCHECK_FIELDS",
     "T0",
     "TOKENS",
     "R",
@@ -179,7 +181,11 @@ __all__ = [
 ]
 
 
-SC_LEAVES = [".sumcheck.messages", ".sumcheck.final_evals"]
+# a zero-knowledge sumcheck's leaves: its rounds, final values and mask (T0 is zero-knowledge)
+MASK_FIELDS = [".mask.commitment", ".mask.total", ".mask.value", ".mask.opening.left",
+               ".mask.opening.right", ".mask.opening.a", ".mask.opening.z1", ".mask.opening.z2"]
+SUMCHECK_FIELDS = [".messages", ".final_evals"] + MASK_FIELDS
+SC_LEAVES = [".sumcheck" + f for f in SUMCHECK_FIELDS]
 
 
 def bumped(x, idx, by: int = 1) -> np.ndarray:

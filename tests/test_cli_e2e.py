@@ -81,6 +81,7 @@ def test_verify_accepts(run):
     r = _verify(d, cache)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ACCEPT" in r.stdout and "prompt: 'w1 w5 w9 w3'" in r.stdout
+    assert "zero-knowledge: yes" in r.stdout  # the default proof is zero-knowledge
     assert "Traceback" not in r.stderr
 
 
@@ -112,8 +113,8 @@ CASES = {
         d, "c3.zkp", lambda h, lg, p: ({**h, "tokens": [2, *h["tokens"][1:]]}, lg, p)),
     "changed_logit": lambda d: _edited(
         d, "c4.zkp", lambda h, lg, p: (h, lg + (np.arange(lg.size).reshape(lg.shape) == 5), p)),
-    "claims_zero_knowledge": lambda d: _edited(
-        d, "c5.zkp", lambda h, lg, p: ({**h, "zero_knowledge": True}, lg, p)),
+    "claims_plain": lambda d: _edited(
+        d, "c5.zkp", lambda h, lg, p: ({**h, "zero_knowledge": False}, lg, p)),
     "changed_batch_layers": lambda d: _edited(
         d, "c8.zkp", lambda h, lg, p: ({**h, "batch_layers": 1}, lg, p)),
     "truncated": lambda d: _write(d, "c6.zkp", (d / "p.zkp").read_bytes()[:-7]),
@@ -152,10 +153,26 @@ def test_verify_against_other_commitments_rejects(run):
     assert r.returncode == 1 and "REJECT" in r.stdout and "model" in r.stdout
 
 
-def test_zero_knowledge_required_rejects_plain_proof(run):
+def test_plain_proof_is_rejected_unless_expected(run):
+    """`prove --plain` makes a plain proof: verify rejects it by default (zero knowledge is
+    expected) and accepts it with --expect plain; a zero-knowledge proof relabelled plain in its
+    header does not verify as plain either (the transcript's mode and the masks differ)."""
     d, cache, _ = run
-    r = _verify(d, cache, "p.zkp", "coms-tiny", "--zero-knowledge")
-    assert r.returncode == 1 and "mode" in r.stdout
+    r = _zkllm("prove", "--model", "tiny.safetensors", "--commitments", "coms-tiny", "--prompt",
+               PROMPT, "--max-new-tokens", "2", "--plain", "--out", "plain.zkp", cwd=d,
+               cache=cache)
+    assert r.returncode == 0 and "zero-knowledge: no" in r.stdout, r.stdout + r.stderr
+    assert bundle.decode((d / "plain.zkp").read_bytes()).header["zero_knowledge"] is False
+    r = _verify(d, cache, "plain.zkp")
+    assert r.returncode == 1 and "REJECT: the proof is plain" in r.stdout, r.stdout
+    r = _verify(d, cache, "plain.zkp", "coms-tiny", "--expect", "plain")
+    assert r.returncode == 0 and "zero-knowledge: no" in r.stdout, r.stdout + r.stderr
+    r = _verify(d, cache, "p.zkp", "coms-tiny", "--expect", "plain")
+    assert r.returncode == 1 and "REJECT: the proof is zero-knowledge" in r.stdout, r.stdout
+    relabelled = _edited(d, "relabelled.zkp", lambda h, lg, p: ({**h, "zero_knowledge": False},
+                                                                lg, p))
+    r = _verify(d, cache, relabelled, "coms-tiny", "--expect", "plain")
+    assert r.returncode == 1 and "REJECT" in r.stdout, r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("args", [

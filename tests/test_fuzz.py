@@ -55,7 +55,7 @@ from zkllm_jax.sumcheck import SumcheckError
 from zkllm_jax.transcript import Transcript
 from zkllm_jax.weights import CommitmentFormatError
 
-T0 = Transcript.new(b"zkllm-test/fuzz")
+T0 = Transcript.new(b"zkllm-test/fuzz", zk=False)  # flat-format proofs are plain
 _EXTRA = int(os.environ.get("ZKLLM_FUZZ_EXAMPLES", "0") or 0)
 
 
@@ -697,7 +697,7 @@ def cli_files(committed, zkp, tmp_path_factory):
 
 
 _NAMES = {"run", "commit", "prove"}
-_FLAGS = ["--commitments", "--proof", "--zero-knowledge", "-q", "--quiet", "--commit", "--pro",
+_FLAGS = ["--commitments", "--proof", "--expect", "-q", "--quiet", "--commit", "--pro",
           "--zero", "--bogus", "-x", "--", "-", "--proof=", "--commitments="]
 
 
@@ -715,7 +715,7 @@ def test_fuzz_cli_verify(cli_files, data):
     if data.draw(st.integers(0, 5)):
         argv += ["--proof", data.draw(st.sampled_from(proofs) | text)]
     if data.draw(st.booleans()):
-        argv.append(data.draw(st.sampled_from(["--zero-knowledge", "-q"])))
+        argv.append(data.draw(st.sampled_from(["--expect", "--expect=plain", "-q"])))
     short = [p for p in coms + proofs if len(p) < 100]
     extra = data.draw(st.lists(st.sampled_from(_FLAGS) | st.sampled_from(short) | text,
                                max_size=3)) if data.draw(st.integers(0, 2)) == 0 else []

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from gadget_harness import (
+    SUMCHECK_FIELDS,
     T0,
     bump,
     honest_claim,
@@ -69,7 +70,7 @@ def test_combine_tampered_message(combined, case):
 
 
 def test_combine_leaves_are_all_tested(combined):
-    assert {n for n, _ in leaf_cases(combined[3])} == {".messages", ".final_evals"}
+    assert {n for n, _ in leaf_cases(combined[3])} == set(SUMCHECK_FIELDS)
 
 
 @pytest.mark.parametrize("i", range(3))
@@ -120,8 +121,8 @@ def test_openings_verify(opened):
     assert same_state(_verify_openings(opened), tp)
 
 
-OPEN_LEAVES = [f"['{g}']{leaf}" for g in ("gens-a/n7c4", "gens-b/n7c4") for leaf in (
-    ".combine.messages", ".combine.final_evals")] + [
+OPEN_LEAVES = [f"['{g}'].combine{leaf}" for g in ("gens-a/n7c4", "gens-b/n7c4")
+               for leaf in SUMCHECK_FIELDS] + [
     f"['{g}']{leaf}" for g in ("gens-a/n5c3", "gens-a/n7c4", "gens-b/n7c4") for leaf in (
         ".values", ".opening.left", ".opening.right", ".opening.a", ".opening.z1",
         ".opening.z2")]

@@ -7,6 +7,8 @@ import jax
 import numpy as np
 import pytest
 from gadget_harness import (
+    MASK_FIELDS,
+    SUMCHECK_FIELDS,
     T0,
     assert_holds,
     bump,
@@ -92,20 +94,25 @@ LOOKUP_FIELDS = [".multiplicity_commitment", ".layer1", ".layer_messages", ".lay
                  ".column_values", ".multiplicity_value", ".opening_left", ".opening_right",
                  ".opening_a", ".opening_z1", ".opening_z2"]
 RANGES = ["[-32768,32768)", "[0,65536)"]
-OPEN_FIELDS = [".values", ".combine.messages", ".combine.final_evals", ".opening.left",
-               ".opening.right", ".opening.a", ".opening.z1", ".opening.z2"]
+OPEN_FIELDS = [".values"] + [".combine" + f for f in SUMCHECK_FIELDS] + [
+    ".opening.left", ".opening.right", ".opening.a", ".opening.z1", ".opening.z2"]
+# each LogUp layer sumcheck's mask (zero knowledge): tamper the first layer's fully
+LAYER_MASK = [".layer_masks[0]" + f[len(".mask"):] for f in MASK_FIELDS]
 
 
 def test_leaves_are_all_tested(rs):
     names = {n for n, _ in leaf_cases(rs["proof"])}
-    assert names == {".values"} | {f".ranges['{r}']{f}" for r in RANGES for f in LOOKUP_FIELDS}
+    masks = {n for n in names if ".layer_masks[" in n}
+    assert names - masks == {".values"} | {f".ranges['{r}']{f}" for r in RANGES
+                                           for f in LOOKUP_FIELDS}
+    assert {f".ranges['{RANGES[0]}']{f}" for f in LAYER_MASK} <= masks
     assert {n for n, _ in leaf_cases(rs["opening"])} == {f"['default/n9c5']{f}"
                                                          for f in OPEN_FIELDS}
 
 
 # the second range's lookup has the same message kinds as the first: tamper the first one fully
 @pytest.mark.parametrize("leaf", [".values"] + [f".ranges['{RANGES[0]}']{f}"
-                                                 for f in LOOKUP_FIELDS])
+                                                 for f in LOOKUP_FIELDS + LAYER_MASK])
 def test_tampered_message(rs, leaf):
     cases = [c for c in leaf_cases(rs["proof"]) if c[0] == leaf]
     if leaf != ".values":

@@ -165,7 +165,8 @@ def test_honest(sm):
     assert set(softmax.shapes(sm["p"])) == set(sm["adv"])
     for n, shp in softmax.shapes(sm["p"]).items():
         assert sm["adv"][n].shape == shp, n
-    assert len(proof_bytes.tree_to_bytes(sm["proof"])) < 150_000
+    # under 150 kB plain; each sumcheck's mask (zero knowledge, T0) adds 0.4–0.6 kB here
+    assert len(proof_bytes.tree_to_bytes(sm["proof"])) < 250_000
 
 
 def test_honest_with_ties(ties):

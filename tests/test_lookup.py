@@ -14,7 +14,8 @@ from zkllm_jax.proof import ProofFormatError
 from zkllm_jax.transcript import Transcript
 
 R = field.R
-T0 = Transcript.new(b"zkllm-test")
+T0 = Transcript.new(b"zkllm-test", zk=False)  # the flat proof format holds plain proofs
+ZK = Transcript.new(b"zkllm-test")
 RNG = np.random.default_rng(23)
 RANGE = lookup.range_table(-128, 8)  # [-128, 128)
 
@@ -384,3 +385,40 @@ def test_gpu_matches_cpu(silu):
             for dev in (cpu, gpu)]
     assert outs[0] == outs[1]
     lookup.verify(table, [p[0].shape for p in pairs], proof.from_bytes(outs[1]), T0, gens)
+
+
+# --- zero knowledge -----------------------------------------------------------------------------
+
+
+def test_zero_knowledge_lookup_masks_every_layer(range_gens):
+    x = _range_values(SHAPE)
+    _, prf, tp = lookup.prove(RANGE, x, ZK, range_gens, _key(3))
+    lay = lookup.layout(RANGE, (SHAPE,))
+    assert len(prf.layer_masks) == lay.h
+    _, tv = lookup.verify(RANGE, (SHAPE,), prf, ZK, range_gens)
+    assert _same_state(tp, tv)
+    # the tree format carries the masks
+    back = proof.tree_from_bytes(proof.tree_to_bytes(prf), prf)
+    lookup.verify(RANGE, (SHAPE,), back, ZK, range_gens)
+    with pytest.raises(TypeError, match="tree_to_bytes"):
+        proof.to_bytes(prf)
+    # a different key: no layer message in common
+    _, other, _ = lookup.prove(RANGE, x, ZK, range_gens, _key(4))
+    a = {bytes(np.asarray(v)) for v in prf.layer_messages.reshape(-1, 8)}
+    b = {bytes(np.asarray(v)) for v in other.layer_messages.reshape(-1, 8)}
+    assert not a & b
+
+
+def test_zero_knowledge_lookup_tampered_mask_and_mode(range_gens):
+    x = _range_values(SHAPE)
+    _, prf, _ = lookup.prove(RANGE, x, ZK, range_gens, _key(3))
+    masks = list(prf.layer_masks)
+    masks[-1] = masks[-1].replace(value=_bump(masks[-1].value, ()))
+    with pytest.raises(LookupRejected) as e:
+        lookup.verify(RANGE, (SHAPE,), prf.replace(layer_masks=tuple(masks)), ZK, range_gens)
+    assert e.value.check == "layer_sumcheck" and "final_evaluation" in str(e.value)
+    with pytest.raises(LookupRejected, match="layer masks"):  # zero-knowledge proof, plain expected
+        lookup.verify(RANGE, (SHAPE,), prf, T0, range_gens)
+    _, plain, _ = lookup.prove(RANGE, x, T0, range_gens, _key(3))
+    with pytest.raises(LookupRejected, match="layer masks"):
+        lookup.verify(RANGE, (SHAPE,), plain, ZK, range_gens)

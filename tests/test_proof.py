@@ -12,7 +12,7 @@ from zkllm_jax.proof import ProofFormatError
 from zkllm_jax.sumcheck import SumcheckError, SumcheckProof
 from zkllm_jax.transcript import Transcript
 
-T0 = Transcript.new(b"zkllm-test")
+T0 = Transcript.new(b"zkllm-test", zk=False)  # the flat proof format holds plain proofs
 
 
 @pytest.fixture(scope="module")

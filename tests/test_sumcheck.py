@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from zkllm_jax import field, mle, sumcheck
-from zkllm_jax.sumcheck import SumcheckError, SumcheckProof
+from zkllm_jax.sumcheck import SumcheckError
 from zkllm_jax.transcript import Transcript
 
 R = field.R
@@ -41,7 +41,7 @@ def make(k, n, with_eq):
     return ints, u
 
 
-T0 = Transcript.new(b"zkllm-test")
+T0 = Transcript.new(b"zkllm-test").with_rng(jax.random.key(5))
 
 
 @pytest.mark.parametrize(
@@ -108,12 +108,12 @@ def test_wrong_claimed_sum(instance):
 def test_modified_round_message(instance, j):
     fc, proof, u = instance
     # p_j(0) changed: caught by round j's sum check
-    bad = SumcheckProof(_bump(proof.messages, (j, 0)), proof.final_evals)
+    bad = proof.replace(messages=_bump(proof.messages, (j, 0)))
     with pytest.raises(SumcheckError) as e:
         _verify(fc.claim, bad, u)
     assert (e.value.check, e.value.round) == ("round_sum", j)
     # p_j(3) changed (not in the sum): caught in the next round or at the end
-    bad = SumcheckProof(_bump(proof.messages, (j, 3)), proof.final_evals)
+    bad = proof.replace(messages=_bump(proof.messages, (j, 3)))
     with pytest.raises(SumcheckError) as e:
         _verify(fc.claim, bad, u)
     assert e.value.check in ("round_sum", "final_evaluation") and e.value.round >= j
@@ -124,13 +124,13 @@ def test_swapped_rounds(instance):
     msgs = proof.messages
     swapped = msgs.at[1].set(msgs[2]).at[2].set(msgs[1])
     with pytest.raises(SumcheckError):
-        _verify(fc.claim, SumcheckProof(swapped, proof.final_evals), u)
+        _verify(fc.claim, proof.replace(messages=swapped), u)
 
 
 @pytest.mark.parametrize("i", range(2))
 def test_wrong_final_evaluation(instance, i):
     fc, proof, u = instance
-    bad = SumcheckProof(proof.messages, _bump(proof.final_evals, i))
+    bad = proof.replace(final_evals=_bump(proof.final_evals, i))
     with pytest.raises(SumcheckError, match="final_evaluation"):
         _verify(fc.claim, bad, u)
 
@@ -321,7 +321,7 @@ def test_multi_term_wrong_degree_is_a_shape_error(multi):
 def test_multi_term_modified_messages(multi, j):
     proof = multi[1]
     for t in range(4):
-        bad = SumcheckProof(_bump(proof.messages, (j, t)), proof.final_evals)
+        bad = proof.replace(messages=_bump(proof.messages, (j, t)))
         with pytest.raises(SumcheckError) as e:
             _verify_multi(multi, proof=bad)
         assert e.value.round >= j
@@ -331,7 +331,7 @@ def test_multi_term_modified_messages(multi, j):
 def test_multi_term_wrong_final_value(multi, i):
     proof = multi[1]
     with pytest.raises(SumcheckError, match="final_evaluation"):
-        _verify_multi(multi, proof=SumcheckProof(proof.messages, _bump(proof.final_evals, i)))
+        _verify_multi(multi, proof=proof.replace(final_evals=_bump(proof.final_evals, i)))
 
 
 def test_multi_term_wrong_claim(multi):

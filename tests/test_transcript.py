@@ -21,8 +21,9 @@ R = field.R
 class RefTranscript:
     """Independent reimplementation of the documented encoding with hashlib and Python ints."""
 
-    def __init__(self, label: bytes):
+    def __init__(self, label: bytes, zk: bool = True):
         self.s = hashlib.sha256(b"zkllm-jax/transcript/v1" + self._lp(label)).digest()
+        self.absorb_ints(b"zero-knowledge", [int(zk)])
 
     @staticmethod
     def _lp(b: bytes) -> bytes:
@@ -157,3 +158,30 @@ def test_bad_inputs_are_named():
         t.absorb_ints(b"n", [-1])
     with pytest.raises(ValueError, match="n must be"):
         t.challenges(b"c", 0)
+
+
+def test_mode_is_absorbed_first_and_static():
+    f_vals, pts = _inputs()
+    zk, _ = _script(Transcript.new(b"zkllm-test"), f_vals, pts, b"abc")
+    plain, _ = _script(Transcript.new(b"zkllm-test", zk=False), f_vals, pts, b"abc")
+    ref = _ref_script(RefTranscript(b"zkllm-test", zk=False), F_INTS, (2, 3),
+                      [_py_compressed(k) for k in KS], b"abc")
+    assert [int(v) for v in field.decode(plain)] == ref
+    assert all(a != b for a, b in zip(field.decode(zk), field.decode(plain)))
+    assert Transcript.new(b"x").zk and not Transcript.new(b"x", zk=False).zk
+    with pytest.raises(TypeError, match="zk must be a bool"):
+        Transcript.new(b"x", zk=1)
+
+
+def test_prover_key_is_not_absorbed_and_derives_fresh_randomness():
+    t = Transcript.new(b"x")
+    keyed = t.with_rng(jax.random.key(1))
+    assert np.array_equal(np.asarray(keyed.absorb_bytes(b"a", b"1").state),
+                          np.asarray(t.absorb_bytes(b"a", b"1").state))
+    k1 = jax.random.key_data(keyed.secret_key(0))
+    k2 = jax.random.key_data(keyed.absorb_bytes(b"a", b"1").secret_key(0))
+    k3 = jax.random.key_data(keyed.secret_key(1))
+    k4 = jax.random.key_data(t.with_rng(jax.random.key(2)).secret_key(0))
+    assert len({bytes(np.asarray(k)) for k in (k1, k2, k3, k4)}) == 4
+    with pytest.raises(ValueError, match="with_rng"):
+        t.secret_key(0)

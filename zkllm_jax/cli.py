@@ -177,13 +177,30 @@ class _Progress:
         self.last = now
 
 
-def _statement(digest: str, prompt_tokens: int):
-    """The transcript every .zkp proof starts from: binds the model digest and the prompt split."""
+def _statement(digest: str, prompt_tokens: int, zk: bool):
+    """The transcript every .zkp proof starts from: binds the mode (zero-knowledge or plain),
+    the model digest and the prompt split."""
     from zkllm_jax.transcript import Transcript
 
-    t = Transcript.new(b"zkllm-jax/proof-file/v1")
+    t = Transcript.new(b"zkllm-jax/proof-file/v1", zk=zk)
     t = t.absorb_bytes(b"model_digest", bytes.fromhex(digest))
     return t.absorb_ints(b"prompt_tokens", [prompt_tokens])
+
+
+def _mode_line(zk: bool) -> str:
+    """What a proof's mode hides, in one phrase (docs/protocol.md, "Zero knowledge")."""
+    if zk:
+        return ("zero-knowledge: yes (masked sumchecks; final evaluations not yet hidden, see "
+                "docs/protocol.md)")
+    return "zero-knowledge: no (plain proof)"
+
+
+def _expected_mode(expect: str, zk: bool) -> str | None:
+    """A REJECT reason when the proof's mode is not the one asked for, else None."""
+    if zk == (expect == "zk"):
+        return None
+    return (f"the proof is {'zero-knowledge' if zk else 'plain'}, "
+            f"{'zero-knowledge' if expect == 'zk' else 'plain'} was expected (--expect)")
 
 
 def _peak_mb() -> float:
@@ -244,11 +261,11 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key
     prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
-                         _statement(m.model_digest, len(ids)), key, jit=use_jit,
-                         progress=prog)
+                         _statement(m.model_digest, len(ids), not args.plain), key,
+                         jit=use_jit, progress=prog)
     data = model.to_bytes(prf)
     t3 = time.perf_counter()
-    header = {"model_digest": m.model_digest, "zero_knowledge": False,
+    header = {"model_digest": m.model_digest, "zero_knowledge": not args.plain,
               "tokens": [int(v) for v in seq], "prompt_tokens": len(ids),
               "generated": [int(v) for v in gen], "batch_layers": sp.batch}
     blob = bundle.encode(header, logits, data)
@@ -258,7 +275,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
               "inference_seconds": round(t1 - t0, 3), "witness_seconds": round(t2 - t1, 3),
               "prove_seconds": round(t3 - t2, 3), "proof_bytes": len(data),
               "file_bytes": len(blob), "peak_memory_mb": round(_peak_mb(), 1),
-              "zero_knowledge": False, "device": str(jax.devices()[0]), "jit": use_jit,
+              "zero_knowledge": not args.plain, "device": str(jax.devices()[0]), "jit": use_jit,
               "step_seconds": prog.times}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
@@ -268,7 +285,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     print(f"proved {len(seq)} tokens ({len(ids)} prompt + {len(gen)} generated) through "
           f"{sp.num_layers} layers in {t3 - t2:.1f} s (inference {t1 - t0:.1f} s); proof "
           f"{len(data):,} bytes, file {args.out} {len(blob):,} bytes; peak memory "
-          f"{_peak_mb():,.0f} MB; zero-knowledge: no")
+          f"{_peak_mb():,.0f} MB; {_mode_line(not args.plain)}")
     return 0
 
 
@@ -296,6 +313,9 @@ def _add_prove(sub) -> None:
     p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
                    help="compile the layer prover into one program (compiled once, reused by "
                    "every layer; compiling takes minutes on a CPU). auto: on for GPUs only")
+    p.add_argument("--plain", action="store_true",
+                   help="a plain proof (sumchecks not masked; for benchmarks): by default the "
+                   "proof is zero-knowledge")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_prove)
 
@@ -323,9 +343,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"REJECT: the proof is for model sha256:{h['model_digest']}, the commitments in "
               f"{args.commitments} are for sha256:{m.model_digest}")
         return 1
-    if h["zero_knowledge"] != args.zero_knowledge:
-        want = "zero-knowledge" if args.zero_knowledge else "plain"
-        print(f"REJECT: the proof's mode differs from the requested {want} mode")
+    mismatch = _expected_mode(args.expect, h["zero_knowledge"])
+    if mismatch:
+        print(f"REJECT: {mismatch}")
         return 1
     cfg, fx = m.config, m.fx
     toks = b.tokens
@@ -348,10 +368,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     wgens = weights.generators(m.generator_count)
     prog = _Progress(args.quiet, sp.num_layers + 2 + len(sp.groups()))
     try:
-        like = model.template(sp, cfg, fx, tables, wgens)
+        like = model.template(sp, cfg, fx, tables, wgens, zk=h["zero_knowledge"])
         prf = model.from_bytes(b.proof, like)
         model.verify(sp, coms, wgens, tables, toks, b.logits, prf,
-                     _statement(m.model_digest, h["prompt_tokens"]), progress=prog)
+                     _statement(m.model_digest, h["prompt_tokens"], h["zero_knowledge"]),
+                     progress=prog)
     except proof.ProofFormatError as e:
         print(f"REJECT: {e}")
         return 1
@@ -369,7 +390,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"prompt tokens: {p_ids}")
         print(f"output tokens: {g_ids}")
     print(f"ACCEPT ({len(toks)} tokens, {sp.num_layers} layers, proof {len(b.proof):,} bytes, "
-          f"verified in {t1 - t0:.1f} s; zero-knowledge: {'yes' if h['zero_knowledge'] else 'no'})")
+          f"verified in {t1 - t0:.1f} s; {_mode_line(h['zero_knowledge'])})")
     return 0
 
 
@@ -380,10 +401,14 @@ def _add_verify(sub) -> None:
                        "ACCEPT, or REJECT with the failed check (exit 1).")
     p.add_argument("--commitments", required=True, metavar="DIR")
     p.add_argument("--proof", required=True, metavar="FILE")
-    p.add_argument("--zero-knowledge", action="store_true",
-                   help="require a zero-knowledge proof (rejects plain ones)")
+    _add_expect(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_verify)
+
+
+def _add_expect(p) -> None:
+    p.add_argument("--expect", choices=("zk", "plain"), default="zk",
+                   help="the mode the proof must have (default zk: a plain proof is rejected)")
 
 
 # --- the per-layer workflow ----------------------------------------------------------------------
@@ -482,9 +507,10 @@ def _cmd_layer_step(args: argparse.Namespace) -> int:
         sp, kind, args.layer, {n: ts[names[n]] for n in local},
         {n: coms[names[n]] for n in local}, {n: lazy[names[n]] for n in local},
         weights.generators(m.generator_count), xs, y, wit, in_coms, in_wits, out_com, out_wit,
-        pub, steps.statement(m.model_digest), key)
+        pub, steps.statement(m.model_digest, zk=not args.plain), key)
     data = proof.tree_to_bytes(prf)
-    blob = steps.encode_file(steps.header_of(kind, args.layer, m.model_digest, sp, prf), data)
+    blob = steps.encode_file(steps.header_of(kind, args.layer, m.model_digest, sp, prf,
+                                             zk=not args.plain), data)
     np.save(args.output, y)
     Path(args.proof).write_bytes(blob)
     t2 = time.perf_counter()
@@ -569,14 +595,18 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
                 sp = layer.spec(cfg, fx, rows)
                 cache[rows] = (sp, layer.public(sp, build_tables(cfg, fx, rows)), {})
             sp, pub, likes = cache[rows]
-            if kind not in likes:
-                likes[kind] = steps.template(sp, kind, cfg, fx, pub, wgens)
+            mismatch = _expected_mode(args.expect, header["zero_knowledge"])
+            if mismatch:
+                raise _Reject(mismatch)
+            zk = header["zero_knowledge"]
+            if (kind, zk) not in likes:
+                likes[kind, zk] = steps.template(sp, kind, cfg, fx, pub, wgens, zk=zk)
             names = model_spec(cfg, fx, rows).layer_weights(index)
             try:
-                prf = proof.tree_from_bytes(pb, likes[kind])
+                prf = proof.tree_from_bytes(pb, likes[kind, zk])
                 ins, out, _ = steps.verify_step(
                     sp, kind, index, {n: coms[names[n]] for n in steps.WEIGHTS[kind]}, wgens,
-                    prf, pub, steps.statement(m.model_digest))
+                    prf, pub, steps.statement(m.model_digest, zk=zk))
             except (proof.ProofFormatError, GadgetError) as e:
                 raise _Reject(str(e)) from e
             got_ins = {n: steps.commitment_digest(c) for n, c in ins.items()}
@@ -613,7 +643,8 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
         what = f"decoder layers {layers[0]}..{layers[1]} in order, {len(files)} steps"
         if len(files) % 6:
             what += f"; layer {layers[1]} unfinished, up to its {recs[-1][1]}"
-    print(f"ACCEPT ({what}; verified in {t1 - t0:.1f} s; zero-knowledge: no) from input "
+    print(f"ACCEPT ({what}; verified in {t1 - t0:.1f} s; "
+          f"{_mode_line(args.expect == 'zk')}) from input "
           f"{' '.join('sha256:' + d for d in start)} to output sha256:{last}")
     return 0
 
@@ -677,6 +708,8 @@ def _add_layer(sub) -> None:
                            help="input_layernorm (default) or post_attention_layernorm")
         q.add_argument("--output", required=True, metavar="Y.npy")
         q.add_argument("--proof", required=True, metavar="P.zks")
+        q.add_argument("--plain", action="store_true",
+                       help="a plain step proof (not zero-knowledge; for benchmarks)")
         q.add_argument("-q", "--quiet", action="store_true", help="no summary line")
         q.set_defaults(func=_cmd_layer_step, which="input")
     q = steps_sub.add_parser("embed", help="write h_0 (the prompt's embedding rows) to .npy")
@@ -702,6 +735,7 @@ def _add_layer(sub) -> None:
                              "naming the file, the step and the failed check (exit 1).")
     q.add_argument("--commitments", required=True, metavar="DIR")
     q.add_argument("--proof", required=True, nargs="+", metavar="P.zks")
+    _add_expect(q)
     q.add_argument("-q", "--quiet", action="store_true", help="only the final line")
     q.set_defaults(func=_cmd_layer_verify)
 

@@ -32,6 +32,10 @@ Opening at u, for several commitments at the same point (batched with challenges
   Proof: 2c points, one point, two scalars = 96c + 112 bytes of payload (`proof` adds headers).
   The cross terms and the final step are blinded, so the opening reveals nothing beyond y.
 
+Vector openings (`commit_vector`, `prove_vector_opening`): a short vector s committed as one
+point C = ⟨s, G⟩ + b·H (sumcheck masks) is opened at a public functional a by the same
+inner-product argument with P = C + ⟨s, a⟩·U'; the verifier computes ⟨s_vec, a⟩ directly.
+
 The prover folds generators with one scalar multiplication per pair, carrying the common x⁻¹
 factor as a scalar (G = σ·G″ with G″ ← G″_lo + x²·G″_hi, σ ← σ·x⁻¹).
 """
@@ -363,6 +367,19 @@ def _prove_opening(coms, wits, point, gens, transcript, key):
     v = field.sum(v, axis=0)
     beta = field.sum(field.mul(jnp.stack([field.inner_product(x.blinds, eq_row) for x in wits]),
                                rho), axis=0)
+    proof, t = _ipa_prove(v, a, beta, gens, w, t, key)
+    return values, proof, t
+
+
+def _ipa_prove(v: Array, a: Array, beta: Array, gens: Generators, w: Array, t: Transcript,
+               key: Array) -> tuple[OpeningProof, Transcript]:
+    """The blinded inner-product argument for P = ⟨v, G⟩ + ⟨v, a⟩·U' + β·H, U' = w·U.
+
+    Shared by the Hyrax opening (v: the folded rows, a: eq(u_col)) and the vector opening
+    (v: a committed vector, a: a public functional). len(v) = 2^c; steps 3–4 of the module
+    docstring.
+    """
+    c = v.shape[0].bit_length() - 1
     u1 = curve.scalar_mul(gens.u, w)
     g = gens.g[: 1 << c]
     sigma = field.ones(())
@@ -406,7 +423,7 @@ def _prove_opening(coms, wits, point, gens, transcript, key):
         right=jnp.stack(rights) if rights else empty,
         a=big_a, z1=z1, z2=z2,
     )
-    return values, proof, t
+    return proof, t
 
 
 def verify_opening(
@@ -451,6 +468,28 @@ def _verify_core(commitments, point, values, proof, gens, transcript):
     y = field.sum(field.mul(values, rho), axis=0)
     pts = jnp.concatenate([jnp.concatenate([cm.rows for cm in commitments]), u1[None]])
     p = curve.msm(pts, jnp.concatenate([scal, y[None]]))
+
+    def a_final(x, xi, svec):
+        # eq(u_col) folds to Π_t (x_t⁻¹(1 − u_t) + x_t·u_t); bit j pairs with round c−1−j
+        one = field.ones(())
+        terms = field.add(field.mul(xi[::-1], field.sub(one, point[:c])),
+                          field.mul(x[::-1], point[:c]))
+        acc = terms[0]
+        for j in range(1, c):
+            acc = field.mul(acc, terms[j])
+        return acc
+
+    return _ipa_verify(p, proof, gens, u1, c, t, a_final)
+
+
+def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, c: int,
+                t: Transcript, a_final) -> tuple[Array, Transcript]:
+    """The verifier's side of `_ipa_prove` for P (the opened point, y·U' included).
+
+    a_final(x, xi, svec) gives the folded functional ⟨s_vec, a⟩ (the Hyrax opening uses eq's
+    product form; a short vector opening computes the inner product directly). Returns
+    (ok, transcript).
+    """
     xs = []
     for rnd in range(c):
         t = t.absorb_points(b"L", proof.left[rnd]).absorb_points(b"R", proof.right[rnd])
@@ -468,20 +507,75 @@ def _verify_core(commitments, point, values, proof, gens, transcript):
             pair = jnp.stack([xi[rnd], x[rnd]])
             svec = field.mul(pair[:, None, :], svec[None]).reshape(-1, field.LIMBS)
         g_fin = curve.msm(gens.g[: 1 << c], svec)
-        one = field.ones(())
-        terms = field.add(field.mul(xi[::-1], field.sub(one, point[:c])),
-                          field.mul(x[::-1], point[:c]))  # bit j pairs with round c−1−j
-        a_fin = terms[0]
-        for j in range(1, c):
-            a_fin = field.mul(a_fin, terms[j])
+        a_fin = a_final(x, xi, svec)
     else:
-        g_fin, a_fin = gens.g[0], field.ones(())
+        g_fin, a_fin = gens.g[0], a_final(None, None, field.ones((1,)))
     t = t.absorb_points(b"A", proof.a)
     e, t = t.challenge(b"e")
     base = curve.add(g_fin, curve.scalar_mul(u1, a_fin))
     lhs = curve.add(curve.scalar_mul(base, proof.z1), curve.scalar_mul(gens.h, proof.z2))
     rhs = curve.add(proof.a, curve.scalar_mul(p, e))
     return curve.eq(lhs, rhs), t
+
+
+# --- vector commitments (short, e.g. sumcheck masks) -------------------------------------------
+
+
+def commit_vector(vec: Array, blind: Array, gens: Generators) -> Array:
+    """Hiding Pedersen commitment ⟨vec, G⟩ + blind·H to Fr[2^c, 8] (one G1 point)."""
+    n = vec.shape[0]
+    if n < 1 or n & (n - 1) or gens.g.shape[0] < n:
+        raise ValueError(f"commit_vector: a power-of-two length <= {gens.g.shape[0]}, got {n}")
+    return curve.msm(jnp.concatenate([gens.g[:n], gens.h[None]]),
+                     jnp.concatenate([vec, blind[None]]))
+
+
+def _begin_vector(t: Transcript, com: Array, a: Array, value: Array):
+    t = t.begin(b"vector-open", [a.shape[0]])
+    t = t.absorb_points(b"commitment", com).absorb_field(b"functional", a)
+    t = t.absorb_field(b"value", value)
+    w, t = t.challenge(b"w")
+    return t, w
+
+
+def prove_vector_opening(vec: Array, blind: Array, com: Array, a: Array, gens: Generators,
+                         transcript: Transcript, key: Array
+                         ) -> tuple[Array, OpeningProof, Transcript]:
+    """Prove ⟨vec, a⟩ = value for com = commit_vector(vec, blind) and a public a (Fr[2^c, 8]).
+
+    The same blinded inner-product argument as the Hyrax opening (P = com + value·U').
+    Returns (value, proof, transcript). Pure and jit-able.
+    """
+    value = field.inner_product(vec, a)
+    t, w = _begin_vector(transcript, com, a, value)
+    proof, t = _ipa_prove(vec, a, blind, gens, w, t, key)
+    return value, proof, t
+
+
+def verify_vector_opening(com: Array, a: Array, value: Array, proof: OpeningProof,
+                          gens: Generators, transcript: Transcript) -> Transcript:
+    """Check `prove_vector_opening`: ⟨committed vector, a⟩ = value. Raises OpeningError."""
+    n = a.shape[0]
+    c = n.bit_length() - 1
+    if n & (n - 1) or gens.g.shape[0] < n:
+        raise OpeningError("shape", f"the functional's length {n} is not a power of two <= "
+                           f"{gens.g.shape[0]}")
+    if proof.left.shape != (c, 3, curve.FP_LIMBS) or proof.right.shape != (c, 3, curve.FP_LIMBS):
+        raise OpeningError("shape", f"L and R must hold {c} points each")
+    ok, t = _verify_vector(com, a, value, proof, gens, transcript)
+    if not bool(ok):
+        raise OpeningError("ipa_final", "z1·(G + a·U') + z2·H differs from A + e·P")
+    return t
+
+
+@jax.jit
+def _verify_vector(com, a, value, proof, gens, transcript):
+    c = a.shape[0].bit_length() - 1
+    t, w = _begin_vector(transcript, com, a, value)
+    u1 = curve.scalar_mul(gens.u, w)
+    p = curve.add(com, curve.scalar_mul(u1, value))
+    return _ipa_verify(p, proof, gens, u1, c, t,
+                       lambda x, xi, svec: field.inner_product(svec, a))
 
 
 def proof_bytes(c: int) -> int:
@@ -491,6 +585,7 @@ def proof_bytes(c: int) -> int:
 
 __all__ = [
     "Commitment", "Generators", "OpeningError", "OpeningProof", "Witness", "add", "add_witness",
-    "blinds", "commit", "commitment", "evaluate", "fold_rows", "layout", "proof_bytes", "prove_opening", "scale",
-    "scale_witness", "setup", "verify_opening", "witness",
+    "blinds", "commit", "commit_vector", "commitment", "evaluate", "fold_rows", "layout",
+    "proof_bytes", "prove_opening", "prove_vector_opening", "scale", "scale_witness", "setup",
+    "verify_opening", "verify_vector_opening", "witness",
 ]

@@ -395,6 +395,9 @@ def prove(
     lookup inputs (needed under jit). progress(step), if given (eager use only), is called
     after each group of steps once its work is done (for per-step timings). Pure: jit it with
     `sp` static.
+
+    Zero knowledge is the transcript's mode (`Transcript.new(label, zk=True)` by default;
+    zk=False for a plain proof): every sumcheck is then masked with randomness from `key`.
     """
     k_steps, k_fin = jax.random.split(key)
     prf, pend, out_wit, t = prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com,
@@ -559,7 +562,8 @@ def prove_steps(
     agens = advice_generators(sp)
     k_com, k_sm, k_sw = jax.random.split(key, 3)
     coms, wits = commit_tensors(adv, agens, k_com)
-    t = bind(transcript, LAYER, sp.ints(), weight_coms, in_com, coms)
+    # the key also masks this step's sumchecks (zero-knowledge transcripts; see transcript)
+    t = bind(transcript.with_rng(key), LAYER, sp.ints(), weight_coms, in_com, coms)
     pr = SegmentProver(sp, adv, check_witness, progress)
     pr.mark("commit", t)
     sa, mlp = wit["self_attn"], wit["mlp"]

@@ -351,6 +351,7 @@ class LookupProof:
     opening_a: Array
     opening_z1: Array
     opening_z2: Array
+    layer_masks: tuple = ()  # zero-knowledge mode: each layer sumcheck's MaskProof, in order
 
 
 @struct.dataclass
@@ -507,7 +508,7 @@ def prove_with_multiplicities(
     k_commit, k_open = jax.random.split(key)
     m_pad = jnp.pad(m, (0, (1 << lay.b) - table.size))
     cm, wit = commit.commit(m_pad, gens, k_commit, 1 << c_m)
-    t = _begin(transcript, table, lay)
+    t = _begin(transcript.with_rng(key), table, lay)  # the key also masks the layer sumchecks
     t = t.absorb_points(b"multiplicities", cm.rows)
     beta = None
     if table.kind == MAPPING:
@@ -521,7 +522,7 @@ def prove_with_multiplicities(
     t = t.absorb_field(b"layer1", layer1)
     mu, t = t.challenge(b"mu")
     rho = mu[None]
-    msgs, finals = [], []
+    msgs, finals, masks = [], [], []
     coeffs = None
     for k in range(1, lay.h + 1):
         lam, t = t.challenge(b"lambda")
@@ -536,6 +537,7 @@ def prove_with_multiplicities(
         del stacked
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
+        masks.append(prf.mask)
         mu, t = t.challenge(b"mu")
         rho = jnp.concatenate([fc.point, mu[None]])
     point = rho[: lay.c]
@@ -547,7 +549,7 @@ def prove_with_multiplicities(
         layer_messages=jnp.concatenate(msgs), layer_finals=jnp.stack(finals),
         column_values=values, multiplicity_value=m_val[0],
         opening_left=op.left, opening_right=op.right, opening_a=op.a, opening_z1=op.z1,
-        opening_z2=op.z2,
+        opening_z2=op.z2, layer_masks=tuple(masks) if t.zk else (),
     )
     return LookupClaims(point=point, values=values, col_vars=lay.col_vars), proof, t
 
@@ -629,6 +631,10 @@ def verify(
     h, b = lay.h, lay.b
     _, c_m = commit.layout((1 << b,), cols)
     _check_shapes(proof, lay, b, c_m)
+    masks = getattr(proof, "layer_masks", None)
+    if not isinstance(masks, tuple) or len(masks) != (lay.h if transcript.zk else 0):
+        raise LookupError("shape", f"a {'zero-knowledge' if transcript.zk else 'plain'} lookup "
+                          f"has {lay.h if transcript.zk else 0} layer masks")
     if gens.g.shape[0] < (1 << c_m):
         raise LookupError("shape", f"the multiplicity commitment needs {1 << c_m} generators")
     cm = commit.Commitment(rows=proof.multiplicity_commitment, num_vars=b, col_vars=c_m)
@@ -658,7 +664,8 @@ def verify(
         lam_fr, t = t.challenge(b"lambda")
         lam = int(field.decode(lam_fr))
         prf = SumcheckProof(messages=proof.layer_messages[off : off + nv],
-                            final_evals=proof.layer_finals[layer - 2])
+                            final_evals=proof.layer_finals[layer - 2],
+                            mask=proof.layer_masks[layer - 2] if t.zk else None)
         off += nv
         try:
             fc, t = sumcheck.verify(

@@ -196,7 +196,7 @@ def prove_embed(sp: ModelSpec, table: Any, table_com: commit.Commitment,
     agens = layer.advice_generators(sp.layer)
     pcs = layer.pieces(h0)
     coms, wits = layer.commit_tensors(pcs, agens, key)
-    t = layer.bind(transcript, EMBED, [1, 0, len(coms)], {"w/embed": table_com}, {}, coms)
+    t = layer.bind(transcript.with_rng(key), EMBED, [1, 0, len(coms)], {"w/embed": table_com}, {}, coms)
     r, t = t.challenges(b"point", claims.num_vars((sp.layer.rows, sp.layer.dim)))
     vals = jnp.stack([claims.evaluate(pcs["lo"], r), claims.evaluate(pcs["hi"], r)])
     t = t.absorb_field(b"pieces", vals)
@@ -248,7 +248,7 @@ def prove_head(sp: ModelSpec, norm_w: Any, head_w: Any, wcoms: Mapping[str, comm
     adv = _head_advice(sp, norm_wit, head_wit)
     coms, wits = layer.commit_tensors(adv, agens, key)
     wc = {"w/norm": wcoms["norm"], "w/head": wcoms["head"]}
-    t = layer.bind(transcript, HEAD, [len(wc), len(in_com), len(coms)], wc, in_com, coms)
+    t = layer.bind(transcript.with_rng(key), HEAD, [len(wc), len(in_com), len(coms)], wc, in_com, coms)
     logits = jnp.asarray(logits, jnp.int32)
     r, t = t.challenges(b"logits_point", claims.num_vars(logits.shape))
     c_logits = Claim(r, claims.evaluate(logits, r))
@@ -396,6 +396,10 @@ def prove(
 
     wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
     through one compiled prover (all layers share a spec, so it compiles once).
+
+    Zero knowledge is the transcript's mode (`Transcript.new(..., zk=True)`, the default): the
+    proof masks every sumcheck from `key`; `zk=False` makes a plain proof (for benchmarks). The
+    verifier must start from a transcript of the same mode, else the proof is rejected.
     """
     say = progress or (lambda s: None)
     pub = layer.public(sp.layer, tables)
@@ -547,8 +551,9 @@ def witness_like(cfg: Any, fx: Any, rows: int) -> Any:
 
 
 def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
-             weight_gens: commit.Generators) -> ModelProof:
-    """The expected proof structure (ShapeDtypeStruct leaves) for `from_bytes`."""
+             weight_gens: commit.Generators, *, zk: bool = True) -> ModelProof:
+    """The expected proof structure (ShapeDtypeStruct leaves) for `from_bytes`, for a proof
+    made in mode `zk` (a zero-knowledge proof carries each sumcheck's mask)."""
     wl = witness_like(cfg, fx, sp.layer.rows)
     pub = layer.public(sp.layer, tables)
     ls = sp.layer
@@ -567,7 +572,7 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
         return commit.Witness(matrix=jnp.zeros((1 << (n - c), 1 << c, 8), jnp.uint32),
                               blinds=jnp.zeros((1 << (n - c), 8), jnp.uint32))
 
-    t0 = Transcript.new(b"template")
+    t0 = Transcript.new(b"template", zk=zk)
     shp = (ls.rows, ls.dim)
 
     def embed_fn(key):

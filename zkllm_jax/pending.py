@@ -193,6 +193,7 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
     if missing:
         raise ValueError(f"pending: no column for range-checked {sorted(missing)}")
     k_rng, k_lk, k_open = jax.random.split(key, 3)
+    transcript = transcript.with_rng(key)  # masks the folding sumchecks (zero-knowledge mode)
     rc, range_proofs, t = rangecheck.prove({n: p.columns[n] for n in p.ranges}, p.ranges,
                                            transcript, k_rng, check_witness=check_witness)
     mark("range_check", t)

@@ -22,7 +22,8 @@ Byte format, version 1 (integers big-endian):
 Every deviation (truncation, trailing bytes, wrong magic/version/type/name/kind/ndim, a dim that
 overruns the data, a scalar ≥ r, an invalid point) raises ProofFormatError naming the byte
 offset and the field. Parameters (rounds, degree, columns) are the dims, which verifiers check
-against what they expect.
+against what they expect. The flat types hold plain (not zero-knowledge) proofs only: a
+zero-knowledge sumcheck's mask (and a lookup's layer masks) travel in the tree format below.
 
 Composite proofs (a layer, a model: nested dataclasses and dicts of the objects above) use the
 tree type (id 4, `tree_to_bytes` / `tree_from_bytes`): after the 8-byte header,
@@ -90,6 +91,9 @@ def to_bytes(proof: Any) -> bytes:
     tid = _ID_OF.get(type(proof))
     if tid is None:
         raise TypeError(f"to_bytes: {type(proof).__name__} is not a registered proof type")
+    if getattr(proof, "mask", None) is not None or getattr(proof, "layer_masks", ()):
+        raise TypeError(f"to_bytes: the flat format holds plain proofs; a zero-knowledge "
+                        f"{type(proof).__name__} (with its masks) is written by tree_to_bytes")
     _, schema = TYPES[tid]
     out = [MAGIC, VERSION.to_bytes(2, "big"), tid.to_bytes(2, "big"),
            len(schema).to_bytes(2, "big")]

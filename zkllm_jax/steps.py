@@ -102,9 +102,10 @@ class StepProof:
 # --- statement and activation commitments ----------------------------------------------------
 
 
-def statement(model_digest: str) -> Transcript:
-    """The transcript every step file's proof starts from (binds the committed model)."""
-    t = Transcript.new(STATEMENT)
+def statement(model_digest: str, *, zk: bool = True) -> Transcript:
+    """The transcript every step file's proof starts from (binds the mode and the committed
+    model)."""
+    t = Transcript.new(STATEMENT, zk=zk)
     return t.absorb_bytes(b"model_digest", bytes.fromhex(model_digest))
 
 
@@ -238,7 +239,7 @@ def prove_step(
     adv = {} if seg is None else layer.segment_advice(sp, seg, wit)
     k_com, k_gad, k_fin = jax.random.split(key, 3)
     coms, wits = layer.commit_tensors(adv, layer.advice_generators(sp), k_com)
-    t = _bind(sp, kind, index, weight_coms, in_coms, out_com, coms, transcript)
+    t = _bind(sp, kind, index, weight_coms, in_coms, out_com, coms, transcript.with_rng(key))
     pr = SegmentProver(sp, adv, check_witness)
     out_pieces = layer.pieces(output)
     c_out, t = layer.prove_output(pr, out_pieces, t)
@@ -385,8 +386,8 @@ def _wit_like(shape: Sequence[int]) -> commit.Witness:
 
 
 def template(sp: Spec, kind: str, cfg: Any, fx: Any, pub: Public,
-             weight_gens: commit.Generators) -> StepProof:
-    """The expected structure (ShapeDtypeStruct leaves) of a step proof, for
+             weight_gens: commit.Generators, *, zk: bool = True) -> StepProof:
+    """The expected structure (ShapeDtypeStruct leaves) of a step proof in mode `zk`, for
     `proof.tree_from_bytes`: `jax.eval_shape` of the prover on the public shapes."""
     from .model import witness_like
 
@@ -409,8 +410,8 @@ def template(sp: Spec, kind: str, cfg: Any, fx: Any, pub: Public,
             {n: {"lo": _com_like(shp), "hi": _com_like(shp)} for n in names},
             {n: {"lo": _wit_like(shp), "hi": _wit_like(shp)} for n in names},
             {"lo": _com_like(shp), "hi": _com_like(shp)},
-            {"lo": _wit_like(shp), "hi": _wit_like(shp)}, pub, Transcript.new(b"template"),
-            key, check_witness=False)[0]
+            {"lo": _wit_like(shp), "hi": _wit_like(shp)}, pub,
+            Transcript.new(b"template", zk=zk), key, check_witness=False)[0]
 
     return jax.eval_shape(fn, jax.ShapeDtypeStruct((2,), jnp.uint32))
 
@@ -423,7 +424,7 @@ def template(sp: Spec, kind: str, cfg: Any, fx: Any, pub: Public,
 #     version   u16      1
 #     header    u32 length + UTF-8 JSON (sorted keys): version, kind, layer, model_digest, rows,
 #               hidden, inputs (input name -> its commitment's `commitment_digest`), output (the
-#               output commitment's digest), zero_knowledge (false)
+#               output commitment's digest), zero_knowledge (the proof's mode)
 #     proof     u32 length + the StepProof's tree-format bytes (`proof.tree_to_bytes`)
 #     nothing after the proof.
 # The header is bound by the proof: kind, layer and shapes are absorbed by the transcript, the
@@ -474,20 +475,18 @@ def decode_file(data: bytes) -> tuple[dict[str, Any], bytes]:
     if set(ins) != set(inputs_of(header["kind"])) or not all(map(_is_hex64, ins.values())):
         raise BundleFormatError("header", f"inputs must map {list(inputs_of(header['kind']))} "
                                 "to commitment digests")
-    if header["zero_knowledge"]:
-        raise BundleFormatError("header", "zero-knowledge step proofs are not supported")
     pb, pos = take_part(data, pos, "proof")
     if pos != len(data):
         raise BundleFormatError("end", f"{len(data) - pos} trailing bytes")
     return header, pb
 
 
-def header_of(kind: str, index: int, model_digest: str, sp: Spec, prf: StepProof
-              ) -> dict[str, Any]:
-    """The .zks header describing a step proof."""
+def header_of(kind: str, index: int, model_digest: str, sp: Spec, prf: StepProof, *,
+              zk: bool) -> dict[str, Any]:
+    """The .zks header describing a step proof made in mode `zk`."""
     return {"kind": kind, "layer": int(index), "model_digest": model_digest, "rows": sp.rows,
             "hidden": sp.dim, "inputs": {n: commitment_digest(c) for n, c in prf.inputs.items()},
-            "output": commitment_digest(prf.output), "zero_knowledge": False}
+            "output": commitment_digest(prf.output), "zero_knowledge": bool(zk)}
 
 
 __all__ = ["FILE_MAGIC", "FILE_VERSION", "KINDS", "SEGMENT", "STEP", "WEIGHTS", "StepProof",

@@ -22,10 +22,24 @@ they are in registers, so the tables are read once and written halved per round.
 structure travels as a static attribute (the T×K exponent matrix), the coefficients as an
 Fr[T, 8] operand.
 
-Zero knowledge (a later issue) plugs in here without a second engine: a masking polynomial
-g = Σ_i g_i(x_i) contributes a closed-form univariate term to each round message (added to
-`evals` in `_prove` before it is absorbed, and mirrored in `verify`) and ρ·Σ g_i(r_i) to the
-final claim. Not implemented yet: this engine is plain (not zero-knowledge) sumcheck.
+Zero knowledge (Libra's masking, Xie et al. 2019; Chiesa–Forbes–Spooner): when the transcript
+is zero-knowledge (`Transcript.zk`, the default) the prover draws a random polynomial
+g(x) = a_0 + Σ_i g_i(x_i), each g_i of degree D with zero constant term (1 + m·D random field
+elements from `transcript.secret_key`), commits to its coefficient vector
+s = (a_0, a_{0,1..D}, a_{1,1..D}, ...) (zero-padded to 2^c) with a hiding Pedersen vector
+commitment under its own generators (`MASK_TAG`), and sends the commitment and
+G = Σ_{x∈{0,1}^m} g(x) = 2^m·a_0 + 2^(m−1)·Σ_{i,d} a_{i,d}. The transcript absorbs both after the
+claim and squeezes ρ; the rounds then prove claim + ρ·G for the summand + ρ·g. The g part of round
+j is closed form: 2^(m−j−1)·(a_0 + Σ_{i<j} g_i(r_i) + g_j(t)) + 2^(m−j−2)·Σ_{i>j} g_i(1), added to
+the engine's evaluations before they are absorbed. After the final values the prover sends
+g(r) = ⟨s, ℓ(r)⟩ with ℓ(r) = (1, r_0, ..., r_0^D, r_1, ..., r_{m−1}^D) and proves it with
+`commit.prove_vector_opening` (the Hyrax opening's inner-product argument). The verifier checks
+the last round against [eq(u, r)·]Σ_j c_j Π f_k(r) + ρ·g(r) and the opening. Each round message
+is then ρ·(a uniformly random degree-D polynomial with the right sum) plus the true one: the
+messages are simulatable from the claim alone (tests/zk_simulator.py). The final values f_k(r)
+are still sent in the clear (hiding them is the next step of the zero-knowledge issue).
+Transcript order with the mask: ... absorb the claim; absorb "mask" (G1), "mask_sum"; squeeze
+"mask_rho"; rounds; absorb the final values; absorb "mask_eval"; the vector opening.
 
 The verifier works on Python integers (a handful per round) and raises `SumcheckError` naming
 the failed check and round; it never asserts.
@@ -42,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import ffi, field, mle
+from . import commit, ffi, field, mle
 from .transcript import Transcript
 
 Array = jax.Array
@@ -51,6 +65,8 @@ MAX_NATIVE_TABLES = 8  # what one native pass holds, the eq table included
 MAX_TABLES = MAX_NATIVE_TABLES  # user tables without eq (MAX_TABLES − 1 with eq)
 MAX_TERMS = 16
 MAX_TERM_DEGREE = 4
+MASK_TAG = b"zkllm-jax/sumcheck-mask/v1"
+MASK_PURPOSE = 0x6D61736B  # "mask": the transcript.secret_key purpose of the masks
 
 Terms = tuple[tuple[int, ...], ...]
 
@@ -66,11 +82,23 @@ class SumcheckError(ValueError):
 
 
 @struct.dataclass
+class MaskProof:
+    """The zero-knowledge mask: its commitment (G1), G = Σ_x g(x), g(r) and g(r)'s opening."""
+
+    commitment: Array
+    total: Array
+    value: Array
+    opening: commit.OpeningProof
+
+
+@struct.dataclass
 class SumcheckProof:
-    """messages: Fr[m, D+1, 8] round polynomials at t = 0..D; final_evals: Fr[K, 8]."""
+    """messages: Fr[m, D+1, 8] round polynomials at t = 0..D; final_evals: Fr[K, 8];
+    mask: the masking polynomial's messages (zero-knowledge mode) or None (plain)."""
 
     messages: Array
     final_evals: Array
+    mask: MaskProof | None = None
 
 
 @struct.dataclass
@@ -294,6 +322,75 @@ def _label_bytes(label: bytes | str) -> bytes:
     return label.encode() if isinstance(label, str) else bytes(label)
 
 
+# --- masking polynomial (zero-knowledge mode) ---------------------------------------------------
+
+
+def mask_len(m: int, d: int) -> int:
+    """Length of the mask's committed coefficient vector: 1 + m·D rounded up to 2^c."""
+    return 1 << (m * d).bit_length()  # the smallest power of two > m·d, i.e. >= 1 + m·d
+
+
+@functools.cache
+def mask_generators(n: int) -> commit.Generators:
+    """Generators of the masks' vector commitments (their own hash-to-curve tag)."""
+    return commit.setup(n, MASK_TAG)
+
+
+@functools.cache
+def _int_consts(values: tuple[int, ...]) -> np.ndarray:
+    """Constants in Montgomery form, computed in numpy (usable while tracing)."""
+    raw = b"".join((v * (1 << 256) % R).to_bytes(32, "little") for v in values)
+    return np.frombuffer(raw, dtype="<u4").astype(np.uint32).reshape(len(values), field.LIMBS)
+
+
+def _const(v: int) -> Array:
+    return jnp.asarray(_int_consts((v,))[0])
+
+
+def _draw_mask(t: Transcript, m: int, d: int) -> tuple[Array, Array, Array]:
+    """The mask's coefficient vector Fr[mask_len, 8] (zero-padded), its blind and an opening key."""
+    k_vec, k_blind, k_open = jax.random.split(t.secret_key(MASK_PURPOSE), 3)
+    n = mask_len(m, d)
+    vec = jnp.concatenate([field.random(k_vec, (1 + m * d,)), field.zeros((n - 1 - m * d,))])
+    return vec, field.random(k_blind), k_open
+
+
+def _mask_total(vec: Array, m: int, d: int) -> Array:
+    """G = Σ_{x∈{0,1}^m} g(x) = 2^m·a_0 + 2^(m−1)·Σ_{i,d} a_{i,d}."""
+    rest = field.sum(vec[1 : 1 + m * d], axis=0)
+    return field.add(field.mul(vec[0], _const(1 << m)), field.mul(rest, _const(1 << (m - 1))))
+
+
+def _mask_round(coef: Array, j: int, m: int, prefix: Array) -> Array:
+    """The g part of round j at t = 0..D; coef: Fr[m, D, 8] (a_{i,1..D}), prefix: a_0 + Σ_{i<j}
+    g_i(r_i)."""
+    d = coef.shape[1]
+    powers = jnp.asarray(_int_consts(tuple(t ** e for t in range(d + 1) for e in range(1, d + 1)))
+                         ).reshape(d + 1, d, field.LIMBS)
+    g_j = field.inner_product(powers, coef[j][None], axis=1)  # Fr[D+1]
+    out = field.mul(field.add(g_j, prefix), _const(1 << (m - j - 1)))
+    if j < m - 1:  # the later variables each sum to g_i(1) over half the remaining cube
+        suffix = field.sum(coef[j + 1 :].reshape(-1, field.LIMBS), axis=0)
+        out = field.add(out, field.mul(suffix, _const(1 << (m - j - 2))))
+    return out
+
+
+def _powers(r: Array, d: int) -> Array:
+    """(r, r^2, ..., r^D) as Fr[D, 8]."""
+    out = [r]
+    for _ in range(d - 1):
+        out.append(field.mul(out[-1], r))
+    return jnp.stack(out)
+
+
+def mask_functional(point: Any, d: int) -> Array:
+    """ℓ(r) = (1, r_0..r_0^D, r_1.., ..., r_{m−1}^D), zero-padded: g(r) = ⟨s, ℓ(r)⟩."""
+    m = point.shape[0]
+    parts = [field.ones((1,))] + [_powers(point[i], d) for i in range(m)]
+    n = mask_len(m, d)
+    return jnp.concatenate(parts + [field.zeros((n - 1 - m * d,))])
+
+
 @functools.partial(jax.jit, static_argnums=(4, 5))
 def _prove(
     stacked: Array, transcript: Transcript, eq_point: Array | None, coeffs: Array, label: bytes,
@@ -307,19 +404,39 @@ def _prove(
     evals = round_evals(stacked, coeffs, **kw)
     claim = field.add(evals[0], evals[1])
     t = t.absorb_field(b"claim", claim)
+    d = degree(terms, has_eq)
+    if t.zk:
+        vec, blind, k_open = _draw_mask(t, m, d)
+        gens = mask_generators(vec.shape[0])
+        mask_com = commit.commit_vector(vec, blind, gens)
+        total = _mask_total(vec, m, d)
+        t = t.absorb_points(b"mask", mask_com).absorb_field(b"mask_sum", total)
+        rho, t = t.challenge(b"mask_rho")
+        coef = vec[1 : 1 + m * d].reshape(m, d, field.LIMBS)
+        prefix = vec[0]
     messages, point = [], []
     for j in range(m):
+        if t.zk:
+            evals = field.add(evals, field.mul(_mask_round(coef, j, m, prefix), rho))
         messages.append(evals)
         t = t.absorb_field(b"round", evals)
         r, t = t.challenge(b"r")
         point.append(r)
+        if t.zk:
+            prefix = field.add(prefix, field.inner_product(coef[j], _powers(r, d)))
         if j < m - 1:
             stacked, evals = fold_round(stacked, r, coeffs, **kw)
         else:
             stacked = mle.fold_unchecked(stacked, r)
     final = stacked[:k, 0]
     t = t.absorb_field(b"final", final)
-    proof = SumcheckProof(messages=jnp.stack(messages), final_evals=final)
+    mask = None
+    if t.zk:
+        t = t.absorb_field(b"mask_eval", prefix)  # g(r) = a_0 + Σ_i g_i(r_i)
+        ell = mask_functional(jnp.stack(point), d)
+        _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, k_open)
+        mask = MaskProof(commitment=mask_com, total=total, value=prefix, opening=opening)
+    proof = SumcheckProof(messages=jnp.stack(messages), final_evals=final, mask=mask)
     return FinalClaims(point=jnp.stack(point), values=final, claim=claim), proof, t
 
 
@@ -406,6 +523,16 @@ def verify(
     t = _begin(transcript, _label_bytes(label), k, m, terms, eq_point, coeffs)
     t = t.absorb_field(b"claim", claim)
     cur = int(_ints(claim))
+    mask = proof.mask
+    if t.zk:
+        _check_mask_shape(mask, m, d)
+        t = t.absorb_points(b"mask", mask.commitment).absorb_field(b"mask_sum", mask.total)
+        rho_fr, t = t.challenge(b"mask_rho")
+        rho = int(_ints(rho_fr))
+        cur = (cur + rho * int(_ints(mask.total))) % R
+    elif mask is not None:
+        raise SumcheckError("mask_shape", None, "a plain sumcheck proof carries no mask (the "
+                            "proof is zero-knowledge but a plain one was expected)")
     msg_ints = _ints(msgs)
     point = []
     for j in range(m):
@@ -420,8 +547,47 @@ def verify(
     expect = combine_ints(vals, terms, [int(c) for c in np.atleast_1d(_ints(coeffs))])
     if u is not None:
         expect = expect * eq_eval_ints(u, [int(_ints(r)) for r in point]) % R
+    if t.zk:
+        expect = (expect + rho * int(_ints(mask.value))) % R
     if expect != cur:
         raise SumcheckError("final_evaluation", m - 1,
-                            "the terms at the final values differ from the last round")
+                            "the terms at the final values" + (" plus ρ·g(r)" if t.zk else "")
+                            + " differ from the last round")
     t = t.absorb_field(b"final", finals)
+    if t.zk:
+        t = t.absorb_field(b"mask_eval", mask.value)
+        ell = _mask_functional_ints([int(_ints(r)) for r in point], d)
+        try:
+            t = commit.verify_vector_opening(mask.commitment, ell, mask.value, mask.opening,
+                                             mask_generators(ell.shape[0]), t)
+        except commit.OpeningError as e:
+            raise SumcheckError("mask_opening", None, f"g(r) does not open the mask "
+                                f"commitment ({e})") from e
     return FinalClaims(point=jnp.stack(point), values=finals, claim=claim), t
+
+
+def _mask_functional_ints(point: Sequence[int], d: int) -> Array:
+    """`mask_functional` from Python integers (the verifier's side)."""
+    vals = [1]
+    for r in point:
+        vals += [pow(r, e, R) for e in range(1, d + 1)]
+    vals += [0] * (mask_len(len(point), d) - len(vals))
+    return field.encode(vals)
+
+
+def _check_mask_shape(mask: Any, m: int, d: int) -> None:
+    """A zero-knowledge proof's mask must be present with the shapes of m rounds of degree D."""
+    if not isinstance(mask, MaskProof):
+        raise SumcheckError("mask_shape", None, "a zero-knowledge sumcheck proof needs its mask "
+                            "(the proof is plain but zero knowledge was expected)")
+    c = mask_len(m, d).bit_length() - 1
+    pt, fr = (3, 12), (field.LIMBS,)
+    op = mask.opening
+    want = [(mask.commitment, pt, "commitment"), (mask.total, fr, "total"),
+            (mask.value, fr, "value"), (op.left, (c,) + pt, "opening left"),
+            (op.right, (c,) + pt, "opening right"), (op.a, pt, "opening a"),
+            (op.z1, fr, "opening z1"), (op.z2, fr, "opening z2")]
+    for arr, shape, name in want:
+        if tuple(getattr(arr, "shape", ())) != shape:
+            raise SumcheckError("mask_shape", None, f"the mask's {name} must have shape {shape}, "
+                                f"got {tuple(getattr(arr, 'shape', ()))}")

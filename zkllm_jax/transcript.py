@@ -22,6 +22,18 @@ order. The shape is absorbed with the payload, so `[a, b]` and `[[a], [b]]` diff
 Reducing 384 uniform bits mod r (255 bits) leaves a statistical distance below 2^-128.
 
 Domain separation: every protocol absorbs its name and its shapes first (see `begin`).
+
+Mode. A transcript is zero-knowledge (the default) or plain, fixed when it is created and
+absorbed first (`new` absorbs ints "zero-knowledge" = [1] or [0] right after the label), so a
+proof made in one mode never verifies in the other. The mode is static pytree metadata
+(`Transcript.zk`): the one sumcheck engine reads it and masks its round messages when it is on.
+
+Prover randomness. A prover attaches its secret PRNG key with `with_rng(key)`; the key rides
+along as a pytree leaf and is never absorbed (a verifier's transcript has none, and the same
+keyed transcript also verifies). `secret_key(purpose)` derives fresh randomness from the key and
+the current state (as Merlin's transcript RNG does), so every protocol instance draws
+independent masks without threading keys through every gadget. Hiding is bounded by the key:
+64 bits for JAX's default threefry keys.
 """
 
 from __future__ import annotations
@@ -78,33 +90,56 @@ def bytes_to_field_be(b: Array) -> Array:
 
 @struct.dataclass
 class Transcript:
-    """The chaining state (uint8[32]); build with `Transcript.new(label)`."""
+    """The chaining state (uint8[32]), the prover's key (or None) and the mode (static).
+
+    Build with `Transcript.new(label, zk=...)`; a prover adds its key with `with_rng`.
+    """
 
     state: Array
+    rng: Array | None = None
+    zk: bool = struct.field(pytree_node=False, default=True)
 
     @staticmethod
-    def new(label: bytes | str) -> Transcript:
-        """A fresh transcript for the protocol family `label`."""
+    def new(label: bytes | str, *, zk: bool = True) -> Transcript:
+        """A fresh transcript for the protocol family `label`, zero-knowledge unless zk=False."""
+        if not isinstance(zk, bool):
+            raise TypeError(f"Transcript.new: zk must be a bool, got {type(zk).__name__}")
         digest = hashing.sha256(DOMAIN + _lp(_label(label)))
-        return Transcript(state=jnp.asarray(digest))
+        t = Transcript(state=jnp.asarray(digest), zk=zk)
+        return t.absorb_ints(b"zero-knowledge", [int(zk)])
+
+    def with_rng(self, key: Array) -> Transcript:
+        """This transcript carrying the prover's secret PRNG key (never absorbed)."""
+        return self.replace(rng=key)
+
+    def secret_key(self, purpose: int) -> Array:
+        """Prover randomness for the next protocol step: the key folded with the state.
+
+        Raises ValueError when no key is attached (a verifier's transcript, or a prover that
+        forgot `with_rng`): a zero-knowledge prover must never run without fresh randomness.
+        """
+        if self.rng is None:
+            raise ValueError("zero-knowledge proving needs prover randomness: attach a PRNG key "
+                             "with transcript.with_rng(key), or use Transcript.new(..., zk=False)")
+        return _fold_state(self.rng, self.state, int(purpose))
 
     def absorb_bytes(self, label: bytes | str, data: Any) -> Transcript:
         """Absorb raw bytes (bytes or a uint8 array, flattened row-major)."""
         arr = jnp.asarray(hashing.byte_rows(data, "data")).reshape(-1)
         meta = _meta(label, KIND_BYTES, (arr.shape[0],), arr.shape[0])
-        return Transcript(state=_absorb_payload(self.state, arr, meta))
+        return self.replace(state=_absorb_payload(self.state, arr, meta))
 
     def absorb_field(self, label: bytes | str, x: Any) -> Transcript:
         """Absorb field elements Fr[..., 8] (canonical bytes, shape included)."""
         _check_shape(x, (field.LIMBS,), "field elements", "uint32[..., 8]")
         meta = _meta(label, KIND_FIELD, x.shape[:-1], 32 * (x.size // field.LIMBS))
-        return Transcript(state=_absorb_field(self.state, x, meta))
+        return self.replace(state=_absorb_field(self.state, x, meta))
 
     def absorb_points(self, label: bytes | str, p: Any) -> Transcript:
         """Absorb G1 points uint32[..., 3, 12] (compressed encodings, shape included)."""
         _check_shape(p, (3, curve.FP_LIMBS), "points", "uint32[..., 3, 12]")
         meta = _meta(label, KIND_POINTS, p.shape[:-2], 48 * (p.size // (3 * curve.FP_LIMBS)))
-        return Transcript(state=_absorb_points(self.state, p, meta))
+        return self.replace(state=_absorb_points(self.state, p, meta))
 
     def absorb_ints(self, label: bytes | str, values: Sequence[int]) -> Transcript:
         """Absorb static non-negative integers (shapes, parameters, flags) as u64 big-endian."""
@@ -113,7 +148,8 @@ class Transcript:
             raise ValueError(f"absorb_ints: values must be in [0, 2^64), got {vals}")
         payload = b"".join(v.to_bytes(8, "big") for v in vals)
         meta = _meta(label, KIND_INTS, (len(vals),), len(payload))
-        return Transcript(state=_absorb_payload(self.state, np.frombuffer(payload, np.uint8), meta))
+        return self.replace(state=_absorb_payload(self.state, np.frombuffer(payload, np.uint8),
+                                                  meta))
 
     def begin(self, protocol: bytes | str, shapes: Sequence[int]) -> Transcript:
         """Domain separation: absorb a protocol's name and its static shapes/parameters."""
@@ -124,12 +160,21 @@ class Transcript:
         if n < 1:
             raise ValueError(f"challenges: n must be >= 1, got {n}")
         c, state = _challenges(self.state, _lp(_label(label)) + int(n).to_bytes(4, "big"), int(n))
-        return c, Transcript(state=state)
+        return c, self.replace(state=state)
 
     def challenge(self, label: bytes | str) -> tuple[Array, Transcript]:
         """One field challenge Fr[8] and the next transcript."""
         c, t = self.challenges(label, 1)
         return c[0], t
+
+
+def _fold_state(key: Array, state: Array, purpose: int) -> Array:
+    """fold_in the purpose and the state's eight 32-bit words into the key (jit-able)."""
+    k = jax.random.fold_in(key, purpose)
+    words = jax.lax.bitcast_convert_type(state.reshape(8, 4), jnp.uint32)
+    for i in range(8):
+        k = jax.random.fold_in(k, words[i])
+    return k
 
 
 def _meta(label: bytes | str, kind: int, shape: Sequence[int], nbytes: int) -> bytes:

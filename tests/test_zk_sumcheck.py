@@ -1,0 +1,254 @@
+"""Zero-knowledge sumcheck (Libra masking) and the shared inner-product argument: completeness,
+tampering with every mask message, fresh randomness per proof, mode binding, and a simulator
+that produces accepting transcripts without the witness."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from zk_simulator import FixedTranscript, simulate_opening, simulate_sumcheck
+
+from zkllm_jax import commit, curve, field, mle, sumcheck
+from zkllm_jax.sumcheck import SumcheckError
+from zkllm_jax.transcript import Transcript
+
+R = field.R
+ZK = Transcript.new(b"zkllm-test/zk").with_rng(jax.random.key(1))
+PLAIN = Transcript.new(b"zkllm-test/zk", zk=False)
+RNG = np.random.default_rng(3)
+
+
+def _rand_tables(k, n, seed=0):
+    return [field.random(jax.random.key(100 * seed + i), (n,)) for i in range(k)]
+
+
+def _prove(tables, t, u=None, terms=None, coeffs=None):
+    return sumcheck.prove(tables, t, eq_point=u, terms=terms, coeffs=coeffs)
+
+
+def _verify(claim, proof, t, m, k, u=None, terms=None, coeffs=None):
+    return sumcheck.verify(claim, proof, t, num_vars=m, num_tables=k, eq_point=u, terms=terms,
+                           coeffs=coeffs)
+
+
+CASES = [  # (k, n, with_eq, terms)
+    (1, 2, False, None), (2, 16, True, None), (3, 37, False, None), (2, 8, False, ((0,), (0, 1))),
+    (4, 32, True, ((0, 1), (2,), (3, 3, 1))), (3, 64, False, ((0, 1, 2, 2),)),
+]
+
+
+@pytest.mark.parametrize("k,n,with_eq,terms", CASES)
+def test_masked_sumcheck_verifies(k, n, with_eq, terms):
+    tables = _rand_tables(k, n)
+    m = max(1, mle.num_vars(n))
+    u = field.random(jax.random.key(9), (m,)) if with_eq else None
+    nt = len(terms) if terms else 1
+    coeffs = field.random(jax.random.key(8), (nt,)) if terms else None
+    fc, prf, tp = _prove(tables, ZK, u, terms, coeffs)
+    d = sumcheck.degree(sumcheck.normalize_terms(terms, k), with_eq)
+    assert prf.mask is not None and prf.messages.shape == (m, d + 1, 8)
+    _, tv = _verify(fc.claim, prf, ZK, m, k, u, terms, coeffs)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(tp.state))
+    for i in range(k):  # the rounds are masked but the reduction is the same: f_k(r)
+        assert field.decode(mle.evaluate(tables[i], fc.point)) == field.decode(fc.values[i])
+    # the plain engine proves the same claim without a mask
+    fcp, prfp, _ = _prove(tables, PLAIN, u, terms, coeffs)
+    assert prfp.mask is None and field.decode(fcp.claim) == field.decode(fc.claim)
+    _verify(fcp.claim, prfp, PLAIN, m, k, u, terms, coeffs)
+
+
+@pytest.fixture(scope="module")
+def zk_instance():
+    tables = _rand_tables(2, 16, seed=1)
+    u = field.random(jax.random.key(2), (4,))
+    fc, prf, _ = _prove(tables, ZK, u)
+    return tables, u, fc, prf
+
+
+def _bump(x, idx=()):
+    return x.at[idx].set(field.add(x[idx], field.ones(())))
+
+
+def _reject(zk_instance, bad, t=ZK):
+    _, u, fc, _ = zk_instance
+    with pytest.raises(SumcheckError) as e:
+        _verify(fc.claim, bad, t, 4, 2, u)
+    return e.value
+
+
+def test_masked_honest_and_plain_still_reject(zk_instance):
+    _, u, fc, prf = zk_instance
+    _verify(fc.claim, prf, ZK, 4, 2, u)
+    e = _reject(zk_instance, prf.replace(messages=_bump(prf.messages, (2, 0))))
+    assert (e.check, e.round) == ("round_sum", 2)
+    e = _reject(zk_instance, prf.replace(final_evals=_bump(prf.final_evals, 1)))
+    assert e.check == "final_evaluation"
+
+
+def test_tampered_mask_commitment(zk_instance):
+    prf = zk_instance[3]
+    bad = prf.replace(mask=prf.mask.replace(commitment=curve.double(prf.mask.commitment)))
+    # ρ changes with the commitment, so the first round's sum no longer matches
+    assert _reject(zk_instance, bad).check == "round_sum"
+
+
+def test_tampered_mask_commitment_with_consistent_rho(zk_instance):
+    """A commitment that does not change ρ (FixedTranscript) is caught by the opening."""
+    _, u, fc, prf = zk_instance
+    chal = _challenges_of(zk_instance)
+    ft = FixedTranscript.of(chal)
+    _verify(fc.claim, prf, ft, 4, 2, u)  # the honest proof also verifies with its challenges
+    bad = prf.replace(mask=prf.mask.replace(commitment=curve.double(prf.mask.commitment)))
+    with pytest.raises(SumcheckError, match="mask_opening"):
+        _verify(fc.claim, bad, ft, 4, 2, u)
+
+
+def test_tampered_mask_sum(zk_instance):
+    prf = zk_instance[3]
+    bad = prf.replace(mask=prf.mask.replace(total=_bump(prf.mask.total)))
+    e = _reject(zk_instance, bad)
+    assert (e.check, e.round) == ("round_sum", 0)
+
+
+def test_tampered_mask_value(zk_instance):
+    prf = zk_instance[3]
+    bad = prf.replace(mask=prf.mask.replace(value=_bump(prf.mask.value)))
+    assert _reject(zk_instance, bad).check == "final_evaluation"
+
+
+@pytest.mark.parametrize("name", ["left", "right", "a", "z1", "z2"])
+def test_tampered_mask_opening(zk_instance, name):
+    prf = zk_instance[3]
+    op = prf.mask.opening
+    x = getattr(op, name)
+    if name in ("z1", "z2"):
+        x = _bump(x)
+    elif name == "a":
+        x = curve.double(x)
+    else:
+        x = x.at[0].set(curve.double(x[0]))
+    bad = prf.replace(mask=prf.mask.replace(opening=op.replace(**{name: x})))
+    e = _reject(zk_instance, bad)
+    assert e.check == "mask_opening" and "ipa_final" in str(e)
+
+
+def test_mode_mismatch_is_rejected(zk_instance):
+    tables, u, _, prf = zk_instance
+    # a zero-knowledge proof checked as plain: the mode is absorbed first, and the mask is extra
+    e = _reject(zk_instance, prf, t=PLAIN)
+    assert e.check == "mask_shape"
+    fcp, prfp, _ = _prove(tables, PLAIN, u)
+    with pytest.raises(SumcheckError, match="mask_shape"):
+        _verify(fcp.claim, prfp, ZK, 4, 2, u)
+    # the same transcript label with the other mode gives other challenges
+    _, prf_relabel, _ = _prove(tables, Transcript.new(b"zkllm-test/zk", zk=False).with_rng(
+        jax.random.key(1)), u)
+    assert prf_relabel.mask is None
+
+
+def test_missing_prover_key_is_named():
+    with pytest.raises(ValueError, match="with_rng"):
+        _prove(_rand_tables(2, 4), Transcript.new(b"x"))
+
+
+def _elements(prf):
+    """Every Fr element and G1 point of a masked proof, as bytes."""
+    fr = np.asarray(field.to_canonical_limbs(prf.messages)).reshape(-1, 8).tolist()
+    fr += np.asarray(field.to_canonical_limbs(prf.final_evals)).reshape(-1, 8).tolist()
+    mk, op = prf.mask, prf.mask.opening
+    for x in (mk.total, mk.value, op.z1, op.z2):
+        fr.append(np.asarray(field.to_canonical_limbs(x)).tolist())
+    pts = np.asarray(curve.to_compressed(np.concatenate(
+        [mk.commitment[None], op.left, op.right, op.a[None]]))).tolist()
+    return {tuple(v) for v in fr}, {tuple(p) for p in pts}
+
+
+def test_two_proofs_share_no_message():
+    tables = _rand_tables(3, 32, seed=4)
+    u = field.random(jax.random.key(5), (5,))
+    fa, pa, _ = _prove(tables, Transcript.new(b"s").with_rng(jax.random.key(10)), u)
+    fb, pb, _ = _prove(tables, Transcript.new(b"s").with_rng(jax.random.key(11)), u)
+    assert field.decode(fa.claim) == field.decode(fb.claim)
+    for p, f in ((pa, fa), (pb, fb)):
+        _verify(f.claim, p, Transcript.new(b"s"), 5, 3, u)
+    fr_a, pt_a = _elements(pa)
+    fr_b, pt_b = _elements(pb)
+    assert not fr_a & fr_b and not pt_a & pt_b
+    # the same key gives the same proof (deterministic given the key)
+    _, pc, _ = _prove(tables, Transcript.new(b"s").with_rng(jax.random.key(10)), u)
+    assert _elements(pc) == _elements(pa)
+
+
+def _challenges_of(zk_instance):
+    """The challenges a verifier draws on the honest proof (to fix them in advance)."""
+    _, u, fc, prf = zk_instance
+    recorded = []
+    orig = Transcript.challenges
+
+    def spy(self, label, n):
+        c, t = orig(self, label, n)
+        recorded.extend(int(v) for v in np.atleast_1d(field.decode(c)))
+        return c, t
+
+    Transcript.challenges = spy
+    try:
+        with jax.disable_jit():
+            _verify(fc.claim, prf, ZK, 4, 2, u)
+    finally:
+        Transcript.challenges = orig
+    return recorded
+
+
+@pytest.mark.parametrize("with_eq,terms", [(True, None), (False, ((0, 1), (1,), (0, 0, 1)))])
+def test_simulated_sumcheck_is_accepted(with_eq, terms):
+    m, k = 5, 2
+    norm = sumcheck.normalize_terms(terms, k)
+    d = sumcheck.degree(norm, with_eq)
+    c = sumcheck.mask_len(m, d).bit_length() - 1
+    chal = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(1 + m + 1 + c + 1)]
+    u = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(m)] if with_eq else None
+    coeffs = [int.from_bytes(RNG.bytes(40), "big") % R for _ in norm]
+    claim, finals = 12345, [678, 91011]  # any statement: no tables exist
+    prf = simulate_sumcheck(claim, finals, chal, m=m, terms=norm, coeffs=coeffs, eq_point=u,
+                            rng=RNG)
+    ft = FixedTranscript.of(chal)
+    u_fr = field.encode(u) if with_eq else None
+    fc, _ = _verify(field.encode(claim), prf, ft, m, k, u_fr, terms, field.encode(coeffs))
+    assert [int(v) for v in field.decode(fc.point)] == chal[1 : 1 + m]
+    # the simulated transcript only verifies against its own challenges
+    with pytest.raises(SumcheckError):
+        _verify(field.encode(claim), prf, FixedTranscript.of(chal[::-1]), m, k, u_fr, terms,
+                field.encode(coeffs))
+
+
+def test_simulated_hyrax_opening_is_accepted():
+    gens = commit.setup(16, b"zkllm-test/zk-sim")
+    coms = [commit.commit(field.random(jax.random.key(i), (8, 16)), gens, jax.random.key(50 + i))[0]
+            for i in range(2)]
+    n, c = coms[0].num_vars, coms[0].col_vars
+    point = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(n)]
+    values = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(2)]  # not the true values
+    chal = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(2 + 1 + c + 1)]
+    prf = simulate_opening(coms, point, values, gens, chal, RNG)
+    pt, vals = field.encode(point), field.encode(values)
+    commit.verify_opening(coms, pt, vals, prf, gens, FixedTranscript.of(chal))
+    with pytest.raises(commit.OpeningError, match="ipa_final"):
+        commit.verify_opening(coms, pt, vals, prf, gens, FixedTranscript.of(chal[::-1]))
+
+
+def test_vector_opening_completeness_and_binding():
+    gens = sumcheck.mask_generators(8)
+    vec = field.random(jax.random.key(3), (8,))
+    blind = field.random(jax.random.key(4))
+    a = field.random(jax.random.key(5), (8,))
+    com = commit.commit_vector(vec, blind, gens)
+    val, prf, tp = commit.prove_vector_opening(vec, blind, com, a, gens, ZK, jax.random.key(6))
+    assert field.decode(val) == sum(int(x) * int(y) for x, y in zip(
+        field.decode(vec), field.decode(a))) % R
+    tv = commit.verify_vector_opening(com, a, val, prf, gens, ZK)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(tp.state))
+    with pytest.raises(commit.OpeningError, match="ipa_final"):
+        commit.verify_vector_opening(com, a, _bump(val), prf, gens, ZK)
+    with pytest.raises(commit.OpeningError, match="ipa_final"):
+        commit.verify_vector_opening(com, _bump(a, 3), val, prf, gens, ZK)
