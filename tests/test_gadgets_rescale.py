@@ -99,7 +99,7 @@ OPEN_FIELDS = [".values", ".combine.messages", ".combine.final_evals", ".opening
 def test_leaves_are_all_tested(rs):
     names = {n for n, _ in leaf_cases(rs["proof"])}
     assert names == {".values"} | {f".ranges['{r}']{f}" for r in RANGES for f in LOOKUP_FIELDS}
-    assert {n for n, _ in leaf_cases(rs["opening"])} == {f"['default/n9c5']{f}"
+    assert {n for n, _ in leaf_cases(rs["opening"])} == {f"['default/c5']{f}"
                                                          for f in OPEN_FIELDS}
 
 
@@ -121,7 +121,7 @@ def test_tampered_message_in_the_second_range(rs):
 
 @pytest.mark.parametrize("leaf", OPEN_FIELDS)
 def test_tampered_opening(rs, leaf):
-    full = f"['default/n9c5']{leaf}"
+    full = f"['default/c5']{leaf}"
     for case in [c for c in leaf_cases(rs["opening"]) if c[0] == full]:
         rejects(lambda case=case: _verify_openings(rs, rs["stage1"],
                                                    tampered(rs["opening"], case)))

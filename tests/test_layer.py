@@ -88,9 +88,10 @@ def test_honest_layer_verifies(honest):
 # Pins the whole-layer protocol and format: the segment refactor (layer.prove_norm /
 # prove_attention / prove_ffn, shared with the step proofs) left both byte-identical. A
 # deliberate protocol change updates these (print them from the `honest` fixture); the last
-# one: the SiLU lookup moved to the finish and big single-claim tensors open alone.
-GOLDEN_PROOF = "1b28abd66923918a0bc02b4dff6ca7eb3b22579a6ba504992feee7020df3079c"
-GOLDEN_STATE = "91c7a724e98b5f0aa17e328a2ed23429f96e625cf0bdaf6d6255876ef14e6667"
+# one: openings reduce every claim to its row and share one inner-product argument per
+# (generator set, row width).
+GOLDEN_PROOF = "072a90dbcb44e2e1118717c5618ffef330107feacd5797465de15fbaa27918f8"
+GOLDEN_STATE = "6ab7121c88277544d9f76f5be49f4d5573b29561c6ec40871c6819ae69cde1f2"
 
 
 def test_layer_proof_bytes_pinned(honest):
