@@ -21,10 +21,8 @@ ffi::Error FoldRowsI32(ffi::Buffer<ffi::U32> m, ffi::Buffer<ffi::U32> e,
                        ffi::ResultBuffer<ffi::U32> o) {
   const size_t cols = o->element_count() / 8;
   const size_t rows = e.element_count() / 8;
-  if (cols == 0 || rows == 0 || m.element_count() != rows * cols || e.element_count() % 8 ||
-      o->element_count() % 8)
-    return ffi::Error::InvalidArgument("fr_fold_rows_i32: M must be [rows, cols], e [rows, 8], "
-                                       "the output [cols, 8]");
+  if (!fi::shapes_ok(m.element_count(), e.element_count(), o->element_count()))
+    return ffi::Error::InvalidArgument(fi::kShapeError);
   const uint32_t* pm = m.typed_data();
   const uint32_t* pe = e.typed_data();
   uint32_t* po = o->typed_data();

@@ -59,10 +59,8 @@ ffi::Error FoldRowsI32(cudaStream_t st, ffi::ScratchAllocator scratch, ffi::Buff
                        ffi::Buffer<ffi::U32> e, ffi::ResultBuffer<ffi::U32> o) {
   const size_t cols = o->element_count() / 8;
   const size_t rows = e.element_count() / 8;
-  if (cols == 0 || rows == 0 || m.element_count() != rows * cols || e.element_count() % 8 ||
-      o->element_count() % 8)
-    return ffi::Error::InvalidArgument("fr_fold_rows_i32: M must be [rows, cols], e [rows, 8], "
-                                       "the output [cols, 8]");
+  if (!fi::shapes_ok(m.element_count(), e.element_count(), o->element_count()))
+    return ffi::Error::InvalidArgument(fi::kShapeError);
   // About 2^16 threads in pass 1, each over at least 16 rows.
   size_t chunks = std::max<size_t>(1, (size_t{1} << 16) / (cols + 1));
   chunks = std::min(chunks, std::max<size_t>(1, rows / 16));

@@ -10,6 +10,7 @@
 // A_j − K ≡ (Σ e_i m_ij)·2^256: exactly the Montgomery form of the result. `finish` reduces
 // the wide integers with Fr::from_wide (which gives Mont(x) = x·2^256) and one Montgomery
 // product by the integer 1 (which divides by 2^256 again).
+#include <cstddef>
 #include <cstdint>
 
 #include "zkllm/field.h"
@@ -79,5 +80,14 @@ ZK_HD Fr offset(const uint32_t* s) {
 }
 
 ZK_HD uint32_t biased(uint32_t m_bits) { return m_bits ^ 0x80000000u; }
+
+// The handlers' operand check (element counts): M [rows, cols], e [rows, 8], the output
+// [cols, 8], rows and cols at least 1.
+inline bool shapes_ok(size_t m_count, size_t e_count, size_t o_count) {
+  const size_t rows = e_count / 8, cols = o_count / 8;
+  return rows && cols && e_count % 8 == 0 && o_count % 8 == 0 && m_count == rows * cols;
+}
+constexpr const char* kShapeError =
+    "fr_fold_rows_i32: M must be [rows, cols], e [rows, 8], the output [cols, 8]";
 
 }  // namespace zk::fold_i32
