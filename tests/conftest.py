@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import gc
+import os
 import random
 
 import jax
 import pytest
+
+# `cli.main` turns on a persistent compilation cache under ~/.cache unless told otherwise; the
+# tests that call it in-process must not change this process's JAX options or write there (the
+# CLI subprocess tests name their own cache through JAX's options, which win).
+os.environ.setdefault("ZKLLM_JAX_CACHE", "off")
 
 
 @pytest.fixture(scope="module", autouse=True)

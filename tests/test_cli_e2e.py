@@ -186,3 +186,18 @@ def test_bad_inputs_give_clear_errors(run, args):
     r = _zkllm(*args, cwd=d, cache=cache)
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_compilation_cache_dir(monkeypatch, tmp_path):
+    """The CLI's persistent compilation cache: $ZKLLM_JAX_CACHE, "off" disables it, else under
+    $XDG_CACHE_HOME."""
+    from zkllm_jax import cli
+
+    monkeypatch.setenv("ZKLLM_JAX_CACHE", str(tmp_path / "c"))
+    assert cli.compilation_cache_dir() == str(tmp_path / "c")
+    for off in ("off", "0", ""):
+        monkeypatch.setenv("ZKLLM_JAX_CACHE", off)
+        assert cli.compilation_cache_dir() is None
+    monkeypatch.delenv("ZKLLM_JAX_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cli.compilation_cache_dir() == str(tmp_path / "zkllm-jax" / "xla")

@@ -119,6 +119,29 @@ def test_int32_witness_stays_int32_and_folds_in_blocks(gens, monkeypatch):
                               np.asarray(commit.evaluate(fx, pt)))
 
 
+@pytest.mark.parametrize("rows,cols", [(1, 1), (1, 7), (5, 3), (64, 300), (600, 2)])
+def test_native_i32_fold_matches_field_ops(rows, cols):
+    """`field.fold_rows_i32` (wide integer sums, one reduction per column) equals the fold
+    by field operations, with the int32 extremes and zeros present, eagerly and under jit."""
+    rng = np.random.default_rng(rows * 1000 + cols)
+    m = rng.integers(-(2**31), 2**31, (rows, cols), dtype=np.int64).astype(np.int32)
+    k = min(m.size, 5)
+    m.flat[:k] = [-(2**31), 2**31 - 1, 0, -1, 1][:k]
+    e = field.random(_key(rows + cols), (rows,))
+    mj = jnp.asarray(m)
+    want = np.asarray(field.inner_product(field.encode(mj), e[:, None, :], axis=0))
+    assert np.array_equal(np.asarray(field.fold_rows_i32(mj, e)), want)
+    assert np.array_equal(np.asarray(jax.jit(field.fold_rows_i32)(mj, e)), want)
+
+
+def test_native_i32_fold_names_bad_inputs():
+    e = field.random(_key(0), (4,))
+    with pytest.raises(TypeError, match="int32"):
+        field.fold_rows_i32(jnp.zeros((4, 2), jnp.float32), e)
+    with pytest.raises(ValueError, match=r"Fr\[3, 8\]"):
+        field.fold_rows_i32(jnp.zeros((3, 2), jnp.int32), e)
+
+
 def test_homomorphic_add_and_scale(gens):
     x, y = _int_tensor((4, 8), 1), _int_tensor((4, 8), 2)
     cx, wx = commit.commit(x, gens, _key(1))

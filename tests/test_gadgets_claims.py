@@ -93,8 +93,9 @@ GROUP_A, GROUP_B = "gens-a", "gens-b"
 def opened():
     gens = {GROUP_A: commit.setup(32, b"zkllm-test/claims-a"),
             GROUP_B: commit.setup(32, b"zkllm-test/claims-b")}
-    # a, b share generators and layout (one folded group); c has another layout; d other gens
-    tensors = {"a": _int((6, 10)), "b": _int((8, 16)), "c": _int((3, 5)), "d": _int((16, 8))}
+    # a, b share generators and row width (one group, though their row counts differ); c has
+    # narrower rows; d other generators
+    tensors = {"a": _int((6, 10)), "b": _int((16, 16)), "c": _int((3, 5)), "d": _int((16, 8))}
     gens_of = {"a": GROUP_A, "b": GROUP_A, "c": GROUP_A, "d": GROUP_B}
     coms, wits = {}, {}
     for i, (n, x) in enumerate(tensors.items()):
@@ -115,15 +116,15 @@ def _verify_openings(opened, cs=None, prf=None, coms=None):
 
 def test_openings_verify(opened):
     *_, prf, tp = opened
-    assert sorted(prf) == ["gens-a/n5c3", "gens-a/n7c4", "gens-b/n7c4"]
-    assert prf["gens-a/n5c3"].combine is None  # one tensor, one claim: opened directly
-    assert prf["gens-a/n7c4"].values.shape == (2, 8)  # a and b at one point
+    assert sorted(prf) == ["gens-a/c3", "gens-a/c4", "gens-b/c4"]
+    assert prf["gens-a/c3"].combine is None  # one tensor, one claim: opened directly
+    assert prf["gens-a/c4"].values.shape == (3, 8)  # a's two claims and b's at one point
     assert same_state(_verify_openings(opened), tp)
 
 
-OPEN_LEAVES = [f"['{g}'].combine{leaf}" for g in ("gens-a/n7c4", "gens-b/n7c4")
+OPEN_LEAVES = [f"['{g}'].combine{leaf}" for g in ("gens-a/c4", "gens-b/c4")
                for leaf in SUMCHECK_FIELDS] + [
-    f"['{g}']{leaf}" for g in ("gens-a/n5c3", "gens-a/n7c4", "gens-b/n7c4") for leaf in (
+    f"['{g}']{leaf}" for g in ("gens-a/c3", "gens-a/c4", "gens-b/c4") for leaf in (
         ".values", ".opening.left", ".opening.right", ".opening.a", ".opening.z1",
         ".opening.z2")]
 

@@ -72,8 +72,8 @@ def test_fc_honest(fc):
     assert same_state(_fc_check(fc), fc["tp"])
 
 
-FC_LEAVES = ["[0]" + s for s in SC_LEAVES] + [f"[1]['default/n{n}']{leaf}" for n in ("9c5",
-             "12c6") for leaf in (".values", ".opening.left", ".opening.right", ".opening.a",
+FC_LEAVES = ["[0]" + s for s in SC_LEAVES] + [f"[1]['default/c{c}']{leaf}" for c in (5, 6)
+             for leaf in (".values", ".opening.left", ".opening.right", ".opening.a",
                                   ".opening.z1", ".opening.z2")]
 
 

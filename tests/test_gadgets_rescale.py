@@ -106,7 +106,7 @@ def test_leaves_are_all_tested(rs):
     assert names - masks == {".values"} | {f".ranges['{r}']{f}" for r in RANGES
                                            for f in LOOKUP_FIELDS}
     assert {f".ranges['{RANGES[0]}']{f}" for f in LAYER_MASK} <= masks
-    assert {n for n, _ in leaf_cases(rs["opening"])} == {f"['default/n9c5']{f}"
+    assert {n for n, _ in leaf_cases(rs["opening"])} == {f"['default/c5']{f}"
                                                          for f in OPEN_FIELDS}
 
 
@@ -128,7 +128,7 @@ def test_tampered_message_in_the_second_range(rs):
 
 @pytest.mark.parametrize("leaf", OPEN_FIELDS)
 def test_tampered_opening(rs, leaf):
-    full = f"['default/n9c5']{leaf}"
+    full = f"['default/c5']{leaf}"
     for case in [c for c in leaf_cases(rs["opening"]) if c[0] == full]:
         rejects(lambda case=case: _verify_openings(rs, rs["stage1"],
                                                    tampered(rs["opening"], case)))

@@ -150,6 +150,14 @@ def test_fr_sum_and_inner_product(shape):
     assert np.all(got == want)
 
 
+@pytest.mark.parametrize("rows,cols", [(1, 1), (3, 2048), (1000, 3), (2**16, 64), (50, 70)])
+def test_fr_fold_rows_i32(rows, cols):
+    rng = np.random.default_rng(rows + cols)
+    m = rng.integers(-(2**31), 2**31, (rows, cols), dtype=np.int64).astype(np.int32)
+    m.flat[: min(m.size, 3)] = [-(2**31), 2**31 - 1, 0][: min(m.size, 3)]
+    assert_identical(field.fold_rows_i32, m, fr_values(22, (rows,)))
+
+
 # --- curve -------------------------------------------------------------------------------------
 
 

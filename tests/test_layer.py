@@ -89,9 +89,11 @@ def test_honest_layer_verifies(honest):
 # Pins the whole-layer protocol and format: the segment refactor (layer.prove_norm /
 # prove_attention / prove_ffn, shared with the step proofs) left both byte-identical. A
 # deliberate protocol change updates these (print them from the `honest` fixture); the last
-# one: zero knowledge on by default (masked sumchecks; T0 is a zero-knowledge transcript).
-GOLDEN_PROOF = "201295a97da3a405c1a389d319200cd201fa03a081192ef4eac32486bcdf4210"
-GOLDEN_STATE = "1aeb68e234459c2da99b317a04b03eeaa926b35883760cd9c65ef306c884a722"
+# ones: zero knowledge on by default (masked sumchecks; T0 is a zero-knowledge transcript), and
+# openings that reduce every claim to its row and share one inner-product argument per
+# (generator set, row width).
+GOLDEN_PROOF = "5f5fbb7394627001ffb7fb67ae6c57d7151f33c7cd55268b10c6349c1546aee5"
+GOLDEN_STATE = "e0d1a386bf219e203476f710ca4718e7f451dcbe5da71e041a85df7a36671f45"
 
 
 def test_layer_proof_bytes_pinned(honest):

@@ -7,22 +7,23 @@ set maps tensor names to the claims collected on them. Gadgets turn claims on th
 claims on their inputs (working backwards from a layer's output); what is left at the end is
 discharged in one of two ways:
 
-- committed tensors: `prove_openings` folds every tensor's claims into one point and opens the
-  Hyrax commitments there (tensors that share generators and a layout are folded to the SAME
-  point, so one batched opening serves them all). Soundness needs the commitments absorbed into
-  the transcript before the challenges that produced the claims (a layer absorbs all of them
-  first);
+- committed tensors: `prove_openings` opens every claim on a committed tensor, one batched
+  Hyrax opening per (generator set, row width): the claims are first reduced to rows
+  (v = eq(u_row)ᵀ·M, a native pass for int32 tensors), then a small sumcheck over the stacked
+  rows (K claims × 2^c entries) moves them all to one column point, and one inner-product
+  argument opens them there (see `prove_openings`). Soundness needs the commitments absorbed
+  into the transcript before the challenges that produced the claims (a layer absorbs all of
+  them first);
 - public tensors (tokens, tables, public input/output): `check_public`, the verifier evaluates
   the MLE itself.
 
-Folding claims (`prove_combine`, and the first step of `prove_openings`). Claims f(u_i) = v_i,
-i < k, become one claim at a fresh point by a random linear combination:
+Folding claims (`prove_combine`). Claims f(u_i) = v_i, i < k, become one claim at a fresh
+point by a random linear combination:
     Σ_i ρ_i v_i = Σ_x E(x)·f(x),   E(x) = Σ_i ρ_i eq(u_i, x),
 a two-table instance of the sumcheck engine (the prover builds E as ONE table). At the final
 point r the verifier computes E(r) = Σ_i ρ_i eq(u_i, r) itself and keeps f(r) as the new claim.
-Several tensors f_0..f_{K−1} of one layout are folded together by stacking them on a new top
-axis (F(x, τ) = f_τ(x), E likewise); at the final point (r, r_τ) the prover sends y_τ = f_τ(r),
-the verifier checks Σ_τ eq(r_τ, τ)·y_τ = F(r, r_τ), and all K tensors are opened at r.
+`prove_openings` runs the same argument on the claims' rows (2^c entries each) instead of on
+the whole tensors, which is why it costs K·2^c, not the tensors' sizes.
 
 Layout helpers: `transpose` permutes a claim's point with the axes of its tensor; `reshape`
 checks that two shapes have the same padded layout (true when every axis merged into another is
@@ -39,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, field, mle, sumcheck
+from . import commit, curve, field, mle, sumcheck
 from .sumcheck import SumcheckError, SumcheckProof
 from .transcript import Transcript
 
@@ -48,13 +49,6 @@ R = field.R
 COMBINE = b"claims/combine"
 OPEN = b"claims/open"
 DEFAULT_GENS = "default"  # the generator set's name when one `Generators` is passed
-# A batched opening stacks its tensors into one Fr table for the folding sumcheck; groups larger
-# than this many elements are split into chunks (one opening each) to bound the prover's memory.
-OPEN_CHUNK = 1 << 23
-# A tensor of at least 2^OPEN_SOLO_VARS elements with a single claim is opened on its own: the
-# folding sumcheck costs more than a second opening there (measured on the 2-core CPU at 2^21:
-# one opening 0.54 s, a fold of two 1.92 s, of four 3.3 s).
-OPEN_SOLO_VARS = 16
 
 
 class GadgetError(ValueError):
@@ -375,9 +369,9 @@ def check_public(name: str, x: Any, claims: Sequence[Claim]) -> None:
 
 def _groups(claims: Mapping[str, Sequence[Claim]], commitments: Mapping[str, commit.Commitment],
             gens_of: Mapping[str, str] | None, gens: Any) -> dict[str, list[str]]:
-    """Tensors grouped by (generator set, layout), each group's names sorted; a big tensor with
-    one claim opens alone ("<key>.s<i>"), and a group of more than OPEN_CHUNK elements is split
-    into chunks ("<key>.0", "<key>.1", ...)."""
+    """Tensors grouped by (generator set, column variables c), each group's names sorted,
+    under the key "<gens>/c<c>": tensors of any row count share an opening when their rows
+    have the same width."""
     names = [k for k, v in claims.items() if v]
     if isinstance(gens, commit.Generators):
         gens = {DEFAULT_GENS: gens}
@@ -388,30 +382,39 @@ def _groups(claims: Mapping[str, Sequence[Claim]], commitments: Mapping[str, com
         g = (gens_of or {}).get(name, next(iter(gens)) if len(gens) == 1 else None)
         if g is None or g not in gens:
             raise ValueError(f"openings: no generator set for {name!r} (pass gens_of)")
-        cm = commitments[name]
-        groups.setdefault(f"{g}/n{cm.num_vars}c{cm.col_vars}", []).append(name)
-    out: dict[str, list[str]] = {}
-    for key, members in groups.items():
-        nv = commitments[members[0]].num_vars
-        if nv >= OPEN_SOLO_VARS:
-            solo = [m for m in members if len(claims[m]) == 1]
-            out.update({f"{key}.s{i}": [m] for i, m in enumerate(solo)})
-            members = [m for m in members if len(claims[m]) != 1]
-            if not members:
-                continue
-        per = max(1, OPEN_CHUNK >> nv)
-        if len(members) <= per:
-            out[key] = members
-            continue
-        for k in range(0, len(members), per):
-            out[f"{key}.{k // per}"] = members[k: k + per]
-    return out
+        groups.setdefault(f"{g}/c{commitments[name].col_vars}", []).append(name)
+    return groups
 
 
 def _gens_named(gens: Any, key: str) -> commit.Generators:
     if isinstance(gens, commit.Generators):
         return gens
     return gens[key.rsplit("/", 1)[0]]
+
+
+def _entries(members: Sequence[str], claims: Mapping[str, Sequence[Claim]],
+             commitments: Mapping[str, commit.Commitment]) -> list[tuple[str, Claim]]:
+    """A group's claims in order (member by member), each checked against its tensor."""
+    out = []
+    for m in members:
+        n = commitments[m].num_vars
+        out += [(m, check_claim(c, n, f"{m}[{i}]", "openings")) for i, c in enumerate(claims[m])]
+    return out
+
+
+def _begin_group(t: Transcript, c: int, entries: Sequence[tuple[str, Claim]],
+                 commitments: Mapping[str, commit.Commitment]) -> tuple[Transcript, Array]:
+    """Bind a group's layout, claims' points and values; ρ (one challenge per claim)."""
+    t = t.begin(OPEN, [c, len(entries), *[commitments[m].num_vars for m, _ in entries]])
+    t = t.absorb_field(b"points", jnp.concatenate([cl.point for _, cl in entries]))
+    t = t.absorb_field(b"values", jnp.stack([cl.value for _, cl in entries]))
+    rho, t = t.challenges(b"rho", len(entries))
+    return t, rho
+
+
+def _row_eq(cl: Claim, c: int, n: int) -> Array:
+    """eq(u_row) for a claim on a tensor of n variables, c of them columns."""
+    return mle.eq_table(cl.point[c:]) if n > c else field.ones((1,))
 
 
 def prove_openings(
@@ -424,30 +427,57 @@ def prove_openings(
     *,
     gens_of: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, GroupOpening], Transcript]:
-    """Discharge every claim on committed tensors: fold per group, then one batched opening.
+    """Discharge every claim on committed tensors: one batched opening per group.
 
     claims: name -> claims (names without claims are skipped); gens: one generator set, or a
     mapping of named sets with `gens_of` (tensor name -> set name). Groups are (generator set,
-    layout), in sorted order. Returns the proofs by group key and the transcript. Jit-able.
+    column count), in sorted order. Returns the proofs by group key and the transcript.
+    Jit-able.
+
+    A group's claims j (on tensor k_j at u_j = (u_col, u_row), value y_j) are first reduced to
+    their rows: v_j = eq(u_row)ᵀ·M_k (2^c entries), committed as P_j = Σ_i eq(u_row)_i·C_k,i
+    (the verifier forms it from the row commitments), with y_j = ⟨v_j, eq(u_col)⟩. With more
+    than one claim, a sumcheck over (x, τ) of V(x, τ)·A(x, τ), V(·, j) = v_j and
+    A(·, j) = ρ_j·eq(u_col_j, ·), moves every claim to one point r (2^c·K entries, not the
+    tensors' sizes); the prover sends y'_j = v_j(r), the verifier checks
+    Σ_j eq(r_τ, j)·y'_j = V(r, r_τ) and computes A(r, r_τ) itself. Finally ρ' combines the
+    y'_j into ONE Hyrax opening at r of P = Σ_j ρ'_j P_j (one inner-product argument per group,
+    whatever the number of tensors and claims).
     """
     groups = _groups(claims, commitments, gens_of, gens)
     keys = jax.random.split(key, max(1, len(groups)))
     out: dict[str, GroupOpening] = {}
     t = transcript
     for gi, (gkey, members) in enumerate(sorted(groups.items())):
-        coms = [commitments[n] for n in members]
-        n = coms[0].num_vars
-        cls = [[check_claim(c, n, f"{m}[{i}]", "openings") for i, c in enumerate(claims[m])]
-               for m in members]
-        t = t.begin(OPEN, [n, coms[0].col_vars, len(members)])
-        if len(members) == 1 and len(cls[0]) == 1:
-            point, fold = cls[0][0].point, None
+        c = commitments[members[0]].col_vars
+        entries = _entries(members, claims, commitments)
+        t, rho = _begin_group(t, c, entries, commitments)
+        eq_rows = [_row_eq(cl, c, commitments[m].num_vars) for m, cl in entries]
+        v = jnp.stack([commit.fold_rows(witnesses[m], e) for (m, _), e in zip(entries, eq_rows)])
+        beta = jnp.stack([field.inner_product(witnesses[m].blinds, e)
+                          for (m, _), e in zip(entries, eq_rows)])
+        if len(entries) == 1:
+            point, fold = entries[0][1].point[:c], None
         else:
-            tables = [witnesses[m].matrix.reshape(-1, field.LIMBS) for m in members]
-            point, _, fold, t = _fold_prove(tables, cls, n, t)
-        vals, op, t = commit.prove_opening(coms, [witnesses[m] for m in members], point,
-                                           _gens_named(gens, gkey), t, keys[gi])
-        out[gkey] = GroupOpening(combine=fold, values=vals, opening=op)
+            kappa = mle.num_vars(len(entries))
+            pad = field.zeros(((1 << kappa) - len(entries), 1 << c))
+            a = field.mul(jnp.stack([mle.eq_table(cl.point[:c]) for _, cl in entries]),
+                          rho[:, None, :])
+            tables = [jnp.concatenate([a, pad]).reshape(-1, field.LIMBS),
+                      jnp.concatenate([v, pad]).reshape(-1, field.LIMBS)]
+            fc, fold, t = sumcheck.prove(tables, t, label=OPEN)
+            point = fc.point[:c]
+        values = field.inner_product(v, mle.eq_table(point)[None], axis=-1)
+        t = t.absorb_field(b"opened", values)
+        rho2, t = t.challenges(b"rho2", len(entries))
+        gs = _gens_named(gens, gkey)
+        vec = field.sum(field.mul(v, rho2[:, None, :]), axis=0)
+        blind = field.inner_product(beta, rho2, axis=0)
+        p = curve.add(curve.msm(gs.g[: 1 << c], vec), curve.scalar_mul(gs.h, blind))
+        com = commit.Commitment(rows=p[None], num_vars=c, col_vars=c)
+        wit = commit.Witness(vec[None], blind[None])
+        _, op, t = commit.prove_opening([com], [wit], point, gs, t, keys[gi])
+        out[gkey] = GroupOpening(combine=fold, values=values, opening=op)
     return out, t
 
 
@@ -462,42 +492,74 @@ def verify_openings(
 ) -> Transcript:
     """Check `prove_openings`. Raises GadgetError("openings", check, ...) naming the group."""
     groups = _groups(claims, commitments, gens_of, gens)
-    if set(proofs) != set(groups):
-        raise GadgetError("openings", "shape", f"proofs for groups {sorted(proofs)}, expected "
-                          f"{sorted(groups)}")
+    if not isinstance(proofs, Mapping) or set(proofs) != set(groups):
+        raise GadgetError("openings", "shape", f"proofs for groups "
+                          f"{sorted(proofs) if isinstance(proofs, Mapping) else proofs}, "
+                          f"expected {sorted(groups)}")
     t = transcript
     for gkey, members in sorted(groups.items()):
         prf = proofs[gkey]
-        coms = [commitments[n] for n in members]
-        n = coms[0].num_vars
-        cls = [[check_claim(c, n, f"{m}[{i}]", "openings") for i, c in enumerate(claims[m])]
-               for m in members]
-        if tuple(prf.values.shape) != (len(members), field.LIMBS):
-            raise GadgetError("openings", "shape", f"group {gkey}: values must be "
-                              f"Fr[{len(members)}, 8]")
-        t = t.begin(OPEN, [n, coms[0].col_vars, len(members)])
-        if len(members) == 1 and len(cls[0]) == 1:
-            point = cls[0][0].point
-            if ints(prf.values[0]) != ints(cls[0][0].value):
+        c = commitments[members[0]].col_vars
+        entries = _entries(members, claims, commitments)
+        k = len(entries)
+        if not isinstance(prf, GroupOpening) or tuple(getattr(prf.values, "shape", ())) != (
+                k, field.LIMBS):
+            raise GadgetError("openings", "shape", f"group {gkey}: values must be Fr[{k}, 8]")
+        t, rho = _begin_group(t, c, entries, commitments)
+        y = ints(prf.values)
+        if k == 1:
+            point = entries[0][1].point[:c]
+            if y[0] != ints(entries[0][1].value)[0]:
                 raise GadgetError("openings", "value", f"group {gkey}: the opened value differs "
                                   f"from the claim on {members[0]!r}")
         else:
-            r, r_tau, f_val, t = _fold_verify(cls, n, prf.combine, t, "openings",
-                                              f"group {gkey}: ")
-            y = ints(prf.values)
-            kappa = mle.num_vars(len(members))
-            folded = sum(eq_ints(r_tau, [(i >> j) & 1 for j in range(kappa)]) * v
-                         for i, v in enumerate(y)) % R
-            if folded != f_val:
-                raise GadgetError("openings", "stacked_value", f"group {gkey}: Σ eq(r_τ, τ)·y_τ "
-                                  "differs from the folded claim")
-            point = field.encode(r)
+            point, t = _verify_group_fold(gkey, c, entries, rho, y, prf.combine, t)
+        t = t.absorb_field(b"opened", prf.values)
+        rho2, t = t.challenges(b"rho2", k)
+        rho2_i = ints(rho2)
+        # P = Σ_j ρ'_j Σ_i eq(u_row_j)_i C_{k_j, i}: one MSM over every claim's row commitments
+        rows = jnp.concatenate([commitments[m].rows for m, _ in entries])
+        scal = jnp.concatenate([field.mul(_row_eq(cl, c, commitments[m].num_vars), rho2[j])
+                                for j, (m, cl) in enumerate(entries)])
+        p = curve.msm(rows, scal)
+        total = field.encode(sum(a * b for a, b in zip(rho2_i, y)) % R)
+        com = commit.Commitment(rows=p[None], num_vars=c, col_vars=c)
         try:
-            t = commit.verify_opening(coms, point, prf.values, prf.opening,
+            t = commit.verify_opening([com], point, total[None], prf.opening,
                                       _gens_named(gens, gkey), t)
         except commit.OpeningError as e:
             raise GadgetError("openings", "opening", f"group {gkey}: {e}") from e
     return t
+
+
+def _verify_group_fold(gkey: str, c: int, entries: Sequence[tuple[str, Claim]], rho: Array,
+                       y: Sequence[int], proof: SumcheckProof | None, t: Transcript
+                       ) -> tuple[Array, Transcript]:
+    """The verifier's side of a group's sumcheck: returns the common point r and t."""
+    k = len(entries)
+    kappa = mle.num_vars(k)
+    rho_i = ints(rho)
+    total = sum(a * ints(cl.value)[0] for a, (_, cl) in zip(rho_i, entries)) % R
+    if not isinstance(proof, SumcheckProof):
+        raise GadgetError("openings", "shape", f"group {gkey}: the folding proof is missing")
+    try:
+        fc, t = sumcheck.verify(field.encode(total), proof, t, num_vars=c + kappa, num_tables=2,
+                                label=OPEN)
+    except SumcheckError as e:
+        raise GadgetError("openings", "combine_sumcheck", f"group {gkey}: {e}", e.round) from e
+    r_all = ints(fc.point)
+    r, r_tau = r_all[:c], r_all[c:]
+    a_val, v_val = ints(fc.values)
+    w = [eq_ints(r_tau, [(j >> b) & 1 for b in range(kappa)]) for j in range(k)]
+    want = sum(w[j] * rho_i[j] * eq_ints(ints(cl.point[:c]), r)
+               for j, (_, cl) in enumerate(entries)) % R
+    if want != a_val:
+        raise GadgetError("openings", "combine_eq", f"group {gkey}: the folded eq table's final "
+                          "value differs from Σ_j eq(r_τ, j)·ρ_j·eq(u_j, r)")
+    if sum(a * b for a, b in zip(w, y)) % R != v_val:
+        raise GadgetError("openings", "stacked_value", f"group {gkey}: Σ_j eq(r_τ, j)·y'_j "
+                          "differs from the folded claim")
+    return fc.point[:c], t
 
 
 __all__ = [

@@ -281,11 +281,13 @@ _FOLD_CHUNK = 1 << 20  # matrix entries converted to field elements at a time by
 def fold_rows(w: Witness, eq_row: Array) -> Array:
     """eq_rowᵀ · M (Fr[cols, 8]) for the witness matrix M and a row vector Fr[rows, 8].
 
-    Runs over blocks of rows (about 2^20 entries each): only one block is ever converted to
-    field elements (int32 matrices) or laid out for the reduction, so the extra memory stays
-    bounded whatever the matrix size. Field addition is exact: the same result as one pass.
+    An int32 matrix folds in one native pass (`field.fold_rows_i32`, wide integer sums); a
+    field matrix runs over blocks of rows (about 2^20 entries each), so only one block is laid
+    out for the reduction at a time. Field addition is exact: the same result as one pass.
     """
     d = w.data
+    if d.dtype == jnp.int32:  # one native pass, no field copy of the matrix
+        return field.fold_rows_i32(d, eq_row)
     rows, cols = d.shape[0], d.shape[1]
     per = max(1, min(rows, _FOLD_CHUNK // cols))
     if per == rows:

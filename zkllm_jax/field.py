@@ -268,3 +268,20 @@ def inner_product(a: Any, b: Any, axis: int = -1) -> Array:
     a = _move_reduce_axis(jnp.broadcast_to(a, shape), axis)
     b = _move_reduce_axis(jnp.broadcast_to(b, shape), axis)
     return ffi.call("zk_fr_inner_product", _out(a.shape[:-2]), a, b)
+
+
+def fold_rows_i32(m: Any, e: Any) -> Array:
+    """eᵀ·M = Σ_i e_i·M[i, :] (Fr[cols, 8]) for an int32 matrix M [rows, cols] and a field
+    vector e (Fr[rows, 8]): one native pass with wide integer accumulation and one reduction
+    per column, instead of converting every entry to a field element and multiplying (the fold
+    of a Hyrax opening of int32 weights). The same result as
+    `inner_product(encode(M), e[:, None], axis=0)`."""
+    e = check(e, "e")
+    if not hasattr(m, "dtype") or m.dtype != jnp.int32 or m.ndim != 2:
+        raise TypeError(f"fold_rows_i32: M must be int32[rows, cols], got "
+                        f"{getattr(m, 'dtype', type(m).__name__)}{tuple(getattr(m, 'shape', ()))}")
+    if e.shape != (m.shape[0], LIMBS):
+        raise ValueError(f"fold_rows_i32: e must be Fr[{m.shape[0]}, 8], got {tuple(e.shape)}")
+    bits = jax.lax.bitcast_convert_type(m, jnp.uint32)
+    return ffi.call("zk_fr_fold_rows_i32", _out((m.shape[1],)), bits, e,
+                    vmap_method="sequential")

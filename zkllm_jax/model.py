@@ -13,14 +13,12 @@ transcript runs through the steps in order:
    reduced through lm_head's rescale (remainder committed and range-checked; the rescaled
    value is the public logits, bounded by being int32) and matmul to the final RMSNorm and to
    h_L's pieces, which this step range-checks.
-The embedding opens its own claims at once (its table is the model's largest tensor: folding a
-second claim on it into a batched opening would cost more than opening it twice). Other steps
+The embedding opens its own claims at once (a finish of its own, before the layers). Other steps
 do not discharge their claims themselves: the layers are split into groups of
 `ModelSpec.batch` consecutive layers (the embedding joins the first group, the head the last),
 and after each group one `pending.prove_finish` runs every range check of the group (one LogUp
 argument per range table, one SiLU lookup) and opens every claim (one batched Hyrax opening
-per generator set and layout, in chunks of at most `claims.OPEN_CHUNK` elements: equally shaped
-weights of several layers share one). Names are global in a
+per generator set and row width: the weights of all layers with rows of one width share one). Names are global in a
 finish: weights by their checkpoint name ("w/model.layers.3.mlp.up_proj.weight", so tied
 embeddings are one tensor), advice "L3/...", "embed/...", "head/...", and layer i reads its
 input as "L{i−1}/out/lo" (or "embed/lo"). The verifier sees commitments, tokens, logits and the

@@ -9,8 +9,8 @@ steps' `Pending` merge into one and `prove_finish` discharges them together:
    over packed blocks, `gadgets.rangecheck`), whose claims join the others;
 2. one mapping lookup per public table (SwiGLU's SiLU table) over every (input, output)
    column pair of the merged steps, whose claims join the others;
-3. one batched Hyrax opening per (generator set, layout) over every claimed tensor
-   (`claims.prove_openings`): equally shaped tensors of different layers share one opening.
+3. one batched Hyrax opening per (generator set, row width) over every claim on a committed
+   tensor (`claims.prove_openings`): tensors of different layers share one opening.
 
 Soundness. Both arguments need the tensors committed and absorbed before their challenges:
 every step absorbs its commitments when it begins, so anything merged from earlier steps is
