@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, curve, field, mle, sumcheck
+from . import codecache, commit, curve, field, mle, sumcheck
 from .sumcheck import SumcheckError, SumcheckProof
 from .transcript import Transcript
 
@@ -449,6 +449,7 @@ def prove_openings(
     out: dict[str, GroupOpening] = {}
     t = transcript
     for gi, (gkey, members) in enumerate(sorted(groups.items())):
+        codecache.relieve(t.state)
         c = commitments[members[0]].col_vars
         entries = _entries(members, claims, commitments)
         t, rho = _begin_group(t, c, entries, commitments)
@@ -498,6 +499,7 @@ def verify_openings(
                           f"expected {sorted(groups)}")
     t = transcript
     for gkey, members in sorted(groups.items()):
+        codecache.relieve(t.state)
         prf = proofs[gkey]
         c = commitments[members[0]].col_vars
         entries = _entries(members, claims, commitments)

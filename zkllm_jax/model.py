@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, commit, field, layer, pending, proof
+from . import claims, codecache, commit, field, layer, pending, proof
 from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
@@ -421,6 +421,7 @@ def prove(
                                                                check_witness=True)
     for g, members in enumerate(groups):
         for i in members:
+            codecache.relieve(t.state)
             names = sp.layer_weights(i)
             lw = _layer_slice(wit["layers"], i)
             prf, parts, out_wit, t = steps(
@@ -442,6 +443,7 @@ def prove(
                 keys[sp.num_layers + 1])
             pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
             say("head")
+        codecache.relieve(t.state)
         fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit,
                                       weights=weight_wits,
                                       progress=lambda part, g=g: say(f"finish {g}: {part}"))
@@ -486,6 +488,7 @@ def verify(
     say("embed")
     for g, members in enumerate(groups):
         for i in members:
+            codecache.relieve(t.state)
             names = sp.layer_weights(i)
             try:
                 in_com, lp, t = layer.verify_steps(

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import claims, commit, lookup
+from . import claims, codecache, commit, lookup
 from .claims import ClaimSet, GroupOpening
 from .gadgets import rangecheck
 from .gadgets.rangecheck import Range
@@ -197,6 +197,7 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
     rc, range_proofs, t = rangecheck.prove({n: p.columns[n] for n in p.ranges}, p.ranges,
                                            transcript, k_rng, check_witness=check_witness)
     mark("range_check", t)
+    codecache.relieve(t.state)
     found, lookup_proofs = [rc], {}
     for i, name in enumerate(sorted(p.lookups)):
         pairs = p.lookups[name]
@@ -210,6 +211,7 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
             table, cols, m, t, gens_m, jax.random.fold_in(k_lk, i))
         found.append(_pair_claims(pairs, lc))
     mark("lookups", t)
+    codecache.relieve(t.state)
     cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
     openings, t = claims.prove_openings(cl, p.commitments, _Resolved(p.witnesses, weights), gens,
@@ -226,6 +228,7 @@ def verify_finish(p: Pending, weight_gens: commit.Generators, fin: Finish,
         raise claims.GadgetError("finish", "shape", "not a Finish proof")
     rc, t = rangecheck.verify({n: p.shapes[n] for n in p.ranges}, p.ranges, fin.ranges,
                               transcript)
+    codecache.relieve(t.state)
     if not isinstance(fin.lookups, Mapping) or set(fin.lookups) != set(p.lookups):
         raise claims.GadgetError("lookup", "shape", "the lookup proofs do not match the "
                                  f"tables {sorted(p.lookups)}")
@@ -239,6 +242,7 @@ def verify_finish(p: Pending, weight_gens: commit.Generators, fin: Finish,
         except lookup.LookupError as e:
             raise claims.GadgetError("lookup", e.check, f"table {name!r}: {e}", e.round) from e
         found.append(_pair_claims(pairs, lc))
+    codecache.relieve(t.state)
     cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
     return claims.verify_openings(cl, p.commitments, gens, fin.openings, t, gens_of=gens_of(cl))
