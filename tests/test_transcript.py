@@ -185,3 +185,22 @@ def test_prover_key_is_not_absorbed_and_derives_fresh_randomness():
     assert len({bytes(np.asarray(k)) for k in (k1, k2, k3, k4)}) == 4
     with pytest.raises(ValueError, match="with_rng"):
         t.secret_key(0)
+
+
+def test_fork_and_join_match_the_reference():
+    """Branches differ by (label, index); a join absorbs the branches' states in order."""
+    import copy
+
+    t = Transcript.new(b"zkllm-test")
+    a, b = t.fork(b"layer", 0), t.fork(b"layer", 1)
+    ref = RefTranscript(b"zkllm-test")
+    ra, rb = copy.deepcopy(ref), copy.deepcopy(ref)
+    ra.absorb_ints(b"fork/layer", [0])
+    rb.absorb_ints(b"fork/layer", [1])
+    assert bytes(np.asarray(a.state)) == ra.s and bytes(np.asarray(b.state)) == rb.s
+    assert ra.s != rb.s != bytes(np.asarray(t.fork(b"head", 0).state))
+    ref.absorb_bytes(b"join/members", ra.s + rb.s)
+    assert bytes(np.asarray(t.join(b"members", [a, b]).state)) == ref.s
+    assert bytes(np.asarray(t.join(b"members", [b, a]).state)) != ref.s
+    with pytest.raises(ValueError, match="no branches"):
+        t.join(b"members", [])

@@ -155,6 +155,21 @@ class Transcript:
         """Domain separation: absorb a protocol's name and its static shapes/parameters."""
         return self.absorb_bytes(b"protocol", _label(protocol)).absorb_ints(b"shape", shapes)
 
+    def fork(self, label: bytes | str, index: int) -> Transcript:
+        """The independent branch `index` of this transcript (parallel sub-proofs).
+
+        Branches of one state differ only in (label, index), so sub-proofs drawn from them can
+        be made in any order or on different devices; `join` binds their ends back together.
+        """
+        return self.absorb_ints(b"fork/" + _label(label), [int(index)])
+
+    def join(self, label: bytes | str, branches: Sequence[Transcript]) -> Transcript:
+        """This transcript after absorbing the final states of `branches`, in order."""
+        if not branches:
+            raise ValueError("join: no branches")
+        states = jnp.stack([jnp.asarray(b.state, jnp.uint8).reshape(32) for b in branches])
+        return self.absorb_bytes(b"join/" + _label(label), states)
+
     def challenges(self, label: bytes | str, n: int) -> tuple[Array, Transcript]:
         """n field challenges Fr[n, 8] and the next transcript."""
         if n < 1:
