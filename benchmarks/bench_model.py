@@ -57,13 +57,21 @@ def main() -> None:
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     ap.add_argument("--verify-on", choices=("cpu", "same"), default="same")
     ap.add_argument("--jit", action="store_true", help="one compiled layer prover")
+    ap.add_argument("--devices", type=int, default=1,
+                    help="split the layers over N devices (a layer mesh)")
+    ap.add_argument("--no-verify", action="store_true", help="skip the verifier (timing runs)")
+    ap.add_argument("--baseline", action="store_true",
+                    help="with --devices N: then prove on the first device alone (mesh none) "
+                    "in the same process and compare times and bytes")
+    ap.add_argument("--warm", action="store_true",
+                    help="prove twice and also report the second (compiled) prove's time")
     args = ap.parse_args()
 
     import jax
     import numpy as np
     from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
 
-    from zkllm_jax import model, weights
+    from zkllm_jax import model, shard, weights
     from zkllm_jax.transcript import Transcript
 
     dev = jax.devices(args.device)[0]
@@ -73,8 +81,11 @@ def main() -> None:
         kw["num_hidden_layers"] = args.layers
     cfg = LlamaConfig(**kw, rms_norm_eps=1e-5, max_position_embeddings=4096)
     fx = FixedPointConfig()
+    mesh = shard.layer_mesh(jax.devices(args.device)[:args.devices]) if args.devices > 1 else None
+    if mesh is not None and not args.batch_layers:
+        args.batch_layers = cfg.num_hidden_layers // args.devices  # one finish per device
     out: dict = {"shape": args.shape, "layers": cfg.num_hidden_layers, "seq": args.seq,
-                 "device": str(dev), "jit": args.jit}
+                 "device": str(dev), "devices": args.devices, "jit": args.jit}
     t0 = time.perf_counter()
     from zkllm_jax.models.convert import quantize_params
 
@@ -85,12 +96,14 @@ def main() -> None:
     wit = jax.tree_util.tree_map(np.asarray, wit)
     logits = np.asarray(logits)
     out["forward_s"] = round(time.perf_counter() - t0, 2)
+    print(f"  forward {out['forward_s']} s", file=sys.stderr, flush=True)
     ts = weights.tensors(params, cfg)
     seed = b"\x09" * 32
     t0 = time.perf_counter()
     coms = weights.commit_all(ts, seed)
     jax.block_until_ready(coms)
     out["commit_s"] = round(time.perf_counter() - t0, 2)
+    print(f"  commit {out['commit_s']} s", file=sys.stderr, flush=True)
     wgens = weights.generators(weights.max_cols(ts))
     lazy = weights.LazyWitnesses(ts, seed)
     sp = model.spec(cfg, fx, args.seq, batch=args.batch_layers)
@@ -101,18 +114,44 @@ def main() -> None:
         now = time.perf_counter()
         steps[s] = round(now - last[0], 2)
         last[0] = now
+        print(f"  {time.strftime('%H:%M:%S')} {s} {steps[s]} s", file=sys.stderr, flush=True)
 
     t_start = Transcript.new(b"bench/model")
     t0 = last[0] = time.perf_counter()
     prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                             jax.random.PRNGKey(3), jit=args.jit, progress=say)
+                             jax.random.PRNGKey(3), jit=args.jit, mesh=mesh,
+                             progress=say)
     jax.block_until_ready(t_end.state)
     out["prove_s"] = round(time.perf_counter() - t0, 2)
     out["steps_s"] = steps
+    if args.warm:
+        steps = {}
+        t0 = last[0] = time.perf_counter()
+        again, _ = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
+                               jax.random.PRNGKey(3), jit=args.jit, mesh=mesh, progress=say)
+        jax.block_until_ready(again)
+        out["warm_prove_s"] = round(time.perf_counter() - t0, 2)
+        out["warm_steps_s"] = steps
+        del again
+    if args.baseline and mesh is not None:
+        steps = {}
+        t0 = last[0] = time.perf_counter()
+        one, _ = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
+                             jax.random.PRNGKey(3), jit=args.jit, progress=say)
+        jax.block_until_ready(one)
+        out["one_device_prove_s"] = round(time.perf_counter() - t0, 2)
+        out["one_device_steps_s"] = steps
+        out["same_bytes_as_one_device"] = model.to_bytes(one) == model.to_bytes(prf)
+        del one
     data = model.to_bytes(prf)
     out["proof_bytes"] = len(data)
     if dev.platform == "gpu":
-        out["peak_device_mib"] = round(dev.memory_stats().get("peak_bytes_in_use", 0) / 2**20)
+        used = mesh.devices.flat if mesh is not None else [dev]
+        out["peak_device_mib"] = [round(d.memory_stats().get("peak_bytes_in_use", 0) / 2**20)
+                                  for d in used]
+    if args.no_verify:
+        print(json.dumps(out))
+        return
     vdev = jax.devices("cpu")[0] if args.verify_on == "cpu" else dev
     with jax.default_device(vdev):
         like = model.template(sp, cfg, fx, tables, wgens)

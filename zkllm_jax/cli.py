@@ -254,6 +254,26 @@ def _select_device(name: str) -> None:
         raise ValueError(f"--device {name}: no such JAX device ({e})") from e
 
 
+def _mesh(args: argparse.Namespace, num_layers: int):
+    """The layer mesh of `--devices N` (None for one device); with N > 1 and no
+    --batch-layers, each device's layers share one finish."""
+    if args.devices == 1:
+        return None
+    import jax
+
+    from zkllm_jax import shard
+
+    plat = jax.devices()[0].platform
+    if args.devices < 1 or args.devices > len(jax.devices(plat)):
+        raise ValueError(f"--devices {args.devices}: JAX sees {len(jax.devices(plat))} "
+                         f"{plat} device(s)")
+    mesh = shard.layer_mesh(jax.devices(plat)[:args.devices])
+    if args.batch_layers == 0 and num_layers % args.devices == 0:
+        args.batch_layers = num_layers // args.devices
+    shard.check_split(num_layers, mesh, args.batch_layers or num_layers)
+    return mesh
+
+
 def _cmd_prove(args: argparse.Namespace) -> int:
     import json
     import os
@@ -275,6 +295,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     if weights.model_digest(ts, mdl.cfg) != m.model_digest:
         raise ValueError(f"{args.model}: the model differs from the one committed in "
                          f"{args.commitments} (digest mismatch); run `zkllm commit` for it")
+    mesh = _mesh(args, mdl.cfg.num_hidden_layers)
     ids = _prompt_ids(mdl, args)
     gen: list[int] = []
     if args.max_new_tokens > 0:
@@ -296,7 +317,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key
     prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
                          _statement(m.model_digest, len(ids), not args.plain), key,
-                         jit=use_jit, progress=prog)
+                         jit=use_jit, mesh=mesh, progress=prog)
     data = model.to_bytes(prf)
     t3 = time.perf_counter()
     header = {"model_digest": m.model_digest, "zero_knowledge": not args.plain,
@@ -350,6 +371,10 @@ def _add_prove(sub) -> None:
     p.add_argument("--plain", action="store_true",
                    help="a plain proof (sumchecks not masked; for benchmarks): by default the "
                    "proof is zero-knowledge")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="split the layers over the first N devices (a layer mesh; the layers "
+                   "must split evenly; with --jit, one SPMD program proves every layer). The proof is the same "
+                   "for any N")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_prove)
 

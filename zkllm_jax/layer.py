@@ -294,6 +294,24 @@ def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Arr
     return coms, wits
 
 
+def output_keys(sp: Spec, key: Array) -> Array:
+    """The blinding keys [lo, hi] (uint32[2, 2]) `prove_steps` under `key` commits the output's
+    pieces with: the next layer's input, committable ahead of this layer's proof."""
+    k_com = jax.random.split(key, 3)[0]
+    names = sorted(advice_shapes(sp))
+    return jnp.stack([jax.random.fold_in(k_com, names.index(f"out/{n}")) for n in ("lo", "hi")])
+
+
+def commit_pieces(h: Any, gens: commit.Generators, keys: Array
+                  ) -> tuple[dict[str, commit.Commitment], dict[str, commit.Witness]]:
+    """Commit h's pieces {"lo", "hi"} with the blinding keys [lo, hi] (see `output_keys`)."""
+    pcs = pieces(h)
+    coms, wits = {}, {}
+    for j, n in enumerate(("lo", "hi")):
+        coms[n], wits[n] = commit.commit(pcs[n], gens, keys[j])
+    return coms, wits
+
+
 def bind(t: Transcript, label: bytes, ints: Sequence[int],
          wcoms: Mapping[str, commit.Commitment], in_com: Mapping[str, commit.Commitment],
          coms: Mapping[str, commit.Commitment]) -> Transcript:
@@ -860,7 +878,7 @@ def verify_finish(step: str, p: Pending, weight_gens: commit.Generators, fin: An
 
 __all__ = ["ADVICE_TAG", "LAYER", "SEGMENTS", "WEIGHTS", "LayerError", "LayerProof", "Public",
            "SegmentProver", "SegmentVerifier", "Spec", "advice", "advice_generators",
-           "advice_shapes", "commit_tensors", "pieces", "prove", "prove_attention", "prove_ffn",
+           "advice_shapes", "commit_pieces", "commit_tensors", "output_keys", "pieces", "prove", "prove_attention", "prove_ffn",
            "prove_norm", "prove_output", "prove_steps", "prove_steps_arrays", "public",
            "ranges", "segment_advice", "segment_lookups", "segment_ranges", "segment_shapes",
            "spec", "verify",

@@ -1,28 +1,36 @@
 """Whole-model proof: embedding, every decoder layer, final norm and lm_head over one sequence.
 
 Statement. For public tokens (T,) and public logits (T, V) (int32 at scale 2^f), the logits are
-exactly the fixed-point forward (`models.run`) of the committed weights on the tokens. One
-transcript runs through the steps in order:
+exactly the fixed-point forward (`models.run`) of the committed weights on the tokens. After
+`begin` (the spec, the tokens, the logits: state T0) every step runs on its own branch of T0
+(`Transcript.fork`), so the steps' proofs are independent and can be made in any order or on
+different devices (`shard.py`) with the same bytes:
 
-1. embed: h_0 is committed as its two 16-bit pieces; at a random point r the prover sends the
-   pieces' values, and the embedding gadget reduces h_0(r) to a claim on the committed table
-   (the public tokens select its rows). h_0's range is checked by layer 0 (its input check);
-2. layers: `layer.prove` for i = 0..L−1, the output commitments of layer i being the input
-   commitments of layer i + 1 (every layer proof also checks its input's range);
-3. head: a claim on the public logits at a random point (the verifier evaluates it itself) is
-   reduced through lm_head's rescale (remainder committed and range-checked; the rescaled
-   value is the public logits, bounded by being int32) and matmul to the final RMSNorm and to
-   h_L's pieces, which this step range-checks.
-The embedding opens its own claims at once (a finish of its own, before the layers). Other steps
-do not discharge their claims themselves: the layers are split into groups of
-`ModelSpec.batch` consecutive layers (the embedding joins the first group, the head the last),
-and after each group one `pending.prove_finish` runs every range check of the group (one LogUp
-argument per range table, one SiLU lookup) and opens every claim (one batched Hyrax opening
-per generator set and row width: the weights of all layers with rows of one width share one). Names are global in a
-finish: weights by their checkpoint name ("w/model.layers.3.mlp.up_proj.weight", so tied
-embeddings are one tensor), advice "L3/...", "embed/...", "head/...", and layer i reads its
-input as "L{i−1}/out/lo" (or "embed/lo"). The verifier sees commitments, tokens, logits and the
-proof; the public tables (RoPE, exp, SiLU) are functions of the config.
+1. embed (branch "embed" 0): h_0 is committed as its two 16-bit pieces; at a random point r the
+   prover sends the pieces' values, and the embedding gadget reduces h_0(r) to a claim on the
+   committed table (the public tokens select its rows); it opens its claims at once (a finish
+   of its own). h_0's range is checked by layer 0 (its input check);
+2. layers (branch "layer" i): `layer.prove_steps` for i = 0..L−1; the output commitments of
+   layer i are the input commitments of layer i + 1 (every layer proof also checks its input's
+   range), which the verifier reads from the proof;
+3. head (branch "head" 0): a claim on the public logits at a random point (the verifier
+   evaluates it itself) is reduced through lm_head's rescale (remainder committed and
+   range-checked; the rescaled value is the public logits, bounded by being int32) and matmul
+   to the final RMSNorm and to h_L's pieces, which this step range-checks;
+4. finishes (branch "finish" g): the layers are split into groups of `ModelSpec.batch`
+   consecutive layers (the head joins the last); group g's finish first absorbs the final
+   states of its members' branches (`Transcript.join`), then one `pending.prove_finish` runs
+   every range check of the group (one LogUp argument per range table, one SiLU lookup) and
+   opens every claim (one batched Hyrax opening per generator set and row width: the weights
+   of all layers with rows of one width share one).
+The proof's final state is T0 joined with the embedding's branch and every finish. Each branch
+absorbs every commitment its claims are about before its first challenge, so each is a sound
+argument on its own; the layers are tied together by commitment equality and each finish by
+the join. Names are global in a finish: weights by their checkpoint name
+("w/model.layers.3.mlp.up_proj.weight", so tied embeddings are one tensor), advice "L3/...",
+"embed/...", "head/...", and layer i reads its input as "L{i−1}/out/lo" (or "embed/lo"). The
+verifier sees commitments, tokens, logits and the proof; the public tables (RoPE, exp, SiLU)
+are functions of the config.
 
 Proof bytes: `to_bytes` / `from_bytes` (the tree format of `proof.py`); the expected structure
 comes from `template`, i.e. `jax.eval_shape` of the provers on the public shapes (the model's
@@ -40,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, codecache, commit, field, layer, pending, proof
+from . import claims, codecache, commit, field, layer, pending, proof, shard
 from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
@@ -371,6 +379,86 @@ def _jitted_steps(check_witness: bool) -> Callable:
                    static_argnums=(0,))
 
 
+class _Keys(NamedTuple):
+    """The prover's keys: embed, layer i, head, the embedding's finish, finish group g."""
+
+    embed: Any
+    layers: Any
+    head: Any
+    embed_finish: Any
+    finish: Any
+
+    @staticmethod
+    def split(sp: ModelSpec, key: Array) -> _Keys:
+        nl = sp.num_layers
+        k = np.asarray(jax.random.split(key, nl + 3 + len(sp.groups())))
+        return _Keys(k[0], k[1:nl + 1], k[nl + 1], k[nl + 2], k[nl + 3:])
+
+    def inputs(self, sp: ModelSpec) -> np.ndarray:
+        """uint32[L + 1, 2, 2]: the blinding keys [lo, hi] of h_0 .. h_L's pieces."""
+        emb = [jax.random.fold_in(self.embed, _EMBED_PIECES.index(n)) for n in ("lo", "hi")]
+        out = [np.asarray(jnp.stack(emb))]
+        out += [np.asarray(layer.output_keys(sp.layer, k)) for k in self.layers]
+        return np.stack(out)
+
+
+_EMBED_PIECES = ("hi", "lo")  # `layer.commit_tensors` order of h_0's pieces in `prove_embed`
+
+
+def _host(t: Transcript) -> Transcript:
+    """t with its state on the host (branches made on different devices are joined there)."""
+    return t.replace(state=np.asarray(t.state), rng=None)
+
+
+def _branch(t0: Transcript, what: bytes, i: int) -> Transcript:
+    return t0.fork(what, i)
+
+
+def _finish_transcript(t0: Transcript, g: int, ends: list[Transcript]) -> Transcript:
+    """Finish group g's transcript: its own branch, bound to the ends of its members' branches
+    (the layers', and the head's for the last group)."""
+    return t0.fork(b"finish", g).join(b"members", [_host(e) for e in ends])
+
+
+def _end(t0: Transcript, embed_end: Transcript, finish_ends: list[Transcript]) -> Transcript:
+    return t0.join(b"model", [_host(embed_end), *(_host(e) for e in finish_ends)])
+
+
+def _embed_branch(sp, weights, weight_coms, weight_wits, weight_gens, tokens, wit, t0, keys,
+                  check_witness):
+    emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME], None,
+                                       tokens, wit["embed"]["out"], _branch(t0, b"embed", 0),
+                                       keys.embed)
+    fin, t = pending.prove_finish(pending.rename(pend, _embed_names), weight_gens, t,
+                                  keys.embed_finish, check_witness=check_witness,
+                                  weights=weight_wits)
+    return emb.replace(openings=fin.openings), in_wit, t
+
+
+def _head_branch(sp, weights, weight_coms, wit, logits, in_com, in_wit, t0, keys, device=None):
+    def put(x):
+        return x if device is None else jax.device_put(x, device)
+
+    head, hp, t = prove_head(
+        sp, put(weights[NORM_NAME]), put(weights[sp.head_name]),
+        put({"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]}),
+        {"norm": None, "head": None}, put(wit["layers"]["out"][-1]), put(wit["norm"]),
+        put(wit["lm_head"]), put(logits), in_com, in_wit, _branch(t0, b"head", 0), keys.head)
+    return head, pending.rename(hp, _head_names(sp)), t
+
+
+def _layer_pending(sp: ModelSpec, i: int, parts: tuple, pub: layer.Public) -> Pending:
+    return pending.rename(layer.with_static(sp.layer, parts, pub), _layer_names(sp, i))
+
+
+def _finish(g, pend, ends, weight_gens, weight_wits, t0, keys, check_witness, say):
+    tg = _finish_transcript(t0, g, ends)
+    codecache.relieve(tg.state)
+    return pending.prove_finish(pend, weight_gens, tg, keys.finish[g],
+                                check_witness=check_witness, weights=weight_wits,
+                                progress=lambda part: say(f"finish {g}: {part}"))
+
+
 def prove(
     sp: ModelSpec,
     weights: Mapping[str, Any],
@@ -385,6 +473,7 @@ def prove(
     key: Array,
     *,
     jit: bool = False,
+    mesh: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[ModelProof, Transcript]:
     """Prove the whole forward; weights and their commitments/witnesses by global HF name.
@@ -395,62 +484,160 @@ def prove(
     wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
     through one compiled prover (all layers share a spec, so it compiles once).
 
+    mesh: a `shard.layer_mesh(...)`; the layers are split over its devices (with jit, one SPMD
+    program for every layer's steps; without, each device proves its layers eagerly), then
+    each device proves its own finishes. The proof's bytes do not depend on the mesh or on jit:
+    any mesh, or none (layer by layer on the default device), gives the same proof.
+
     Zero knowledge is the transcript's mode (`Transcript.new(..., zk=True)`, the default): the
     proof masks every sumcheck from `key`; `zk=False` makes a plain proof (for benchmarks). The
     verifier must start from a transcript of the same mode, else the proof is rejected.
     """
     say = progress or (lambda s: None)
     pub = layer.public(sp.layer, tables)
-    t = _begin(sp, tokens, logits, transcript)
-    groups = sp.groups()
-    keys = jax.random.split(key, sp.num_layers + 3 + len(groups))
-    fin_keys = keys[sp.num_layers + 3:]
-    # weight witnesses stay None in the pending work: the finish reads each from weight_wits
-    # when its group is opened
-    emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME], None,
-                                       tokens, wit["embed"]["out"], t, keys[0])
-    fin, t = pending.prove_finish(pending.rename(pend, _embed_names), weight_gens, t,
-                                  keys[sp.num_layers + 2], check_witness=not jit,
-                                  weights=weight_wits)
-    emb = emb.replace(openings=fin.openings)
-    pend = pending.EMPTY
+    t0 = _host(_begin(sp, tokens, logits, transcript))
+    keys = _Keys.split(sp, key)
+    if mesh is not None:
+        return _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits,
+                              wit, pub, t0, keys, mesh, jit, say)
+    emb, in_wit, t_emb = _embed_branch(sp, weights, weight_coms, weight_wits, weight_gens, tokens,
+                                       wit, t0, keys, not jit)
     say("embed")
     in_com = emb.commitments
-    layer_proofs, finishes = [], []
+    layer_proofs, fin_proofs, fin_ends = [], [], []
     steps = _jitted_steps(False) if jit else functools.partial(layer.prove_steps_arrays,
                                                                check_witness=True)
+    groups = sp.groups()
     for g, members in enumerate(groups):
+        pend, ends = pending.EMPTY, []
         for i in members:
-            codecache.relieve(t.state)
+            codecache.relieve(t0.state)
             names = sp.layer_weights(i)
-            lw = _layer_slice(wit["layers"], i)
             prf, parts, out_wit, t = steps(
                 sp.layer, {n: weights[g_] for n, g_ in names.items()},
-                {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names), lw,
-                in_com, in_wit, pub, t, keys[i + 1])
-            pend = pending.merge(pend, pending.rename(layer.with_static(sp.layer, parts, pub),
-                                                      _layer_names(sp, i)))
+                {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names),
+                _layer_slice(wit["layers"], i), in_com, in_wit, pub, _branch(t0, b"layer", i),
+                keys.layers[i])
+            pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
             layer_proofs.append(prf)
+            ends.append(t)
             in_com = {"lo": prf.commitments["out/lo"], "hi": prf.commitments["out/hi"]}
             in_wit = out_wit
             say(f"layer {i}")
         if g == len(groups) - 1:
-            h_last = wit["layers"]["out"][-1]
-            head, hp, t = prove_head(
-                sp, weights[NORM_NAME], weights[sp.head_name],
-                {"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]},
-                {"norm": None, "head": None}, h_last, wit["norm"], wit["lm_head"], logits, in_com, in_wit, t,
-                keys[sp.num_layers + 1])
-            pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
+            head, hp, t = _head_branch(sp, weights, weight_coms, wit, logits, in_com, in_wit, t0,
+                                       keys)
+            pend = pending.merge(pend, hp)
+            ends.append(t)
             say("head")
-        codecache.relieve(t.state)
-        fin, t = pending.prove_finish(pend, weight_gens, t, fin_keys[g], check_witness=not jit,
-                                      weights=weight_wits,
-                                      progress=lambda part, g=g: say(f"finish {g}: {part}"))
-        finishes.append(fin)
-        pend = pending.EMPTY
+        fin, t = _finish(g, pend, ends, weight_gens, weight_wits, t0, keys, not jit, say)
+        fin_proofs.append(fin)
+        fin_ends.append(t)
     return ModelProof(embed=emb, layers=tuple(layer_proofs), head=head,
-                      finish=tuple(finishes)), t
+                      finish=tuple(fin_proofs)), _end(t0, t_emb, fin_ends)
+
+
+class _OnDevice(Mapping):
+    """A read-only view of a mapping whose values are put on `device` when read."""
+
+    def __init__(self, inner: Mapping[str, Any], device: Any):
+        self._inner, self._device = inner, device
+
+    def __getitem__(self, k: str) -> Any:
+        return jax.device_put(self._inner[k], self._device)
+
+    def __iter__(self):
+        return iter(self._inner)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+
+def _layer_from_inputs(ls: layer.Spec, x: tuple, pub: layer.Public, zk: bool,
+                       check_witness: bool) -> tuple:
+    """One layer's steps from `_layer_inputs(i)`: its input's pieces are recommitted with the
+    previous layer's keys (so a device needs nothing from the device holding that layer)."""
+    w, wc, lw, in_keys, state, k = x
+    in_com, in_wit = layer.commit_pieces(lw["input"], layer.advice_generators(ls), in_keys)
+    prf, parts, _, t = layer.prove_steps_arrays(
+        ls, w, wc, dict.fromkeys(layer.WEIGHTS), lw, in_com, in_wit, pub,
+        Transcript(state=state, zk=zk), k, check_witness=check_witness)
+    return prf, parts, t.state
+
+
+@functools.lru_cache(maxsize=4)
+def _sharded_steps(ls: layer.Spec, mesh: Any, zk: bool) -> Callable:
+    return shard.map_layers(
+        functools.partial(_layer_from_inputs, ls, zk=zk, check_witness=False), mesh)
+
+
+def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits, wit, pub,
+                   t0, keys, mesh, jit, say):
+    """`prove` with the layers split over `mesh`. jit: every layer's steps in one SPMD program
+    (`shard.map_layers`); otherwise each device proves its layers eagerly. Then each device
+    proves its groups' finishes (and the embedding on the first, the head on the last)."""
+    nl, groups = sp.num_layers, sp.groups()
+    per = shard.check_split(nl, mesh, sp.batch)
+    in_keys = keys.inputs(sp)
+
+    def inputs(i):
+        names = sp.layer_weights(i)
+        return ({n: weights[g_] for n, g_ in names.items()},
+                {n: weight_coms[g_] for n, g_ in names.items()},
+                _layer_slice(wit["layers"], i), in_keys[i],
+                np.asarray(_branch(t0, b"layer", i).state), keys.layers[i])
+
+    per_layer: list = [None] * nl
+    if jit:
+        out = _sharded_steps(sp.layer, mesh, t0.zk)(shard.stack_layers(mesh, nl, inputs), pub)
+        per_layer[:] = shard.unstack_layers(out, mesh, nl)
+        del out
+        for i in range(nl):
+            say(f"layer {i}")
+
+    def work(d, dev):
+        res = {}
+        wwits = _OnDevice(weight_wits, dev)
+        if dev.platform == "cpu":  # the previous device's executables go before this one's
+            codecache.relieve(t0.state, threshold=0.25)
+        if not jit:
+            pub_d = jax.device_put(pub, dev)
+            for i in range(d * per, (d + 1) * per):
+                codecache.relieve(t0.state)
+                per_layer[i] = _layer_from_inputs(sp.layer, jax.device_put(inputs(i), dev),
+                                                  pub_d, t0.zk, True)
+                say(f"layer {i}")
+        if d == 0:
+            res["embed"] = _embed_branch(sp, weights, weight_coms, wwits, weight_gens, tokens,
+                                         wit, t0, keys, False)
+            say("embed")
+        for g, members in enumerate(groups):
+            if members[0] // per != d:
+                continue
+            pend, ends = pending.EMPTY, []
+            for i in members:
+                _, parts, state = per_layer[i]
+                pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
+                ends.append(Transcript(state=state, zk=t0.zk))
+            if g == len(groups) - 1:
+                last_prf, last_parts = per_layer[nl - 1][0], per_layer[nl - 1][1]
+                in_com = {n: last_prf.commitments[f"out/{n}"] for n in ("lo", "hi")}
+                in_wit = {n: last_parts[3][f"out/{n}"] for n in ("lo", "hi")}
+                res["head"], hp, t = _head_branch(sp, weights, weight_coms, wit, logits, in_com,
+                                                  in_wit, t0, keys, dev)
+                pend = pending.merge(pend, hp)
+                ends.append(t)
+                say("head")
+            res[g] = _finish(g, pend, ends, weight_gens, wwits, t0, keys, False, say)
+        return res
+
+    done: dict = {}
+    for r in shard.per_device(mesh, work):
+        done.update(r)
+    emb, _, t_emb = done["embed"]
+    prf = ModelProof(embed=emb, layers=tuple(p[0] for p in per_layer), head=done["head"],
+                     finish=tuple(done[g][0] for g in range(len(groups))))
+    return prf, _end(t0, t_emb, [done[g][1] for g in range(len(groups))])
 
 
 def verify(
@@ -480,36 +667,42 @@ def verify(
     if tokens.shape != (sp.layer.rows,):
         raise ValueError(f"model: tokens must be ({sp.layer.rows},), got {tokens.shape}")
     pub = layer.public(sp.layer, tables)
-    t = _begin(sp, tokens, logits, transcript)
-    in_com, pend, t = verify_embed(sp, weight_coms[EMBED_NAME], tokens, prf.embed, t)
-    t = layer.verify_finish("embed: ", pending.rename(pend, _embed_names), weight_gens,
-                            Finish(ranges={}, lookups={}, openings=prf.embed.openings), t)
-    pend = pending.EMPTY
+    t0 = _host(_begin(sp, tokens, logits, transcript))
+    in_com, pend, t = verify_embed(sp, weight_coms[EMBED_NAME], tokens, prf.embed,
+                                   _branch(t0, b"embed", 0))
+    t_emb = layer.verify_finish("embed: ", pending.rename(pend, _embed_names), weight_gens,
+                                Finish(ranges={}, lookups={}, openings=prf.embed.openings), t)
     say("embed")
+    fin_ends = []
     for g, members in enumerate(groups):
+        pend, ends = pending.EMPTY, []
         for i in members:
-            codecache.relieve(t.state)
+            codecache.relieve(t0.state)
             names = sp.layer_weights(i)
             try:
                 in_com, lp, t = layer.verify_steps(
                     sp.layer, {n: weight_coms[g_] for n, g_ in names.items()}, in_com,
-                    prf.layers[i], pub, t)
+                    prf.layers[i], pub, _branch(t0, b"layer", i))
             except LayerError as e:
                 raise LayerError(f"layer {i}: {e.step}", e.inner) from e
             except GadgetError as e:
                 raise LayerError(f"layer {i}", e) from e
             pend = pending.merge(pend, pending.rename(lp, _layer_names(sp, i)))
+            ends.append(t)
             say(f"layer {i}")
         if g == len(groups) - 1:
             hp, t = verify_head(sp, {"norm": weight_coms[NORM_NAME],
                                      "head": weight_coms[sp.head_name]},
-                                logits, in_com, prf.head, t)
+                                logits, in_com, prf.head, _branch(t0, b"head", 0))
             pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
+            ends.append(t)
             say("head")
-        t = layer.verify_finish(f"finish {g}: ", pend, weight_gens, prf.finish[g], t)
-        pend = pending.EMPTY
+        tg = _finish_transcript(t0, g, ends)
+        codecache.relieve(tg.state)
+        fin_ends.append(layer.verify_finish(f"finish {g}: ", pend, weight_gens, prf.finish[g],
+                                            tg))
         say(f"finish {g}")
-    return t
+    return _end(t0, t_emb, fin_ends)
 
 
 # --- bytes ---------------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""Run by tests/test_shard.py in a fresh process with XLA_FLAGS set to four host devices
+(`--xla_force_host_platform_device_count=4` must be set before JAX starts).
+
+`main single|mesh2`: proves a tiny 2-layer tied GQA model layer by layer on the default device,
+or with its layers split over two of the four devices (one process each: a process holding
+both runs' compiled code nears vm.max_map_count), and prints one JSON line: each run's proof hash,
+final transcript state and whether the verifier accepted its bytes; a verification of the
+layer proofs swapped; the errors for layer splits that cannot work. `helpers`: the mesh pieces
+on a small custom-call workload over meshes of 4, 2 and 1 devices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(which: str) -> None:
+    import jax
+    import numpy as np
+    from gadget_harness import random_params
+    from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
+
+    from zkllm_jax import model, shard, weights
+    from zkllm_jax.layer import LayerError
+    from zkllm_jax.transcript import Transcript
+
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                      rms_norm_eps=1e-5, max_position_embeddings=32, tie_word_embeddings=True)
+    fx = FixedPointConfig()
+    params = random_params(cfg, 0)
+    toks = np.array([1, 5, 9, 3], np.int32)
+    tables = build_tables(cfg, fx, len(toks))
+    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
+    wit = jax.tree_util.tree_map(np.asarray, wit)
+    logits = np.asarray(logits)
+    ts = weights.tensors(params, cfg)
+    seed = b"\x09" * 32
+    coms = weights.commit_all(ts, seed)
+    wgens = weights.generators(weights.max_cols(ts))
+    lazy = weights.LazyWitnesses(ts, seed)
+    t_start = Transcript.new(b"test/shard")
+    sp = model.spec(cfg, fx, len(toks), batch=1)
+    out: dict = {"devices": len(jax.devices())}
+    for name, mesh in (("single", None), ("mesh2", shard.layer_mesh(2))):
+        if name != which:
+            continue
+        prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
+                                 jax.random.PRNGKey(3), mesh=mesh)
+        data = model.to_bytes(prf)
+        back = model.from_bytes(data, model.template(sp, cfg, fx, tables, wgens))
+        tv = model.verify(sp, coms, wgens, tables, toks, logits, back, t_start)
+        out[name] = {"proof": hashlib.sha256(data).hexdigest(),
+                     "state": np.asarray(t_end.state).tobytes().hex(),
+                     "verified": bool(np.array_equal(np.asarray(tv.state),
+                                                     np.asarray(t_end.state)))}
+    if which == "single":
+        print(json.dumps(out))
+        return
+    # the layers' branches are bound: proofs of layers 0 and 1 swapped are rejected
+    layers = list(back.layers)
+    try:
+        model.verify(sp, coms, wgens, tables, toks, logits,
+                     back.replace(layers=tuple(layers[::-1])), t_start)
+        out["swapped"] = "ACCEPT"
+    except LayerError as e:
+        out["swapped"] = e.step
+    errors = []
+    for n, batch, m in ((3, 1, 2), (4, 2, 4)):
+        try:
+            shard.check_split(n, shard.layer_mesh(m), batch)
+            errors.append(None)
+        except ValueError as e:
+            errors.append(str(e))
+    out["errors"] = errors
+    print(json.dumps(out))
+
+
+def helpers() -> None:
+    """`shard`'s pieces on a small custom-call workload (field products through the native
+    module): per layer, over meshes of 4, 2 and 1 devices; prints one JSON line."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from zkllm_jax import field, shard
+
+    n = 8
+    rng = np.random.default_rng(0)
+    def fr(*shape):
+        return np.asarray(field.encode(rng.integers(-2**62, 2**62, shape)))
+
+    xs = {"a": fr(n, 5), "b": fr(n, 5)}
+    shared = fr(5)
+
+    def fn(x, s):
+        return {"p": field.mul(field.mul(x["a"], x["b"]), s), "i": jnp.sum(x["a"][:, 0])}
+
+    want = [jax.tree_util.tree_map(np.asarray, fn({k: v[i] for k, v in xs.items()}, shared))
+            for i in range(n)]
+    out: dict = {"devices": len(jax.devices())}
+    for m in (4, 2, 1):
+        mesh = shard.layer_mesh(m)
+        stacked = shard.stack_layers(mesh, n, lambda i: {k: v[i] for k, v in xs.items()})
+        placed = [sorted({s.device.id for s in a.addressable_shards})
+                  for a in jax.tree_util.tree_leaves(stacked)]
+        res = shard.unstack_layers(shard.map_layers(fn, mesh)(stacked, shared), mesh, n)
+        where = [next(iter(r["p"].devices())).id for r in res]
+        same = all(np.array_equal(np.asarray(r["p"]), w["p"]) and int(r["i"]) == int(w["i"])
+                   for r, w in zip(res, want))
+        ran = shard.per_device(mesh, lambda d, dev: (d, next(iter(
+            jnp.zeros(1).devices())).id))
+        out[f"mesh{m}"] = {"same": same, "where": where, "placed": placed[0], "ran": ran}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    helpers() if sys.argv[1:] == ["helpers"] else main(sys.argv[1])
