@@ -131,6 +131,7 @@ def test_verify_rejects(run, case):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow  # a second whole-model prove (1–1.5 min)
 def test_one_finish_per_layer_verifies(run):
     """--batch-layers 1: every layer discharges its own range checks and openings (a finish per
     layer, the head in the last); the header records it and verify follows it."""
@@ -153,6 +154,7 @@ def test_verify_against_other_commitments_rejects(run):
     assert r.returncode == 1 and "REJECT" in r.stdout and "model" in r.stdout
 
 
+@pytest.mark.slow  # a second whole-model prove (1–1.5 min)
 def test_plain_proof_is_rejected_unless_expected(run):
     """`prove --plain` makes a plain proof: verify rejects it by default (zero knowledge is
     expected) and accepts it with --expect plain; a zero-knowledge proof relabelled plain in its

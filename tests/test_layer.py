@@ -126,6 +126,7 @@ def test_changed_output_element_rejected():
     assert isinstance(e.value, layer.LayerError)
 
 
+@pytest.mark.slow  # a second full layer proof (1.5–2.5 min)
 def test_weight_changed_after_commitment_rejected():
     ws = dict(_setup()[2])
     w = np.array(ws["up_proj"])
@@ -224,6 +225,7 @@ def _sumcheck_values(prf) -> set[bytes]:
     return out
 
 
+@pytest.mark.slow  # a second full layer proof (1.5–2.5 min)
 def test_two_zero_knowledge_layer_proofs_share_no_sumcheck_message(honest):
     """The same statement proven with another key: both verify, and no round message or mask
     element of any sumcheck repeats (every sumcheck is masked with fresh randomness)."""
@@ -233,6 +235,7 @@ def test_two_zero_knowledge_layer_proofs_share_no_sumcheck_message(honest):
     assert len(a) > 1000 and not a & b
 
 
+@pytest.mark.slow  # a second full layer proof (1.5–2.5 min)
 def test_plain_layer_proof_verifies_only_as_plain(honest):
     from zkllm_jax.transcript import Transcript
 

@@ -22,6 +22,9 @@ from zkllm_jax.models import FixedPointConfig, build_tables, load_model, run, ru
 from zkllm_jax import cli, layer, model, proof, steps, weights
 from zkllm_jax.claims import GadgetError
 
+# 12 step proofs through the CLI (about 8 minutes on 2 cores): the slow target
+pytestmark = pytest.mark.slow
+
 # one layer's steps: (CLI step, extra args, input file, residual file, output file)
 LAYER_STEPS = [
     ("rmsnorm", ["--which", "input"], "h{i}", None, "x1_{i}"),
