@@ -116,7 +116,62 @@ def helpers() -> None:
         ran = shard.per_device(mesh, lambda d, dev: (d, next(iter(
             jnp.zeros(1).devices())).id))
         out[f"mesh{m}"] = {"same": same, "where": where, "placed": placed[0], "ran": ran}
+    out["lowered"] = _lower_layer_program()
     print(json.dumps(out))
+
+
+def _lower_layer_program() -> dict:
+    """The whole-model prover's SPMD program (every layer's steps under shard_map) traced and
+    lowered for a tiny 2-layer model over meshes of 2 (a layer per device) and 1 (lax.map over
+    both): compiling it takes many minutes on a CPU, so this checks the program, not its run."""
+    import functools
+
+    import jax
+    import numpy as np
+    from gadget_harness import random_params
+    from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
+
+    from zkllm_jax import layer, model, shard, weights
+    from zkllm_jax.transcript import Transcript
+
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                      rms_norm_eps=1e-5, max_position_embeddings=32, tie_word_embeddings=True)
+    fx = FixedPointConfig()
+    params = random_params(cfg, 0)
+    toks = np.array([1, 5, 9, 3], np.int32)
+    tables = build_tables(cfg, fx, len(toks))
+    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
+    wit = jax.tree_util.tree_map(np.asarray, wit)
+    ts = weights.tensors(params, cfg)
+    coms = weights.commit_all(ts, b"\x09" * 32)
+    sp = model.spec(cfg, fx, len(toks), batch=1)
+    keys = model._Keys.split(sp, jax.random.PRNGKey(3))
+    t0 = model._host(model._begin(sp, toks, logits, Transcript.new(b"test/shard")))
+    in_keys = keys.inputs(sp)
+    pub = layer.public(sp.layer, tables)
+
+    def inputs(i):
+        names = sp.layer_weights(i)
+        return ({n: ts[g] for n, g in names.items()}, {n: coms[g] for n, g in names.items()},
+                model._layer_slice(wit["layers"], i), in_keys[i],
+                np.asarray(model._branch(t0, b"layer", i).state), keys.layers[i])
+
+    one = jax.eval_shape(functools.partial(model._layer_from_inputs, sp.layer, zk=True,
+                                           check_witness=False), inputs(0), pub)
+    res = {}
+    for m in (2, 1):
+        mesh = shard.layer_mesh(m)
+        fn = model._sharded_steps(sp.layer, mesh, True)
+        xs = shard.stack_layers(mesh, 2, inputs)
+        out = jax.eval_shape(fn, xs, pub)
+        text = fn.lower(xs, pub).as_text()
+        res[f"mesh{m}"] = {
+            "stacked": all(a.shape == (2, *b.shape) for a, b in
+                           zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(one))),
+            "custom_calls": text.count("stablehlo.custom_call"),
+            "loop": "stablehlo.while" in text}
+    return res
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ JAX fixes its device count when it starts, so each check runs `tests/shard_check
 process with `--xla_force_host_platform_device_count=4`:
 - default suite: the mesh pieces (stacking on devices, one SPMD program with custom calls per
   layer, cutting back per device, one thread per device) equal the per-layer computation on
-  meshes of 4, 2 and 1 devices;
+  meshes of 4, 2 and 1 devices; the model's SPMD layer program traces and lowers (compiling it
+  takes many minutes on a CPU: it is run on GPUs, `benchmarks/gpu_issue8.sh` with JIT=1);
 - slow (`pytest -m slow tests/test_shard.py`, about 15 minutes on 2 cores: every device
   compiles its own eager prover): a whole tiny model proven with its layers on two devices gives
   the one-device proof byte for byte, and it verifies; swapped layer proofs are rejected;
@@ -40,6 +41,12 @@ def test_mesh_pieces_on_four_host_devices():
         assert r["where"] == where  # and stays on the device holding that layer
         assert r["placed"] == list(range(m))
         assert r["ran"] == [[d, d] for d in range(m)]  # per_device: device d's default is d
+    # the model's SPMD layer program traces and lowers; its outputs are the layer's, stacked
+    low = res["lowered"]
+    for m in ("mesh2", "mesh1"):
+        assert low[m]["stacked"], m
+        assert low[m]["custom_calls"] > 100, low[m]  # the BLS12-381 kernels, called per shard
+    assert low["mesh1"]["loop"]  # two layers on one device: lax.map
 
 
 @pytest.fixture(scope="module")

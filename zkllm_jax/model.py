@@ -589,6 +589,10 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
 
     per_layer: list = [None] * nl
     if jit:
+        # trace one layer outside shard_map first: the provers cache their generators, and
+        # arrays first made inside shard_map would carry its mesh into every later use
+        jax.eval_shape(functools.partial(_layer_from_inputs, sp.layer, zk=t0.zk,
+                                         check_witness=False), inputs(0), pub)
         out = _sharded_steps(sp.layer, mesh, t0.zk)(shard.stack_layers(mesh, nl, inputs), pub)
         per_layer[:] = shard.unstack_layers(out, mesh, nl)
         del out
