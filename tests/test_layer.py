@@ -115,6 +115,7 @@ def test_output_witness_holds_the_model_output(honest):
         assert (got.astype(object) == want).all()
 
 
+@pytest.mark.slow  # a second full layer proof (1.5–2.5 min); gadget-level wrong-witness tests stay
 def test_changed_output_element_rejected():
     lw = dict(_setup()[6])
     out = np.array(lw["out"])
