@@ -243,76 +243,52 @@ def reshape(c: Claim, shape: Sequence[int], new_shape: Sequence[int]) -> Claim:
 # --- folding claims ----------------------------------------------------------------------------
 
 
-def _stacked_eq(points: Sequence[Sequence[Array]], rho: Array, n: int, blocks: int) -> Array:
-    """E(x, τ) = Σ_i ρ_{τ,i} eq(u_{τ,i}, x) as one flat table Fr[blocks·2^n, 8]."""
-    rows, k = [], 0
-    for pts in points:
-        acc = field.zeros((1 << n,))
-        for p in pts:
-            acc = field.add(acc, field.mul(mle.eq_table(p), rho[k]))
-            k += 1
-        rows.append(acc)
-    rows += [field.zeros((1 << n,))] * (blocks - len(points))
-    return jnp.concatenate(rows)
+def _eq_sum(points: Sequence[Array], rho: Array, n: int) -> Array:
+    """E(x) = Σ_i ρ_i eq(u_i, x) as a table Fr[2^n, 8]."""
+    acc = field.zeros((1 << n,))
+    for k, p in enumerate(points):
+        acc = field.add(acc, field.mul(mle.eq_table(p), rho[k]))
+    return acc
 
 
-def _begin_fold(t: Transcript, n: int, counts: Sequence[int],
-                claims: Sequence[Sequence[Claim]]) -> tuple[Transcript, Array]:
-    t = t.begin(COMBINE, [n, len(counts), *counts])
-    flat = [c for cl in claims for c in cl]
+def _begin_fold(t: Transcript, n: int, claims: Sequence[Claim]) -> tuple[Transcript, Array]:
+    # "1": the number of folded tables (the encoding once allowed several)
+    t = t.begin(COMBINE, [n, 1, len(claims)])
     if n:
-        t = t.absorb_field(b"points", jnp.stack([c.point for c in flat]))
-    t = t.absorb_field(b"values", jnp.stack([c.value for c in flat]))
-    rho, t = t.challenges(b"rho", len(flat))
+        t = t.absorb_field(b"points", jnp.stack([c.point for c in claims]))
+    t = t.absorb_field(b"values", jnp.stack([c.value for c in claims]))
+    rho, t = t.challenges(b"rho", len(claims))
     return t, rho
 
 
-def _fold_prove(tables: Sequence[Array], claims: Sequence[Sequence[Claim]], n: int,
-                t: Transcript):
-    """Fold the claims on K flat tables (Fr[2^n, 8] each) to one point: (r, r_τ), proof, t."""
-    counts = [len(cl) for cl in claims]
-    t, rho = _begin_fold(t, n, counts, claims)
-    kappa = mle.num_vars(len(tables))
-    blocks = 1 << kappa
-    zero = field.zeros((1 << n,))
-    f = jnp.concatenate(list(tables) + [zero] * (blocks - len(tables)))
-    e = _stacked_eq([[c.point for c in cl] for cl in claims], rho, n, blocks)
-    fc, proof, t = sumcheck.prove([e, f], t, label=COMBINE)
-    return fc.point[:n], fc.point[n:], proof, t
+def _fold_prove(table: Array, claims: Sequence[Claim], n: int, t: Transcript):
+    """Fold the claims on one table Fr[2^n, 8] to one point: r, proof, t."""
+    t, rho = _begin_fold(t, n, claims)
+    fc, proof, t = sumcheck.prove([_eq_sum([c.point for c in claims], rho, n), table], t,
+                                  label=COMBINE)
+    return fc.point, proof, t
 
 
-def _fold_verify(claims: Sequence[Sequence[Claim]], n: int, proof: SumcheckProof,
-                 t: Transcript, gadget: str, where: str = ""
-                 ) -> tuple[list[int], list[int], int, Transcript]:
-    """The verifier's side of `_fold_prove`: returns r, r_τ (ints), F(r, r_τ) and t."""
-    counts = [len(cl) for cl in claims]
-    t, rho = _begin_fold(t, n, counts, claims)
+def _fold_verify(claims: Sequence[Claim], n: int, proof: SumcheckProof, t: Transcript,
+                 gadget: str) -> tuple[list[int], int, Transcript]:
+    """The verifier's side of `_fold_prove`: returns r (ints), F(r) and t."""
+    t, rho = _begin_fold(t, n, claims)
     rho_i = ints(rho)
-    flat = [c for cl in claims for c in cl]
-    vals = [ints(c.value)[0] for c in flat]
-    total = sum(a * b for a, b in zip(rho_i, vals)) % R
-    kappa = mle.num_vars(len(claims))
-    m = n + kappa
+    total = sum(a * ints(c.value)[0] for a, c in zip(rho_i, claims)) % R
     if not isinstance(proof, SumcheckProof):
-        raise GadgetError(gadget, "shape", f"{where}the folding proof is missing")
+        raise GadgetError(gadget, "shape", "the folding proof is missing")
     try:
-        fc, t = sumcheck.verify(field.encode(total), proof, t, num_vars=m, num_tables=2,
+        fc, t = sumcheck.verify(field.encode(total), proof, t, num_vars=n, num_tables=2,
                                 label=COMBINE)
     except SumcheckError as e:
-        raise GadgetError(gadget, "combine_sumcheck", f"{where}{e}", e.round) from e
-    r_all = ints(fc.point)
-    r, r_tau = r_all[:n], r_all[n:]
+        raise GadgetError(gadget, "combine_sumcheck", str(e), e.round) from e
+    r = ints(fc.point)
     e_val, f_val = ints(fc.values)
-    want, k = 0, 0
-    for tau, cl in enumerate(claims):
-        w = eq_ints(r_tau, [(tau >> j) & 1 for j in range(kappa)])
-        for c in cl:
-            want = (want + rho_i[k] * w * eq_ints(ints(c.point) if n else [], r)) % R
-            k += 1
+    want = sum(w * eq_ints(ints(c.point), r) for w, c in zip(rho_i, claims)) % R
     if want != e_val:
-        raise GadgetError(gadget, "combine_eq", f"{where}the folded eq table's final value "
+        raise GadgetError(gadget, "combine_eq", "the folded eq table's final value "
                           "differs from Σ ρ_i eq(u_i, r)")
-    return r, r_tau, f_val, t
+    return r, f_val, t
 
 
 def prove_combine(x: Any, claims: Sequence[Claim], transcript: Transcript
@@ -331,7 +307,7 @@ def prove_combine(x: Any, claims: Sequence[Claim], transcript: Transcript
     if n == 0:
         raise ValueError("prove_combine: a one-element tensor's claims need no folding; "
                          "compare their values")
-    r, _, proof, t = _fold_prove([mle.table(fx)], [claims], n, transcript)
+    r, proof, t = _fold_prove(mle.table(fx), claims, n, transcript)
     return Claim(point=r, value=proof.final_evals[1]), proof, t
 
 
@@ -346,7 +322,7 @@ def verify_combine(shape: Sequence[int], claims: Sequence[Claim], proof: Sumchec
         return claims[0], transcript
     if n == 0:
         raise ValueError("verify_combine: a one-element tensor's claims need no folding")
-    r, _, f_val, t = _fold_verify([claims], n, proof, transcript, "combine")
+    r, f_val, t = _fold_verify(claims, n, proof, transcript, "combine")
     return Claim(point=field.encode(r), value=field.encode(f_val)), t
 
 
