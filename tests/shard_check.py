@@ -19,15 +19,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def main(which: str) -> None:
+def _tiny() -> dict:
+    """A tiny 2-layer tied GQA model with random weights: its forward on 4 tokens and its
+    weight commitments."""
     import jax
     import numpy as np
     from gadget_harness import random_params
     from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
 
-    from zkllm_jax import model, shard, weights
-    from zkllm_jax.layer import LayerError
-    from zkllm_jax.transcript import Transcript
+    from zkllm_jax import weights
 
     cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, head_dim=8,
@@ -37,43 +37,53 @@ def main(which: str) -> None:
     toks = np.array([1, 5, 9, 3], np.int32)
     tables = build_tables(cfg, fx, len(toks))
     logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
-    wit = jax.tree_util.tree_map(np.asarray, wit)
-    logits = np.asarray(logits)
     ts = weights.tensors(params, cfg)
     seed = b"\x09" * 32
-    coms = weights.commit_all(ts, seed)
+    return {"cfg": cfg, "fx": fx, "toks": toks, "tables": tables, "logits": np.asarray(logits),
+            "wit": jax.tree_util.tree_map(np.asarray, wit), "ts": ts, "seed": seed,
+            "coms": weights.commit_all(ts, seed)}
+
+
+def main(which: str) -> None:
+    import jax
+    import numpy as np
+
+    from zkllm_jax import model, shard, weights
+    from zkllm_jax.layer import LayerError
+    from zkllm_jax.transcript import Transcript
+
+    m = _tiny()
+    cfg, fx, toks, tables, logits, wit, ts, coms = (
+        m[k] for k in ("cfg", "fx", "toks", "tables", "logits", "wit", "ts", "coms"))
     wgens = weights.generators(weights.max_cols(ts))
-    lazy = weights.LazyWitnesses(ts, seed)
+    lazy = weights.LazyWitnesses(ts, m["seed"])
     t_start = Transcript.new(b"test/shard")
     sp = model.spec(cfg, fx, len(toks), batch=1)
-    out: dict = {"devices": len(jax.devices())}
-    for name, mesh in (("single", None), ("mesh2", shard.layer_mesh(2))):
-        if name != which:
-            continue
-        prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                                 jax.random.PRNGKey(3), mesh=mesh)
-        data = model.to_bytes(prf)
-        back = model.from_bytes(data, model.template(sp, cfg, fx, tables, wgens))
-        tv = model.verify(sp, coms, wgens, tables, toks, logits, back, t_start)
-        out[name] = {"proof": hashlib.sha256(data).hexdigest(),
-                     "state": np.asarray(t_end.state).tobytes().hex(),
-                     "verified": bool(np.array_equal(np.asarray(tv.state),
-                                                     np.asarray(t_end.state)))}
+    mesh = {"single": None, "mesh2": shard.layer_mesh(2)}[which]
+    prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
+                             jax.random.PRNGKey(3), mesh=mesh)
+    data = model.to_bytes(prf)
+    back = model.from_bytes(data, model.template(sp, cfg, fx, tables, wgens))
+    tv = model.verify(sp, coms, wgens, tables, toks, logits, back, t_start)
+    out: dict = {"devices": len(jax.devices()),
+                 which: {"proof": hashlib.sha256(data).hexdigest(),
+                         "state": np.asarray(t_end.state).tobytes().hex(),
+                         "verified": bool(np.array_equal(np.asarray(tv.state),
+                                                         np.asarray(t_end.state)))}}
     if which == "single":
         print(json.dumps(out))
         return
     # the layers' branches are bound: proofs of layers 0 and 1 swapped are rejected
-    layers = list(back.layers)
     try:
         model.verify(sp, coms, wgens, tables, toks, logits,
-                     back.replace(layers=tuple(layers[::-1])), t_start)
+                     back.replace(layers=tuple(back.layers[::-1])), t_start)
         out["swapped"] = "ACCEPT"
     except LayerError as e:
         out["swapped"] = e.step
     errors = []
-    for n, batch, m in ((3, 1, 2), (4, 2, 4)):
+    for n, batch, k in ((3, 1, 2), (4, 2, 4)):
         try:
-            shard.check_split(n, shard.layer_mesh(m), batch)
+            shard.check_split(n, shard.layer_mesh(k), batch)
             errors.append(None)
         except ValueError as e:
             errors.append(str(e))
@@ -127,46 +137,28 @@ def _lower_layer_program() -> dict:
     import functools
 
     import jax
-    import numpy as np
-    from gadget_harness import random_params
-    from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
 
-    from zkllm_jax import layer, model, shard, weights
+    from zkllm_jax import layer, model, shard
     from zkllm_jax.transcript import Transcript
 
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, head_dim=8,
-                      rms_norm_eps=1e-5, max_position_embeddings=32, tie_word_embeddings=True)
-    fx = FixedPointConfig()
-    params = random_params(cfg, 0)
-    toks = np.array([1, 5, 9, 3], np.int32)
-    tables = build_tables(cfg, fx, len(toks))
-    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
-    wit = jax.tree_util.tree_map(np.asarray, wit)
-    ts = weights.tensors(params, cfg)
-    coms = weights.commit_all(ts, b"\x09" * 32)
-    sp = model.spec(cfg, fx, len(toks), batch=1)
+    m = _tiny()
+    sp = model.spec(m["cfg"], m["fx"], len(m["toks"]), batch=1)
     keys = model._Keys.split(sp, jax.random.PRNGKey(3))
-    t0 = model._host(model._begin(sp, toks, logits, Transcript.new(b"test/shard")))
-    in_keys = keys.inputs(sp)
-    pub = layer.public(sp.layer, tables)
-
-    def inputs(i):
-        names = sp.layer_weights(i)
-        return ({n: ts[g] for n, g in names.items()}, {n: coms[g] for n, g in names.items()},
-                model._layer_slice(wit["layers"], i), in_keys[i],
-                np.asarray(model._branch(t0, b"layer", i).state), keys.layers[i])
+    t0 = model._host(model._begin(sp, m["toks"], m["logits"], Transcript.new(b"test/shard")))
+    pub = layer.public(sp.layer, m["tables"])
+    inputs = functools.partial(model._layer_inputs, sp, m["ts"], m["coms"], m["wit"], t0, keys,
+                               keys.inputs(sp))
 
     one = jax.eval_shape(functools.partial(model._layer_from_inputs, sp.layer, zk=True,
                                            check_witness=False), inputs(0), pub)
     res = {}
-    for m in (2, 1):
-        mesh = shard.layer_mesh(m)
+    for k in (2, 1):
+        mesh = shard.layer_mesh(k)
         fn = model._sharded_steps(sp.layer, mesh, True)
         xs = shard.stack_layers(mesh, 2, inputs)
         out = jax.eval_shape(fn, xs, pub)
         text = fn.lower(xs, pub).as_text()
-        res[f"mesh{m}"] = {
+        res[f"mesh{k}"] = {
             "stacked": all(a.shape == (2, *b.shape) for a, b in
                            zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(one))),
             "custom_calls": text.count("stablehlo.custom_call"),

@@ -395,10 +395,11 @@ class _Keys(NamedTuple):
         return _Keys(k[0], k[1:nl + 1], k[nl + 1], k[nl + 2], k[nl + 3:])
 
     def inputs(self, sp: ModelSpec) -> np.ndarray:
-        """uint32[L + 1, 2, 2]: the blinding keys [lo, hi] of h_0 .. h_L's pieces."""
+        """uint32[L, 2, 2]: the blinding keys [lo, hi] of each layer's input pieces (h_0's
+        from the embedding's key, h_i's from layer i−1's)."""
         emb = [jax.random.fold_in(self.embed, _EMBED_PIECES.index(n)) for n in ("lo", "hi")]
         out = [np.asarray(jnp.stack(emb))]
-        out += [np.asarray(layer.output_keys(sp.layer, k)) for k in self.layers]
+        out += [np.asarray(layer.output_keys(sp.layer, k)) for k in self.layers[:-1]]
         return np.stack(out)
 
 
@@ -408,10 +409,6 @@ _EMBED_PIECES = ("hi", "lo")  # `layer.commit_tensors` order of h_0's pieces in 
 def _host(t: Transcript) -> Transcript:
     """t with its state on the host (branches made on different devices are joined there)."""
     return t.replace(state=np.asarray(t.state), rng=None)
-
-
-def _branch(t0: Transcript, what: bytes, i: int) -> Transcript:
-    return t0.fork(what, i)
 
 
 def _finish_transcript(t0: Transcript, g: int, ends: list[Transcript]) -> Transcript:
@@ -427,7 +424,7 @@ def _end(t0: Transcript, embed_end: Transcript, finish_ends: list[Transcript]) -
 def _embed_branch(sp, weights, weight_coms, weight_wits, weight_gens, tokens, wit, t0, keys,
                   check_witness):
     emb, pend, in_wit, t = prove_embed(sp, weights[EMBED_NAME], weight_coms[EMBED_NAME], None,
-                                       tokens, wit["embed"]["out"], _branch(t0, b"embed", 0),
+                                       tokens, wit["embed"]["out"], t0.fork(b"embed", 0),
                                        keys.embed)
     fin, t = pending.prove_finish(pending.rename(pend, _embed_names), weight_gens, t,
                                   keys.embed_finish, check_witness=check_witness,
@@ -443,7 +440,7 @@ def _head_branch(sp, weights, weight_coms, wit, logits, in_com, in_wit, t0, keys
         sp, put(weights[NORM_NAME]), put(weights[sp.head_name]),
         put({"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]}),
         {"norm": None, "head": None}, put(wit["layers"]["out"][-1]), put(wit["norm"]),
-        put(wit["lm_head"]), put(logits), in_com, in_wit, _branch(t0, b"head", 0), keys.head)
+        put(wit["lm_head"]), put(logits), in_com, in_wit, t0.fork(b"head", 0), keys.head)
     return head, pending.rename(hp, _head_names(sp)), t
 
 
@@ -516,7 +513,7 @@ def prove(
             prf, parts, out_wit, t = steps(
                 sp.layer, {n: weights[g_] for n, g_ in names.items()},
                 {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names),
-                _layer_slice(wit["layers"], i), in_com, in_wit, pub, _branch(t0, b"layer", i),
+                _layer_slice(wit["layers"], i), in_com, in_wit, pub, t0.fork(b"layer", i),
                 keys.layers[i])
             pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
             layer_proofs.append(prf)
@@ -553,9 +550,22 @@ class _OnDevice(Mapping):
         return len(self._inner)
 
 
+def _layer_inputs(sp: ModelSpec, weights: Mapping[str, Any],
+                  weight_coms: Mapping[str, commit.Commitment], wit: Mapping[str, Any],
+                  t0: Transcript, keys: _Keys, in_keys: np.ndarray, i: int) -> tuple:
+    """Layer i's inputs for `_layer_from_inputs`: weights and commitments by local name, its
+    witness slice, its input pieces' blinding keys (`_Keys.inputs`), its branch's state, its
+    key."""
+    names = sp.layer_weights(i)
+    return ({n: weights[g] for n, g in names.items()},
+            {n: weight_coms[g] for n, g in names.items()},
+            _layer_slice(wit["layers"], i), in_keys[i],
+            np.asarray(t0.fork(b"layer", i).state), keys.layers[i])
+
+
 def _layer_from_inputs(ls: layer.Spec, x: tuple, pub: layer.Public, zk: bool,
                        check_witness: bool) -> tuple:
-    """One layer's steps from `_layer_inputs(i)`: its input's pieces are recommitted with the
+    """One layer's steps from `_layer_inputs`: its input's pieces are recommitted with the
     previous layer's keys (so a device needs nothing from the device holding that layer)."""
     w, wc, lw, in_keys, state, k = x
     in_com, in_wit = layer.commit_pieces(lw["input"], layer.advice_generators(ls), in_keys)
@@ -578,14 +588,8 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
     proves its groups' finishes (and the embedding on the first, the head on the last)."""
     nl, groups = sp.num_layers, sp.groups()
     per = shard.check_split(nl, mesh, sp.batch)
-    in_keys = keys.inputs(sp)
-
-    def inputs(i):
-        names = sp.layer_weights(i)
-        return ({n: weights[g_] for n, g_ in names.items()},
-                {n: weight_coms[g_] for n, g_ in names.items()},
-                _layer_slice(wit["layers"], i), in_keys[i],
-                np.asarray(_branch(t0, b"layer", i).state), keys.layers[i])
+    inputs = functools.partial(_layer_inputs, sp, weights, weight_coms, wit, t0, keys,
+                               keys.inputs(sp))
 
     per_layer: list = [None] * nl
     if jit:
@@ -673,7 +677,7 @@ def verify(
     pub = layer.public(sp.layer, tables)
     t0 = _host(_begin(sp, tokens, logits, transcript))
     in_com, pend, t = verify_embed(sp, weight_coms[EMBED_NAME], tokens, prf.embed,
-                                   _branch(t0, b"embed", 0))
+                                   t0.fork(b"embed", 0))
     t_emb = layer.verify_finish("embed: ", pending.rename(pend, _embed_names), weight_gens,
                                 Finish(ranges={}, lookups={}, openings=prf.embed.openings), t)
     say("embed")
@@ -686,7 +690,7 @@ def verify(
             try:
                 in_com, lp, t = layer.verify_steps(
                     sp.layer, {n: weight_coms[g_] for n, g_ in names.items()}, in_com,
-                    prf.layers[i], pub, _branch(t0, b"layer", i))
+                    prf.layers[i], pub, t0.fork(b"layer", i))
             except LayerError as e:
                 raise LayerError(f"layer {i}: {e.step}", e.inner) from e
             except GadgetError as e:
@@ -697,7 +701,7 @@ def verify(
         if g == len(groups) - 1:
             hp, t = verify_head(sp, {"norm": weight_coms[NORM_NAME],
                                      "head": weight_coms[sp.head_name]},
-                                logits, in_com, prf.head, _branch(t0, b"head", 0))
+                                logits, in_com, prf.head, t0.fork(b"head", 0))
             pend = pending.merge(pend, pending.rename(hp, _head_names(sp)))
             ends.append(t)
             say("head")
