@@ -107,40 +107,31 @@ def main() -> None:
     wgens = weights.generators(weights.max_cols(ts))
     lazy = weights.LazyWitnesses(ts, seed)
     sp = model.spec(cfg, fx, args.seq, batch=args.batch_layers)
-    steps: dict[str, float] = {}
+    cur: list[dict[str, float]] = [{}]  # the current prove's seconds per step
     last = [time.perf_counter()]
 
     def say(s: str) -> None:
         now = time.perf_counter()
-        steps[s] = round(now - last[0], 2)
+        cur[0][s] = round(now - last[0], 2)
         last[0] = now
-        print(f"  {time.strftime('%H:%M:%S')} {s} {steps[s]} s", file=sys.stderr, flush=True)
+        print(f"  {time.strftime('%H:%M:%S')} {s} {cur[0][s]} s", file=sys.stderr, flush=True)
 
     t_start = Transcript.new(b"bench/model")
-    t0 = last[0] = time.perf_counter()
-    prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                             jax.random.PRNGKey(3), jit=args.jit, mesh=mesh,
-                             progress=say)
-    jax.block_until_ready(t_end.state)
-    out["prove_s"] = round(time.perf_counter() - t0, 2)
-    out["steps_s"] = steps
+
+    def timed(m):
+        """One prove on mesh m: the proof, the final transcript, seconds, seconds per step."""
+        cur[0] = {}
+        t0 = last[0] = time.perf_counter()
+        p, t = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
+                           jax.random.PRNGKey(3), jit=args.jit, mesh=m, progress=say)
+        jax.block_until_ready(t.state)
+        return p, t, round(time.perf_counter() - t0, 2), cur[0]
+
+    prf, t_end, out["prove_s"], out["steps_s"] = timed(mesh)
     if args.warm:
-        steps = {}
-        t0 = last[0] = time.perf_counter()
-        again, _ = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                               jax.random.PRNGKey(3), jit=args.jit, mesh=mesh, progress=say)
-        jax.block_until_ready(again)
-        out["warm_prove_s"] = round(time.perf_counter() - t0, 2)
-        out["warm_steps_s"] = steps
-        del again
+        _, _, out["warm_prove_s"], out["warm_steps_s"] = timed(mesh)
     if args.baseline and mesh is not None:
-        steps = {}
-        t0 = last[0] = time.perf_counter()
-        one, _ = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                             jax.random.PRNGKey(3), jit=args.jit, progress=say)
-        jax.block_until_ready(one)
-        out["one_device_prove_s"] = round(time.perf_counter() - t0, 2)
-        out["one_device_steps_s"] = steps
+        one, _, out["one_device_prove_s"], out["one_device_steps_s"] = timed(None)
         out["same_bytes_as_one_device"] = model.to_bytes(one) == model.to_bytes(prf)
         del one
     data = model.to_bytes(prf)
