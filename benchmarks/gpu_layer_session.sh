@@ -3,7 +3,9 @@
 # Usage, from the repo root on the device: bash benchmarks/gpu_layer_session.sh "SHAPE SEQ SECONDS" ...
 #   e.g. bash benchmarks/gpu_layer_session.sh "smollm2-layer 16 200" "7b-layer 32 150 --jit"
 # (words after SECONDS are passed on to bench_layer.py)
-# An argument "model SECONDS ARGS..." runs bench_model.py ARGS (a whole model) instead.
+# An argument "model SECONDS ARGS..." runs bench_model.py ARGS (a whole model) instead, e.g.
+# issue 8's layers over several GPUs: "model 560 --shape 7b --layers 4 --seq 128 --devices 4
+# --warm --baseline --no-verify".
 # Native modules: if $PREBUILT names a folder holding _native_cpu/_native_cuda .so files built
 # for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
 # them, after a check that they load and agree with the CPU on a field product; otherwise (or if
@@ -22,6 +24,10 @@ if [ -n "${POOL_GIB:-}" ]; then
   XLA_PYTHON_CLIENT_MEM_FRACTION=$(python3 -c "print(min(0.92, $POOL_GIB * 1024 / $total))")
 fi
 export XLA_PYTHON_CLIENT_MEM_FRACTION=${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.92}
+# One persistent compilation cache for every process of the session (and later calls on the same
+# warm machine). On GPUs its keys leave out device ids, so one GPU's compilations serve the others.
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/jax-cache}
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 echo "XLA pool fraction $XLA_PYTHON_CLIENT_MEM_FRACTION" | tee -a "$LOG"
 check='import jax, jax.numpy as jnp, numpy as np, zkllm_jax.ffi as f
 from zkllm_jax import field
@@ -62,7 +68,7 @@ for b in "$@"; do
   echo "== $shape seq $seq $extra (limit ${secs}s) $(date -u +%H:%M:%S)" | tee -a "$LOG"
   # shellcheck disable=SC2086
   timeout $(( secs + 10 )) python3 "$SRC/benchmarks/bench_layer.py" --device gpu --verify-on cpu \
-    --cache /tmp/jax-cache --shape "$shape" --seq "$seq" --timeout "$secs" $extra 2>&1 \
+    --cache "$JAX_COMPILATION_CACHE_DIR" --shape "$shape" --seq "$seq" --timeout "$secs" $extra 2>&1 \
     | tee -a "$LOG"
 done
 echo "done $(date -u +%H:%M:%S)" | tee -a "$LOG"

@@ -5,7 +5,7 @@ process with `--xla_force_host_platform_device_count=4`:
 - default suite: the mesh pieces (stacking on devices, one SPMD program with custom calls per
   layer, cutting back per device, one thread per device) equal the per-layer computation on
   meshes of 4, 2 and 1 devices; the model's SPMD layer program traces and lowers (compiling it
-  takes many minutes on a CPU: it is run on GPUs, `benchmarks/gpu_issue8.sh` with JIT=1);
+  takes many minutes on a CPU: it is for GPUs, `bench_model.py --devices N --jit`);
 - slow (`pytest -m slow tests/test_shard.py`, about 20 minutes on 2 cores: every device
   compiles its own eager prover): a whole tiny model proven with its layers on two devices gives
   the one-device proof byte for byte, and it verifies; swapped layer proofs are rejected;
