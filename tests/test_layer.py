@@ -89,11 +89,12 @@ def test_honest_layer_verifies(honest):
 # Pins the whole-layer protocol and format: the segment refactor (layer.prove_norm /
 # prove_attention / prove_ffn, shared with the step proofs) left both byte-identical. A
 # deliberate protocol change updates these (print them from the `honest` fixture); the last
-# ones: zero knowledge on by default (masked sumchecks; T0 is a zero-knowledge transcript), and
+# ones: zero knowledge on by default (masked sumchecks; T0 is a zero-knowledge transcript),
 # openings that reduce every claim to its row and share one inner-product argument per
-# (generator set, row width).
-GOLDEN_PROOF = "5f5fbb7394627001ffb7fb67ae6c57d7151f33c7cd55268b10c6349c1546aee5"
-GOLDEN_STATE = "e0d1a386bf219e203476f710ca4718e7f451dcbe5da71e041a85df7a36671f45"
+# (generator set, row width), and the prover's randomness drawn with `prng` (SHA-256 expansion
+# of 256-bit keys: new masks and blinds, hence new bytes and state).
+GOLDEN_PROOF = "589c6180403d3babb472b2b08dee1644be3804ceedf367b58b82b189201ef64d"
+GOLDEN_STATE = "2182e37ee467ea6b8b48dda756d31c45b3cc4a880949b7db85f90ffb36b4bb59"
 
 
 def test_layer_proof_bytes_pinned(honest):

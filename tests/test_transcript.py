@@ -12,7 +12,7 @@ from py_ecc.bls.point_compression import compress_G1
 from py_ecc.optimized_bls12_381 import G1 as PY_G1
 from py_ecc.optimized_bls12_381 import multiply as py_mul
 
-from zkllm_jax import curve, field
+from zkllm_jax import curve, field, prng
 from zkllm_jax.transcript import Transcript, bytes_to_field_be
 
 R = field.R
@@ -174,15 +174,22 @@ def test_mode_is_absorbed_first_and_static():
 
 
 def test_prover_key_is_not_absorbed_and_derives_fresh_randomness():
+    import hashlib
+
     t = Transcript.new(b"x")
-    keyed = t.with_rng(jax.random.key(1))
+    key = prng.fresh()
+    keyed = t.with_rng(key)
     assert np.array_equal(np.asarray(keyed.absorb_bytes(b"a", b"1").state),
                           np.asarray(t.absorb_bytes(b"a", b"1").state))
-    k1 = jax.random.key_data(keyed.secret_key(0))
-    k2 = jax.random.key_data(keyed.absorb_bytes(b"a", b"1").secret_key(0))
-    k3 = jax.random.key_data(keyed.secret_key(1))
-    k4 = jax.random.key_data(t.with_rng(jax.random.key(2)).secret_key(0))
+    k1 = keyed.secret_key(0)
+    k2 = keyed.absorb_bytes(b"a", b"1").secret_key(0)
+    k3 = keyed.secret_key(1)
+    k4 = t.with_rng(prng.fresh()).secret_key(0)
     assert len({bytes(np.asarray(k)) for k in (k1, k2, k3, k4)}) == 4
+    # the whole 256-bit key and the state enter one SHA-256 (prng.secret)
+    want = hashlib.sha256(b"zkllm/prng/secret" + np.asarray(key).astype("<u4").tobytes()
+                          + (1).to_bytes(4, "big") + bytes(np.asarray(t.state))).digest()
+    assert np.asarray(k3).astype("<u4").tobytes() == want
     with pytest.raises(ValueError, match="with_rng"):
         t.secret_key(0)
 

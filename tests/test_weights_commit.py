@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -95,14 +96,14 @@ def test_generators_prefix_and_max_cols():
 
 
 def test_blind_key_deterministic_and_separated():
-    k = weights.blind_key(SEED, "a")
-    same = weights.blind_key(SEED, "a")
-    assert np.array_equal(jax.random.key_data(k), jax.random.key_data(same))
-    assert not np.array_equal(jax.random.key_data(k),
-                              jax.random.key_data(weights.blind_key(SEED, "b")))
+    k = np.asarray(weights.blind_key(SEED, "a"))
+    # all 256 bits of SHA-256(BLIND_DST || seed || name), independently computed
+    want = hashlib.sha256(weights.BLIND_DST + SEED + b"a").digest()
+    assert k.dtype == np.uint32 and k.astype("<u4").tobytes() == want
+    assert np.array_equal(k, weights.blind_key(SEED, "a"))
+    assert not np.array_equal(k, weights.blind_key(SEED, "b"))
     other = bytes([1]) + SEED[1:]
-    assert not np.array_equal(jax.random.key_data(k),
-                              jax.random.key_data(weights.blind_key(other, "a")))
+    assert not np.array_equal(k, weights.blind_key(other, "a"))
     with pytest.raises(ValueError, match="32 bytes"):
         weights.blind_key(b"short", "a")
 
@@ -207,7 +208,7 @@ def _flip_point(d: Path, index: int, byte: int = 47) -> None:
     ("no_manifest", "manifest.json: missing"),
     ("no_bin", "commitments.bin: missing"),
     ("bad_json", "malformed JSON"),
-    ("version", "unsupported version 2"),
+    ("version", "unsupported version 3"),
     ("format", "format is"),
     ("truncated", "bytes, the manifest describes"),
     ("flipped", "commitment of model.embed_tokens.weight does not match"),
@@ -228,7 +229,7 @@ def test_load_rejects(committed, tmp_path, case, match):
     elif case == "bad_json":
         (d / "manifest.json").write_text("{not json")
     elif case == "version":
-        _edit_manifest(d, lambda m: m.update(version=2))
+        _edit_manifest(d, lambda m: m.update(version=3))
     elif case == "format":
         _edit_manifest(d, lambda m: m.update(format="something-else"))
     elif case == "truncated":

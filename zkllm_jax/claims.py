@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import codecache, commit, curve, field, mle, sumcheck
+from . import codecache, commit, curve, field, mle, prng, sumcheck
 from .sumcheck import SumcheckError, SumcheckProof
 from .transcript import Transcript
 
@@ -421,7 +421,7 @@ def prove_openings(
     whatever the number of tensors and claims).
     """
     groups = _groups(claims, commitments, gens_of, gens)
-    keys = jax.random.split(key, max(1, len(groups)))
+    keys = prng.split(key, max(1, len(groups)))
     out: dict[str, GroupOpening] = {}
     t = transcript
     for gi, (gkey, members) in enumerate(sorted(groups.items())):

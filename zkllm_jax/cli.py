@@ -276,13 +276,12 @@ def _mesh(args: argparse.Namespace, num_layers: int):
 
 def _cmd_prove(args: argparse.Namespace) -> int:
     import json
-    import os
     from pathlib import Path
 
     import jax
     import numpy as np
 
-    from zkllm_jax import bundle, model, weights
+    from zkllm_jax import bundle, model, prng, weights
     from zkllm_jax.models import build_tables, greedy, load_model, run
 
     _select_device(args.device)
@@ -314,7 +313,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     prog = _Progress(args.quiet, sp.num_layers + 2 + 3 * len(sp.groups()))
     use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
     t2 = time.perf_counter()
-    key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))  # a raw 64-bit PRNG key
+    key = prng.fresh()
     prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
                          _statement(m.model_digest, len(ids), not args.plain), key,
                          jit=use_jit, mesh=mesh, progress=prog)
@@ -516,13 +515,12 @@ def _load_committed(model_arg: str, coms_dir: str):
 
 
 def _cmd_layer_step(args: argparse.Namespace) -> int:
-    import os
     from pathlib import Path
 
     import jax
     import numpy as np
 
-    from zkllm_jax import layer, model, proof, steps, weights
+    from zkllm_jax import layer, model, prng, proof, steps, weights
     from zkllm_jax.models import FixedPointRangeError, build_tables, run_step
 
     kind = _STEP_KIND.get(args.step) or ("rmsnorm_input" if args.which == "input"
@@ -561,7 +559,7 @@ def _cmd_layer_step(args: argparse.Namespace) -> int:
     for n, a in zip(steps.inputs_of(kind), xs):
         in_coms[n], in_wits[n] = steps.commit_activation(a, seed, agens)
     out_com, out_wit = steps.commit_activation(y, seed, agens)
-    key = jax.numpy.asarray(np.frombuffer(os.urandom(8), np.uint32))
+    key = prng.fresh()
     prf, _ = steps.prove_step(
         sp, kind, args.layer, {n: ts[names[n]] for n in local},
         {n: coms[names[n]] for n in local}, {n: lazy[names[n]] for n in local},

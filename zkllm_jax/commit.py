@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import curve, field, mle
+from . import curve, field, mle, prng
 from .transcript import Transcript
 
 Array = jax.Array
@@ -385,7 +385,7 @@ def _ipa_prove(v: Array, a: Array, beta: Array, gens: Generators, w: Array, t: T
     u1 = curve.scalar_mul(gens.u, w)
     g = gens.g[: 1 << c]
     sigma = field.ones(())
-    keys = jax.random.split(key, 2 * c + 2)
+    keys = prng.split(key, 2 * c + 2)
     lefts, rights = [], []
     for rnd in range(c):
         h = v.shape[0] // 2

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import ffi
+from . import ffi, prng
 
 R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 LIMBS = 8
@@ -186,9 +186,8 @@ def from_wide(w: Any) -> Array:
 
 
 def random(key: Array, shape: Sequence[int] = ()) -> Array:
-    """Uniform field elements of the given batch shape from a JAX PRNG key."""
-    bits = jax.random.bits(key, tuple(shape) + (16,), dtype=jnp.uint32)
-    return from_wide(bits)
+    """Uniform field elements of the given batch shape from a key (`prng`: 512 bits each)."""
+    return from_wide(prng.bits(key, tuple(shape) + (16,)))
 
 
 def zeros(shape: Sequence[int] = ()) -> Array:

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, commit, field, lookup, pending
+from . import claims, commit, field, lookup, pending, prng
 from .claims import Claim, ClaimSet, GadgetError, GroupOpening
 from .gadgets import matmul, rangecheck, rescale, rmsnorm, rope, skip, softmax, swiglu
 from .gadgets.rangecheck import Range
@@ -290,16 +290,16 @@ def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Arr
     coms, wits = {}, {}
     for i, n in enumerate(sorted(tensors)):
         coms[n], wits[n] = commit.commit(jnp.asarray(tensors[n], jnp.int32), gens,
-                                         jax.random.fold_in(key, i))
+                                         prng.fold_in(key, i))
     return coms, wits
 
 
 def output_keys(sp: Spec, key: Array) -> Array:
     """The blinding keys [lo, hi] (uint32[2, 2]) `prove_steps` under `key` commits the output's
     pieces with: the next layer's input, committable ahead of this layer's proof."""
-    k_com = jax.random.split(key, 3)[0]
+    k_com = prng.split(key, 3)[0]
     names = sorted(advice_shapes(sp))
-    return jnp.stack([jax.random.fold_in(k_com, names.index(f"out/{n}")) for n in ("lo", "hi")])
+    return jnp.stack([prng.fold_in(k_com, names.index(f"out/{n}")) for n in ("lo", "hi")])
 
 
 def commit_pieces(h: Any, gens: commit.Generators, keys: Array
@@ -417,7 +417,7 @@ def prove(
     Zero knowledge is the transcript's mode (`Transcript.new(label, zk=True)` by default;
     zk=False for a plain proof): every sumcheck is then masked with randomness from `key`.
     """
-    k_steps, k_fin = jax.random.split(key)
+    k_steps, k_fin = prng.split(key)
     prf, pend, out_wit, t = prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com,
                                         in_wit, pub, transcript, k_steps,
                                         check_witness=check_witness, progress=progress)
@@ -578,7 +578,7 @@ def prove_steps(
     The proof's `ranges` and `openings` are empty."""
     adv = advice(sp, wit)
     agens = advice_generators(sp)
-    k_com, k_sm, k_sw = jax.random.split(key, 3)
+    k_com, k_sm, k_sw = prng.split(key, 3)
     coms, wits = commit_tensors(adv, agens, k_com)
     # the key also masks this step's sumchecks (zero-knowledge transcripts; see transcript)
     t = bind(transcript.with_rng(key), LAYER, sp.ints(), weight_coms, in_com, coms)

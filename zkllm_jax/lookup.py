@@ -64,7 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, curve, field, mle, sumcheck
+from . import commit, curve, field, mle, prng, sumcheck
 from .sumcheck import SumcheckError, SumcheckProof
 from .transcript import Transcript
 
@@ -505,7 +505,7 @@ def prove_with_multiplicities(
     if gens.g.shape[0] < (1 << c_m):
         raise ValueError(f"lookup: the multiplicity commitment needs {1 << c_m} generators, got "
                          f"{gens.g.shape[0]} (use lookup.setup(table))")
-    k_commit, k_open = jax.random.split(key)
+    k_commit, k_open = prng.split(key)
     m_pad = jnp.pad(m, (0, (1 << lay.b) - table.size))
     cm, wit = commit.commit(m_pad, gens, k_commit, 1 << c_m)
     t = _begin(transcript.with_rng(key), table, lay)  # the key also masks the layer sumchecks

@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import claims, codecache, commit, field, layer, pending, proof, shard
+from . import claims, codecache, commit, field, layer, pending, prng, proof, shard
 from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
@@ -391,13 +391,13 @@ class _Keys(NamedTuple):
     @staticmethod
     def split(sp: ModelSpec, key: Array) -> _Keys:
         nl = sp.num_layers
-        k = np.asarray(jax.random.split(key, nl + 3 + len(sp.groups())))
+        k = np.asarray(prng.split(key, nl + 3 + len(sp.groups())))
         return _Keys(k[0], k[1:nl + 1], k[nl + 1], k[nl + 2], k[nl + 3:])
 
     def inputs(self, sp: ModelSpec) -> np.ndarray:
-        """uint32[L, 2, 2]: the blinding keys [lo, hi] of each layer's input pieces (h_0's
+        """uint32[L, 2, 8]: the blinding keys [lo, hi] of each layer's input pieces (h_0's
         from the embedding's key, h_i's from layer i−1's)."""
-        emb = [jax.random.fold_in(self.embed, _EMBED_PIECES.index(n)) for n in ("lo", "hi")]
+        emb = [prng.fold_in(self.embed, _EMBED_PIECES.index(n)) for n in ("lo", "hi")]
         out = [np.asarray(jnp.stack(emb))]
         out += [np.asarray(layer.output_keys(sp.layer, k)) for k in self.layers[:-1]]
         return np.stack(out)
@@ -809,7 +809,7 @@ def template(sp: ModelSpec, cfg: Any, fx: Any, tables: Mapping[str, Any],
                                check_witness=False)
         return prf, (p.claims, p.commitments, p.columns, p.witnesses), p.ranges, p.shapes
 
-    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    key = jax.ShapeDtypeStruct((prng.KEY_WORDS,), jnp.uint32)
     emb = jax.eval_shape(embed_fn, key)
     lay, l_parts = jax.eval_shape(layer_fn, key)
     # ranges and shapes are static: take them from a trace, not from eval_shape's outputs

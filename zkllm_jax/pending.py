@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import claims, codecache, commit, lookup
+from . import claims, codecache, commit, lookup, prng
 from .claims import ClaimSet, GroupOpening
 from .gadgets import rangecheck
 from .gadgets.rangecheck import Range
@@ -192,7 +192,7 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
     missing = set(p.ranges) - set(p.columns)
     if missing:
         raise ValueError(f"pending: no column for range-checked {sorted(missing)}")
-    k_rng, k_lk, k_open = jax.random.split(key, 3)
+    k_rng, k_lk, k_open = prng.split(key, 3)
     transcript = transcript.with_rng(key)  # masks the folding sumchecks (zero-knowledge mode)
     rc, range_proofs, t = rangecheck.prove({n: p.columns[n] for n in p.ranges}, p.ranges,
                                            transcript, k_rng, check_witness=check_witness)
@@ -208,7 +208,7 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
             lookup.check_witness(table, cols, [f"({x}, {y})" for x, y in pairs])
         m = lookup.multiplicities(table, cols)
         lc, lookup_proofs[name], t = lookup.prove_with_multiplicities(
-            table, cols, m, t, gens_m, jax.random.fold_in(k_lk, i))
+            table, cols, m, t, gens_m, prng.fold_in(k_lk, i))
         found.append(_pair_claims(pairs, lc))
     mark("lookups", t)
     codecache.relieve(t.state)

@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, layer, pending
+from . import commit, layer, pending, prng
 from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import skip
 from .gadgets.rangecheck import Range
@@ -237,7 +237,7 @@ def prove_step(
         raise ValueError(f"steps: {kind} takes {len(names)} input(s), got {len(inputs)}")
     seg = SEGMENT[kind]
     adv = {} if seg is None else layer.segment_advice(sp, seg, wit)
-    k_com, k_gad, k_fin = jax.random.split(key, 3)
+    k_com, k_gad, k_fin = prng.split(key, 3)
     coms, wits = layer.commit_tensors(adv, layer.advice_generators(sp), k_com)
     t = _bind(sp, kind, index, weight_coms, in_coms, out_com, coms, transcript.with_rng(key))
     pr = SegmentProver(sp, adv, check_witness)
@@ -413,7 +413,7 @@ def template(sp: Spec, kind: str, cfg: Any, fx: Any, pub: Public,
             {"lo": _wit_like(shp), "hi": _wit_like(shp)}, pub,
             Transcript.new(b"template", zk=zk), key, check_witness=False)[0]
 
-    return jax.eval_shape(fn, jax.ShapeDtypeStruct((2,), jnp.uint32))
+    return jax.eval_shape(fn, jax.ShapeDtypeStruct((prng.KEY_WORDS,), jnp.uint32))
 
 
 

@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, ffi, field, mle
+from . import commit, ffi, field, mle, prng
 from .transcript import Transcript
 
 Array = jax.Array
@@ -349,7 +349,7 @@ def _const(v: int) -> Array:
 
 def _draw_mask(t: Transcript, m: int, d: int) -> tuple[Array, Array, Array]:
     """The mask's coefficient vector Fr[mask_len, 8] (zero-padded), its blind and an opening key."""
-    k_vec, k_blind, k_open = jax.random.split(t.secret_key(MASK_PURPOSE), 3)
+    k_vec, k_blind, k_open = prng.split(t.secret_key(MASK_PURPOSE), 3)
     n = mask_len(m, d)
     vec = jnp.concatenate([field.random(k_vec, (1 + m * d,)), field.zeros((n - 1 - m * d,))])
     return vec, field.random(k_blind), k_open

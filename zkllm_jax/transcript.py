@@ -28,12 +28,12 @@ absorbed first (`new` absorbs ints "zero-knowledge" = [1] or [0] right after the
 proof made in one mode never verifies in the other. The mode is static pytree metadata
 (`Transcript.zk`): the one sumcheck engine reads it and masks its round messages when it is on.
 
-Prover randomness. A prover attaches its secret PRNG key with `with_rng(key)`; the key rides
-along as a pytree leaf and is never absorbed (a verifier's transcript has none, and the same
-keyed transcript also verifies). `secret_key(purpose)` derives fresh randomness from the key and
-the current state (as Merlin's transcript RNG does), so every protocol instance draws
-independent masks without threading keys through every gadget. Hiding is bounded by the key:
-64 bits for JAX's default threefry keys.
+Prover randomness. A prover attaches its secret key with `with_rng(key)` (`prng`: 256 bits from
+`prng.fresh()`); the key rides along as a pytree leaf and is never absorbed (a verifier's
+transcript has none, and the same keyed transcript also verifies). `secret_key(purpose)` derives
+fresh randomness from the key and the current state (as Merlin's transcript RNG does), so every
+protocol instance draws independent masks without threading keys through every gadget. Hiding
+is bounded by the key: 256 bits, or 64 for a JAX threefry key (tests).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import curve, field, hashing
+from . import curve, field, hashing, prng
 
 Array = jax.Array
 
@@ -109,7 +109,7 @@ class Transcript:
         return t.absorb_ints(b"zero-knowledge", [int(zk)])
 
     def with_rng(self, key: Array) -> Transcript:
-        """This transcript carrying the prover's secret PRNG key (never absorbed)."""
+        """This transcript carrying the prover's secret key (never absorbed; see `prng`)."""
         return self.replace(rng=key)
 
     def secret_key(self, purpose: int) -> Array:
@@ -121,7 +121,7 @@ class Transcript:
         if self.rng is None:
             raise ValueError("zero-knowledge proving needs prover randomness: attach a PRNG key "
                              "with transcript.with_rng(key), or use Transcript.new(..., zk=False)")
-        return _fold_state(self.rng, self.state, int(purpose))
+        return prng.secret(self.rng, int(purpose), self.state)
 
     def absorb_bytes(self, label: bytes | str, data: Any) -> Transcript:
         """Absorb raw bytes (bytes or a uint8 array, flattened row-major)."""
@@ -181,15 +181,6 @@ class Transcript:
         """One field challenge Fr[8] and the next transcript."""
         c, t = self.challenges(label, 1)
         return c[0], t
-
-
-def _fold_state(key: Array, state: Array, purpose: int) -> Array:
-    """fold_in the purpose and the state's eight 32-bit words into the key (jit-able)."""
-    k = jax.random.fold_in(key, purpose)
-    words = jax.lax.bitcast_convert_type(state.reshape(8, 4), jnp.uint32)
-    for i in range(8):
-        k = jax.random.fold_in(k, words[i])
-    return k
 
 
 def _meta(label: bytes | str, kind: int, shape: Sequence[int], nbytes: int) -> bytes:

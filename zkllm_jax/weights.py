@@ -12,13 +12,12 @@ Generators. One set for all weights: `commit.setup(cols, GENERATOR_TAG)`. Becaus
 of the largest column count (`max_cols`) serves every tensor, and so does any larger set.
 
 Blinds. Deterministic from a secret 32-byte seed: the blinds of tensor `name` are
-`commit.blinds(blind_key(seed, name), rows)`, where `blind_key` is a threefry2x32 JAX key made of
-the first 8 bytes of SHA-256(BLIND_DST || seed || name). So the prover recomputes its opening
-witnesses (`witness`, `witnesses`) from the weights and the seed with no MSM and nothing else
-stored. threefry is used explicitly (not the configured default PRNG) because its bits are the
-same on every backend, so commitments made on a CPU open with witnesses rebuilt on a GPU. Note:
-the key, hence the blinds of one tensor, carry 64 bits of entropy (the threefry key size), not
-the 255 of uniformly drawn blinds.
+`commit.blinds(blind_key(seed, name), rows)`, where `blind_key` is the 256-bit `prng` key
+SHA-256(BLIND_DST || seed || name). So the prover recomputes its opening witnesses (`witness`,
+`witnesses`) from the weights and the seed with no MSM and nothing else stored. `prng` expands
+keys with SHA-256, whose bits are the same on every backend, so commitments made on a CPU open
+with witnesses rebuilt on a GPU. (Version 1 used a 64-bit threefry key here; its commitments are
+refused by `load`: commit again with `zkllm commit --force`.)
 
 On disk (`save`/`load`), a directory holding
   manifest.json     public: format name and version, model digest, LlamaConfig and
@@ -67,7 +66,7 @@ from .models.config import FixedPointConfig, LlamaConfig, ModelFormatError
 from .models.convert import LAYER_TENSORS, expected_shapes
 
 FORMAT = "zkllm-jax/weight-commitments"
-VERSION = 1
+VERSION = 2
 GENERATOR_TAG = b"zkllm-jax/weights"
 BLIND_DST = b"zkllm-jax/weights/blind-key/v1"
 DIGEST_DST = b"zkllm-jax/model-digest/v1"
@@ -250,10 +249,9 @@ def new_seed() -> bytes:
 
 
 def blind_key(seed: bytes, name: str) -> jax.Array:
-    """The threefry2x32 key that draws the blinds of tensor `name` (see the module docstring)."""
+    """The `prng` key uint32[8] that draws the blinds of tensor `name` (see the module docstring)."""
     d = hashlib.sha256(BLIND_DST + _check_seed(seed) + name.encode()).digest()
-    words = np.frombuffer(d[:8], dtype="<u4").astype(np.uint32)
-    return jax.random.wrap_key_data(jnp.asarray(words), impl="threefry2x32")
+    return jnp.asarray(np.frombuffer(d, dtype="<u4").astype(np.uint32))
 
 
 def seed_check(seed: bytes) -> str:

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from .. import commit, field, lookup, mle
+from .. import commit, field, lookup, mle, prng
 from ..claims import Claim, ClaimSet, GadgetError, evaluate_many, ints
 from ..lookup import LookupProof
 from ..transcript import Transcript
@@ -272,7 +272,7 @@ def prove(
         raise ValueError(f"rangecheck: columns {sorted(columns)} and ranges {sorted(ranges)} "
                          "name different tensors")
     groups = _groups(ranges)
-    keys = jax.random.split(key, max(1, len(groups)))
+    keys = prng.split(key, max(1, len(groups)))
     out: ClaimSet = {}
     proofs: dict[str, LookupProof] = {}
     t = transcript
@@ -284,7 +284,7 @@ def prove(
             lookup.check_witness(table(rng), cols, names)
         flat: dict[int, Array] = {}
         for k, (ch, pkey) in enumerate(zip(chunks, _chunk_keys(rng, len(chunks)))):
-            kk = keys[gi] if len(chunks) == 1 else jax.random.fold_in(keys[gi], k)
+            kk = keys[gi] if len(chunks) == 1 else prng.fold_in(keys[gi], k)
             if not ch.packed:
                 looked = [cols[i] for i in ch.cols]
                 m = lookup.multiplicities(table(rng), looked)

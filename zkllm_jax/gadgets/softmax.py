@@ -75,7 +75,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from .. import commit, field, lookup, mle, sumcheck
+from .. import commit, field, lookup, mle, prng, sumcheck
 from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim, evaluate, ints
 from ..claims import num_vars as nvars
 from ..lookup import LookupProof, prefix_indicator, shape_indicator
@@ -504,7 +504,7 @@ def prove(
     kj = mle.num_vars(p.keys)
     check_claim(out_claim, n, "output claim", "softmax")
     adv = {k: jnp.asarray(v, jnp.int32) for k, v in adv.items()}
-    keys = jax.random.split(key, p.num_digits + 1)
+    keys = prng.split(key, p.num_digits + 1)
     t = _begin(transcript, p, tables, out_claim)
     claims: ClaimSet = {"probs": [out_claim]}
 

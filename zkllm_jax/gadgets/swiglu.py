@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from .. import commit, lookup
+from .. import commit, lookup, prng
 from ..claims import Claim, ClaimSet, GadgetError, absorb_claim, check_claim, evaluate
 from ..claims import num_vars as nvars
 from ..lookup import LookupProof
@@ -197,7 +197,7 @@ def prove(
     if sorted(adv) != want:
         raise ValueError(f"swiglu: advice {sorted(adv)}, expected {want}")
     check_claim(out_claim, nvars(shape), "output claim", "swiglu")
-    k_lookup, k_range = jax.random.split(key)
+    k_lookup, k_range = prng.split(key)
     t = _begin(transcript, p, table, out_claim)
     claims: ClaimSet = {}
     cs1, pr1, t = rescale.prove_advice(_sub(adv, "hidden/"), out_claim, t, bits=p.scale_bits,
