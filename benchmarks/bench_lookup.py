@@ -3,6 +3,12 @@
     python benchmarks/bench_lookup.py                    # CPU: 2^20 values into [-2^15, 2^15)
     python benchmarks/bench_lookup.py --device gpu       # the same on the GPU
     python benchmarks/bench_lookup.py --log-n 16 --log-table 12
+    python benchmarks/bench_lookup.py --device gpu --modes plain zk --eager   # zk overhead
+
+`--modes plain zk` proves the same lookup with a plain and a zero-knowledge transcript (masked
+layer sumchecks, each with its committed mask and opening) side by side; `--eager` runs the
+prover op by op as the layer's finish does (each layer's sumcheck is its own jitted program)
+instead of as one jitted program.
 
 Times are wall-clock medians after a warm-up (compilation excluded), with block_until_ready;
 the prover runs under jax.jit, the verifier eagerly (as a verifier process would). Prints one
@@ -32,7 +38,8 @@ def _timeit(fn, reps: int) -> tuple[float, float]:
     return statistics.median(times), first
 
 
-def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str) -> None:
+def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode: str,
+                       eager: bool) -> None:
     from zkllm_jax import lookup, proof
     from zkllm_jax.transcript import Transcript
 
@@ -41,18 +48,24 @@ def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str) -> No
     gens = lookup.setup(table)
     x = jax.random.randint(jax.random.PRNGKey(0), (1 << log_n,), lo, lo + (1 << log_table),
                            dtype=jnp.int32)
-    t0 = Transcript.new(b"bench")
+    t0 = Transcript.new(b"bench", zk=mode == "zk")
     key = jax.random.PRNGKey(1)
     lookup.check_witness(table, x)
-    prove = jax.jit(lambda v, t, k: lookup.prove(table, v, t, gens, k)[1])
+
+    def prove(v, t, k):
+        return lookup.prove(table, v, t, gens, k)[1]
+
+    if not eager:
+        prove = jax.jit(prove)
     sec_prove, first_prove = _timeit(lambda: prove(x, t0, key), reps)
     prf = prove(x, t0, key)
     sec_verify, first_verify = _timeit(
         lambda: lookup.verify(table, [x.shape], prf, t0, gens)[1].state, reps)
-    data = proof.to_bytes(prf)
+    data = proof.tree_to_bytes(prf) if mode == "zk" else proof.to_bytes(prf)
     lay = lookup.layout(table, [x.shape])
     print(json.dumps({
-        "bench": "range_lookup", "device": device, "log_n": log_n, "log_table": log_table,
+        "bench": "range_lookup", "device": device, "mode": mode, "eager": eager,
+        "log_n": log_n, "log_table": log_table,
         "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
         "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h + 1,
         "commitment_rows": int(prf.multiplicity_commitment.shape[0])}), flush=True)
@@ -64,6 +77,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--log-n", type=int, default=20, help="log2 of the number of looked-up values")
     ap.add_argument("--log-table", type=int, default=16, help="log2 of the range table's size")
+    ap.add_argument("--modes", nargs="+", choices=("zk", "plain"), default=["zk"])
+    ap.add_argument("--eager", action="store_true", help="op by op, as the finish proves")
     args = ap.parse_args()
     if args.device == "gpu":
         if not any(d.platform == "gpu" for d in jax.devices()):
@@ -72,7 +87,9 @@ def main() -> None:
     else:
         dev = jax.devices("cpu")[0]
     with jax.default_device(dev):
-        bench_range_lookup(args.log_n, args.log_table, args.reps, args.device)
+        for mode in args.modes:
+            bench_range_lookup(args.log_n, args.log_table, args.reps, args.device, mode,
+                               args.eager)
 
 
 if __name__ == "__main__":
