@@ -6,7 +6,7 @@ process with `--xla_force_host_platform_device_count=4`:
   layer, cutting back per device, one thread per device) equal the per-layer computation on
   meshes of 4, 2 and 1 devices; the model's SPMD layer program traces and lowers (compiling it
   takes many minutes on a CPU: it is for GPUs, `bench_model.py --devices N --jit`);
-- slow (`pytest -m slow tests/test_shard.py`, about 20 minutes on 2 cores: every device
+- slow (`pytest -m slow tests/test_shard.py`, about 9 minutes on 2 cores: every device
   compiles its own eager prover): a whole tiny model proven with its layers on two devices gives
   the one-device proof byte for byte, and it verifies; swapped layer proofs are rejected;
   impossible splits are named.
