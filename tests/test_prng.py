@@ -67,3 +67,5 @@ def test_bad_keys_are_named():
         prng.split(jnp.zeros(4, jnp.uint32))
     with pytest.raises(ValueError, match="2\\^32"):
         prng.fold_in(prng.fresh(), -1)
+    with pytest.raises(ValueError, match="32 bytes, got 5"):
+        prng.from_bytes(b"short")

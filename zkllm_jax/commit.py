@@ -12,7 +12,7 @@ generator U come from the distinct tags tag + b"/blind" and tag + b"/ipa-u" (RFC
 hash-to-curve, so nobody knows discrete logs between them).
 
 Commitment. C_i = Σ_j M[i, j]·G_j + b_i·H with blinds b_i = `blinds(key, rows)` drawn from the
-caller's PRNG key, so `witness(tensor, key)` recomputes the prover's side without the MSM
+caller's key (`prng`), so `witness(tensor, key)` recomputes the prover's side without the MSM
 (`zkllm_jax.weights` keeps weight witnesses this way). int32 tensors
 (fixed-point weights) commit through the small-scalar MSM; field tensors through the Fr MSM.
 Commitments are additively homomorphic (`add`, `scale`), which residual connections use.

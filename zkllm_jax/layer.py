@@ -295,7 +295,7 @@ def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Arr
 
 
 def output_keys(sp: Spec, key: Array) -> Array:
-    """The blinding keys [lo, hi] (uint32[2, 2]) `prove_steps` under `key` commits the output's
+    """The blinding keys [lo, hi] (uint32[2, 8]) `prove_steps` under `key` commits the output's
     pieces with: the next layer's input, committable ahead of this layer's proof."""
     k_com = prng.split(key, 3)[0]
     names = sorted(advice_shapes(sp))

@@ -45,7 +45,14 @@ _SECRET = b"zkllm/prng/secret"
 
 def fresh() -> Array:
     """A new 256-bit key from the operating system's randomness."""
-    return jnp.asarray(np.frombuffer(os.urandom(4 * KEY_WORDS), "<u4"))
+    return from_bytes(os.urandom(4 * KEY_WORDS))
+
+
+def from_bytes(data: bytes) -> Array:
+    """The key uint32[8] whose bytes (words little-endian) are `data` (32 bytes)."""
+    if len(data) != 4 * KEY_WORDS:
+        raise ValueError(f"prng.from_bytes: a key is {4 * KEY_WORDS} bytes, got {len(data)}")
+    return jnp.asarray(np.frombuffer(bytes(data), "<u4").astype(np.uint32))
 
 
 def as_key(key: Any) -> Array:

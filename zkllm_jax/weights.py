@@ -61,7 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import commit, curve
+from . import commit, curve, prng
 from .models.config import FixedPointConfig, LlamaConfig, ModelFormatError
 from .models.convert import LAYER_TENSORS, expected_shapes
 
@@ -251,7 +251,7 @@ def new_seed() -> bytes:
 def blind_key(seed: bytes, name: str) -> jax.Array:
     """The `prng` key uint32[8] that draws the blinds of tensor `name` (see the module docstring)."""
     d = hashlib.sha256(BLIND_DST + _check_seed(seed) + name.encode()).digest()
-    return jnp.asarray(np.frombuffer(d, dtype="<u4").astype(np.uint32))
+    return prng.from_bytes(d)
 
 
 def seed_check(seed: bytes) -> str:
