@@ -182,8 +182,8 @@ __all__ = [
 
 
 # a zero-knowledge sumcheck's leaves: its rounds, final values and mask (T0 is zero-knowledge)
-MASK_FIELDS = [".mask.commitment", ".mask.total", ".mask.value", ".mask.opening.left",
-               ".mask.opening.right", ".mask.opening.a", ".mask.opening.z1", ".mask.opening.z2"]
+MASK_FIELDS = [".mask.commitment", ".mask.total", ".mask.value", ".mask.opening.delta",
+               ".mask.opening.t", ".mask.opening.z", ".mask.opening.z_blind"]
 SUMCHECK_FIELDS = [".messages", ".final_evals"] + MASK_FIELDS
 SC_LEAVES = [".sumcheck" + f for f in SUMCHECK_FIELDS]
 

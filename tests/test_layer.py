@@ -92,9 +92,10 @@ def test_honest_layer_verifies(honest):
 # ones: zero knowledge on by default (masked sumchecks; T0 is a zero-knowledge transcript),
 # openings that reduce every claim to its row and share one inner-product argument per
 # (generator set, row width), and the prover's randomness drawn with `prng` (SHA-256 expansion
-# of 256-bit keys: new masks and blinds, hence new bytes and state).
-GOLDEN_PROOF = "589c6180403d3babb472b2b08dee1644be3804ceedf367b58b82b189201ef64d"
-GOLDEN_STATE = "2182e37ee467ea6b8b48dda756d31c45b3cc4a880949b7db85f90ffb36b4bb59"
+# of 256-bit keys: new masks and blinds, hence new bytes and state), and the masks opened by a
+# Σ-protocol instead of the inner-product argument (unpadded masks, other messages).
+GOLDEN_PROOF = "d845a425ec3585e4f59426b9a257e1aa9664df5708ea189ac4472bcd9367a8c7"
+GOLDEN_STATE = "b24f62b407aaf6401638b575d786544e76e13d5cd3a0ad41b0ca5e00a4044aa4"
 
 
 def test_layer_proof_bytes_pinned(honest):

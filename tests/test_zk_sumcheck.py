@@ -5,6 +5,7 @@ that produces accepting transcripts without the witness."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from zk_simulator import FixedTranscript, simulate_opening, simulate_sumcheck
@@ -117,20 +118,34 @@ def test_tampered_mask_value(zk_instance):
     assert _reject(zk_instance, bad).check == "final_evaluation"
 
 
-@pytest.mark.parametrize("name", ["left", "right", "a", "z1", "z2"])
-def test_tampered_mask_opening(zk_instance, name):
-    prf = zk_instance[3]
+def _tamper_opening(prf, name):
     op = prf.mask.opening
     x = getattr(op, name)
-    if name in ("z1", "z2"):
-        x = _bump(x)
-    elif name == "a":
+    if name == "delta":
         x = curve.double(x)
+    elif name == "z":
+        x = x.at[1].set(_bump(x[1]))
     else:
-        x = x.at[0].set(curve.double(x[0]))
-    bad = prf.replace(mask=prf.mask.replace(opening=op.replace(**{name: x})))
-    e = _reject(zk_instance, bad)
-    assert e.check == "mask_opening" and "ipa_final" in str(e)
+        x = _bump(x)
+    return prf.replace(mask=prf.mask.replace(opening=op.replace(**{name: x})))
+
+
+@pytest.mark.parametrize("name", ["delta", "t", "z", "z_blind"])
+def test_tampered_mask_opening(zk_instance, name):
+    # δ and t are absorbed before e, so changing them changes e and the commitment check fails
+    e = _reject(zk_instance, _tamper_opening(zk_instance[3], name))
+    assert e.check == "mask_opening" and "sigma_commitment" in str(e)
+
+
+@pytest.mark.parametrize("name,check", [("delta", "sigma_commitment"), ("t", "sigma_value"),
+                                        ("z", "sigma_commitment"), ("z_blind", "sigma_commitment")])
+def test_tampered_mask_opening_with_fixed_challenges(zk_instance, name, check):
+    """With e fixed in advance each of the Σ-protocol's two checks catches its own tampering."""
+    _, u, fc, prf = zk_instance
+    ft = FixedTranscript.of(_challenges_of(zk_instance))
+    with pytest.raises(SumcheckError, match="mask_opening") as info:
+        _verify(fc.claim, _tamper_opening(prf, name), ft, 4, 2, u)
+    assert check in str(info.value)
 
 
 def test_mode_mismatch_is_rejected(zk_instance):
@@ -157,10 +172,10 @@ def _elements(prf):
     fr = np.asarray(field.to_canonical_limbs(prf.messages)).reshape(-1, 8).tolist()
     fr += np.asarray(field.to_canonical_limbs(prf.final_evals)).reshape(-1, 8).tolist()
     mk, op = prf.mask, prf.mask.opening
-    for x in (mk.total, mk.value, op.z1, op.z2):
+    for x in (mk.total, mk.value, op.t, op.z_blind):
         fr.append(np.asarray(field.to_canonical_limbs(x)).tolist())
-    pts = np.asarray(curve.to_compressed(np.concatenate(
-        [mk.commitment[None], op.left, op.right, op.a[None]]))).tolist()
+    fr += np.asarray(field.to_canonical_limbs(op.z)).reshape(-1, 8).tolist()
+    pts = np.asarray(curve.to_compressed(np.stack([mk.commitment, op.delta]))).tolist()
     return {tuple(v) for v in fr}, {tuple(p) for p in pts}
 
 
@@ -204,9 +219,7 @@ def _challenges_of(zk_instance):
 def test_simulated_sumcheck_is_accepted(with_eq, terms):
     m, k = 5, 2
     norm = sumcheck.normalize_terms(terms, k)
-    d = sumcheck.degree(norm, with_eq)
-    c = sumcheck.mask_len(m, d).bit_length() - 1
-    chal = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(1 + m + 1 + c + 1)]
+    chal = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(1 + m + 1)]  # ρ, r, e
     u = [int.from_bytes(RNG.bytes(40), "big") % R for _ in range(m)] if with_eq else None
     coeffs = [int.from_bytes(RNG.bytes(40), "big") % R for _ in norm]
     claim, finals = 12345, [678, 91011]  # any statement: no tables exist
@@ -237,18 +250,32 @@ def test_simulated_hyrax_opening_is_accepted():
         commit.verify_opening(coms, pt, vals, prf, gens, FixedTranscript.of(chal[::-1]))
 
 
-def test_vector_opening_completeness_and_binding():
-    gens = sumcheck.mask_generators(8)
-    vec = field.random(jax.random.key(3), (8,))
+@pytest.mark.parametrize("n", [8, 13])
+def test_vector_opening_completeness_and_binding(n):
+    gens = sumcheck.mask_generators(n)
+    vec = field.random(jax.random.key(3), (n,))
     blind = field.random(jax.random.key(4))
-    a = field.random(jax.random.key(5), (8,))
+    a = field.random(jax.random.key(5), (n,))
     com = commit.commit_vector(vec, blind, gens)
     val, prf, tp = commit.prove_vector_opening(vec, blind, com, a, gens, ZK, jax.random.key(6))
     assert field.decode(val) == sum(int(x) * int(y) for x, y in zip(
         field.decode(vec), field.decode(a))) % R
     tv = commit.verify_vector_opening(com, a, val, prf, gens, ZK)
     assert np.array_equal(np.asarray(tv.state), np.asarray(tp.state))
-    with pytest.raises(commit.OpeningError, match="ipa_final"):
+    with pytest.raises(commit.OpeningError, match="sigma_commitment"):
         commit.verify_vector_opening(com, a, _bump(val), prf, gens, ZK)
-    with pytest.raises(commit.OpeningError, match="ipa_final"):
+    with pytest.raises(commit.OpeningError, match="sigma_commitment"):
         commit.verify_vector_opening(com, _bump(a, 3), val, prf, gens, ZK)
+    # the same proof against another commitment, and a nonce commitment passed in by the caller
+    other = commit.commit_vector(vec, _bump(blind), gens)
+    with pytest.raises(commit.OpeningError, match="sigma_commitment"):
+        commit.verify_vector_opening(other, a, val, prf, gens, ZK)
+    d, b_d = commit.vector_nonce(jax.random.key(6), n)
+    both = commit.commit_vectors(jnp.stack([vec, d]), jnp.stack([blind, b_d]), gens)
+    assert bool(curve.eq(both[0], com))
+    _, prf2, _ = commit.prove_vector_opening(vec, blind, com, a, gens, ZK, jax.random.key(6),
+                                             both[1])
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in
+               zip(jax.tree.leaves(prf2), jax.tree.leaves(prf)))
+    with pytest.raises(commit.OpeningError, match="shape"):
+        commit.verify_vector_opening(com, a, val, prf.replace(z=prf.z[:-1]), gens, ZK)

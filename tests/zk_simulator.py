@@ -6,6 +6,7 @@ whose challenges are a list fixed beforehand (it ignores what is absorbed), so t
 run unchanged against it; `simulate_opening` and `simulate_sumcheck` then build accepting
 proofs from the statement and those challenges only:
 - the inner-product argument: random L_t, R_t and z1, z2, then A solves the final check;
+- the vector opening (a Σ-protocol): random z and z_b, then δ and t solve the two checks;
 - the masked sumcheck: a random mask commitment and G, random round polynomials with the right
   sums, then g(r) solves the last round's check (ρ ≠ 0) and its opening is simulated.
 The masked sumcheck is given the final values f_k(r): those are still revealed in the clear (the
@@ -113,11 +114,24 @@ def simulate_opening(coms: Sequence[commit.Commitment], point: Sequence[int],
     return simulate_ipa(p, gens, w, xs, e, a_fin, rng)
 
 
+def simulate_vector_opening(com, a: Sequence[int], value: int, gens: commit.Generators, e: int,
+                            rng: np.random.Generator) -> commit.VectorOpeningProof:
+    """An accepting vector opening of `com` at the functional `a` to `value` with the challenge
+    e fixed in advance, without the committed vector."""
+    z = [_rand(rng) for _ in a]
+    z_b = _rand(rng)
+    pts = jnp.concatenate([gens.g[: len(a)], gens.h[None], com[None]])
+    delta = curve.msm(pts, field.encode(z + [z_b, -e % R]))  # ⟨z, G⟩ + z_b·H − e·C
+    t = (sum(x * y for x, y in zip(z, a)) - e * value) % R
+    return commit.VectorOpeningProof(delta=delta, t=field.encode(t), z=field.encode(z),
+                                     z_blind=field.encode(z_b))
+
+
 def simulate_sumcheck(claim: int, finals: Sequence[int], challenges: Sequence[int], *, m: int,
                       terms: sumcheck.Terms, coeffs: Sequence[int], eq_point: Sequence[int] | None,
                       rng: np.random.Generator) -> SumcheckProof:
     """An accepting masked sumcheck proof of `claim` with final values `finals`, from the
-    challenges (ρ, r_0..r_{m−1}, w, x_0..x_{c−1}, e) fixed in advance, without the tables."""
+    challenges (ρ, r_0..r_{m−1}, e) fixed in advance, without the tables."""
     d = sumcheck.degree(terms, eq_point is not None)
     rho, r = challenges[0], challenges[1 : 1 + m]
     total = _rand(rng)
@@ -134,18 +148,8 @@ def simulate_sumcheck(claim: int, finals: Sequence[int], challenges: Sequence[in
         expect = expect * sumcheck.eq_eval_ints(eq_point, r) % R
     g_r = (cur - expect) * pow(rho, -1, R) % R  # the mask's value that closes the last round
     ell = [1] + [pow(ri, k, R) for ri in r for k in range(1, d + 1)]
-    ell += [0] * (sumcheck.mask_len(m, d) - len(ell))
-    c = len(ell).bit_length() - 1
-    w, xs, e = challenges[1 + m], challenges[2 + m : 2 + m + c], challenges[2 + m + c]
     gens = sumcheck.mask_generators(len(ell))
-    u1 = curve.scalar_mul(gens.u, field.encode(w))
-    p_pt = curve.add(mask_com, curve.scalar_mul(u1, field.encode(g_r)))
-    svec = [1]
-    for bit in range(c):
-        x = xs[c - 1 - bit]
-        svec = [v * pow(x, -1, R) % R for v in svec] + [v * x % R for v in svec]
-    a_fin = sum(s * a for s, a in zip(svec, ell)) % R
-    opening = simulate_ipa(p_pt, gens, w, xs, e, a_fin, rng)
+    opening = simulate_vector_opening(mask_com, ell, g_r, gens, challenges[1 + m], rng)
     mask = MaskProof(commitment=mask_com, total=field.encode(total), value=field.encode(g_r),
                      opening=opening)
     return SumcheckProof(messages=field.encode(msgs), final_evals=field.encode(list(finals)),

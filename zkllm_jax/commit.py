@@ -32,9 +32,19 @@ Opening at u, for several commitments at the same point (batched with challenges
   Proof: 2c points, one point, two scalars = 96c + 112 bytes of payload (`proof` adds headers).
   The cross terms and the final step are blinded, so the opening reveals nothing beyond y.
 
-Vector openings (`commit_vector`, `prove_vector_opening`): a short vector s committed as one
-point C = ⟨s, G⟩ + b·H (sumcheck masks) is opened at a public functional a by the same
-inner-product argument with P = C + ⟨s, a⟩·U'; the verifier computes ⟨s_vec, a⟩ directly.
+Vector openings (`commit_vector`, `prove_vector_opening`): a short vector s of n entries
+committed as one point C = ⟨s, G⟩ + b·H (sumcheck masks) is opened at a public functional a to
+y = ⟨s, a⟩ by a Σ-protocol (Hyrax's proof of a dot product, with y public), not by the
+inner-product argument: the prover draws d ∈ Fr^n and b_d from its key and sends
+δ = ⟨d, G⟩ + b_d·H and t = ⟨d, a⟩; after the challenge e it sends z = e·s + d and
+z_b = e·b + b_d; the verifier checks ⟨z, G⟩ + z_b·H = e·C + δ (one MSM of n + 3 points) and
+⟨z, a⟩ = e·y + t. Two accepting answers to one (δ, t) give s = (z − z′)/(e − e′) with
+⟨s, a⟩ = y, and (z, z_b) is uniform whatever s is, so the proof reveals nothing beyond y. It is
+linear in n (32·(n + 2) + 48 bytes) where the argument is logarithmic, but needs one MSM where
+the argument needs 2c + 1 and a scalar multiplication per generator: short vectors, opened
+once per sumcheck, are latency-bound on a GPU (an MSM costs milliseconds there at any small n),
+so the MSM count is what matters. δ does not depend on the transcript, so a caller may compute
+it with C in one batched MSM (`commit_vectors`).
 
 The prover folds generators with one scalar multiplication per pair, carrying the common x⁻¹
 factor as a scalar (G = σ·G″ with G″ ← G″_lo + x²·G″_hi, σ ← σ·x⁻¹).
@@ -118,6 +128,16 @@ class Witness:
 
     def __repr__(self) -> str:
         return f"Witness(data={self.data!r}, blinds={self.blinds!r})"
+
+
+@struct.dataclass
+class VectorOpeningProof:
+    """Σ-protocol of a vector opening: delta uint32[3, 12], t Fr[8], z Fr[n, 8], z_blind Fr[8]."""
+
+    delta: Array
+    t: Array
+    z: Array
+    z_blind: Array
 
 
 @struct.dataclass
@@ -523,61 +543,102 @@ def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, c: i
 # --- vector commitments (short, e.g. sumcheck masks) -------------------------------------------
 
 
+def _check_vector_gens(n: int, gens: Generators, what: str) -> None:
+    if n < 1 or gens.g.shape[0] < n:
+        raise ValueError(f"{what}: a vector of 1 to {gens.g.shape[0]} entries, got {n}")
+
+
 def commit_vector(vec: Array, blind: Array, gens: Generators) -> Array:
-    """Hiding Pedersen commitment ⟨vec, G⟩ + blind·H to Fr[2^c, 8] (one G1 point)."""
-    n = vec.shape[0]
-    if n < 1 or n & (n - 1) or gens.g.shape[0] < n:
-        raise ValueError(f"commit_vector: a power-of-two length <= {gens.g.shape[0]}, got {n}")
-    return curve.msm(jnp.concatenate([gens.g[:n], gens.h[None]]),
-                     jnp.concatenate([vec, blind[None]]))
+    """Hiding Pedersen commitment ⟨vec, G⟩ + blind·H to Fr[n, 8] (one G1 point)."""
+    return commit_vectors(vec[None], blind[None], gens)[0]
 
 
-def _begin_vector(t: Transcript, com: Array, a: Array, value: Array):
-    t = t.begin(b"vector-open", [a.shape[0]])
+def commit_vectors(vecs: Array, blinds: Array, gens: Generators) -> Array:
+    """`commit_vector` of each row of Fr[k, n, 8] with blinds Fr[k, 8], in one batched MSM."""
+    _check_vector_gens(vecs.shape[1], gens, "commit_vectors")
+    pts = jnp.concatenate([gens.g[: vecs.shape[1]], gens.h[None]])
+    return curve.msm(pts, jnp.concatenate([vecs, blinds[:, None]], axis=1))
+
+
+def vector_nonce(key: Array, n: int) -> tuple[Array, Array]:
+    """The opening's random vector d (Fr[n, 8]) and its blind b_d, drawn from `key`."""
+    k_d, k_b = prng.split(key, 2)
+    return field.random(k_d, (n,)), field.random(k_b)
+
+
+def _begin_vector(t: Transcript, com: Array, a: Array, value: Array, delta: Array,
+                  t_val: Array) -> tuple[Array, Transcript]:
+    t = t.begin(b"vector-open/sigma", [a.shape[0]])
     t = t.absorb_points(b"commitment", com).absorb_field(b"functional", a)
     t = t.absorb_field(b"value", value)
-    w, t = t.challenge(b"w")
-    return t, w
+    t = t.absorb_points(b"delta", delta).absorb_field(b"t", t_val)
+    e, t = t.challenge(b"e")
+    return e, t
 
 
 def prove_vector_opening(vec: Array, blind: Array, com: Array, a: Array, gens: Generators,
-                         transcript: Transcript, key: Array
-                         ) -> tuple[Array, OpeningProof, Transcript]:
-    """Prove ⟨vec, a⟩ = value for com = commit_vector(vec, blind) and a public a (Fr[2^c, 8]).
+                         transcript: Transcript, key: Array, delta: Array | None = None
+                         ) -> tuple[Array, VectorOpeningProof, Transcript]:
+    """Prove ⟨vec, a⟩ = value for com = commit_vector(vec, blind) and a public a (Fr[n, 8]).
 
-    The same blinded inner-product argument as the Hyrax opening (P = com + value·U').
+    The nonce (d, b_d) comes from `key`; `delta` is its commitment if the caller already made
+    it (`commit_vectors` with `vector_nonce(key, n)`), else it is computed here (one MSM).
     Returns (value, proof, transcript). Pure and jit-able.
     """
+    n = vec.shape[0]
+    _check_vector_gens(n, gens, "prove_vector_opening")
+    if a.shape != vec.shape:
+        raise ValueError(f"prove_vector_opening: the functional must be Fr[{n}, 8], got "
+                         f"{tuple(a.shape)}")
+    d, b_d = vector_nonce(key, n)
+    if delta is None:
+        delta = commit_vector(d, b_d, gens)
     value = field.inner_product(vec, a)
-    t, w = _begin_vector(transcript, com, a, value)
-    proof, t = _ipa_prove(vec, a, blind, gens, w, t, key)
-    return value, proof, t
+    t_val = field.inner_product(d, a)
+    e, t = _begin_vector(transcript, com, a, value, delta, t_val)
+    z = field.add(field.mul(vec, e), d)
+    z_blind = field.add(field.mul(blind, e), b_d)
+    return value, VectorOpeningProof(delta=delta, t=t_val, z=z, z_blind=z_blind), t
 
 
-def verify_vector_opening(com: Array, a: Array, value: Array, proof: OpeningProof,
+def verify_vector_opening(com: Array, a: Array, value: Array, proof: VectorOpeningProof,
                           gens: Generators, transcript: Transcript) -> Transcript:
-    """Check `prove_vector_opening`: ⟨committed vector, a⟩ = value. Raises OpeningError."""
+    """Check `prove_vector_opening`: ⟨committed vector, a⟩ = value. Raises OpeningError
+    (`shape`, `sigma_commitment`: ⟨z, G⟩ + z_b·H ≠ e·C + δ, `sigma_value`: ⟨z, a⟩ ≠ e·y + t)."""
     n = a.shape[0]
-    c = n.bit_length() - 1
-    if n & (n - 1) or gens.g.shape[0] < n:
-        raise OpeningError("shape", f"the functional's length {n} is not a power of two <= "
-                           f"{gens.g.shape[0]}")
-    if proof.left.shape != (c, 3, curve.FP_LIMBS) or proof.right.shape != (c, 3, curve.FP_LIMBS):
-        raise OpeningError("shape", f"L and R must hold {c} points each")
-    ok, t = _verify_vector(com, a, value, proof, gens, transcript)
-    if not bool(ok):
-        raise OpeningError("ipa_final", "z1·(G + a·U') + z2·H differs from A + e·P")
+    if n < 1 or gens.g.shape[0] < n:
+        raise OpeningError("shape", f"the functional's length {n} is not in [1, "
+                           f"{gens.g.shape[0]}]")
+    want = [(proof.delta, (3, curve.FP_LIMBS), "delta"), (proof.t, (field.LIMBS,), "t"),
+            (proof.z, (n, field.LIMBS), "z"), (proof.z_blind, (field.LIMBS,), "z_blind")]
+    for arr, shape, name in want:
+        if tuple(getattr(arr, "shape", ())) != shape:
+            raise OpeningError("shape", f"the opening's {name} must have shape {shape}, got "
+                               f"{tuple(getattr(arr, 'shape', ()))}")
+    ok_com, ok_val, t = _verify_vector(com, a, value, proof, gens, transcript)
+    if not bool(ok_com):
+        raise OpeningError("sigma_commitment", "⟨z, G⟩ + z_b·H differs from e·C + δ")
+    if not bool(ok_val):
+        raise OpeningError("sigma_value", "⟨z, a⟩ differs from e·value + t")
     return t
 
 
 @jax.jit
 def _verify_vector(com, a, value, proof, gens, transcript):
-    c = a.shape[0].bit_length() - 1
-    t, w = _begin_vector(transcript, com, a, value)
-    u1 = curve.scalar_mul(gens.u, w)
-    p = curve.add(com, curve.scalar_mul(u1, value))
-    return _ipa_verify(p, proof, gens, u1, c, t,
-                       lambda x, xi, svec: field.inner_product(svec, a))
+    n = a.shape[0]
+    e, t = _begin_vector(transcript, com, a, value, proof.delta, proof.t)
+    minus_one = field.neg(field.ones(()))
+    # ⟨z, G⟩ + z_b·H − e·C − δ must be the identity: one MSM
+    pts = jnp.concatenate([gens.g[:n], gens.h[None], com[None], proof.delta[None]])
+    sc = jnp.concatenate([proof.z, proof.z_blind[None], field.neg(e)[None], minus_one[None]])
+    ok_com = curve.eq(curve.msm(pts, sc), curve.identity())
+    ok_val = jnp.all(field.inner_product(proof.z, a) == field.add(field.mul(e, value), proof.t))
+    return ok_com, ok_val, t
+
+
+def vector_proof_bytes(n: int) -> int:
+    """Payload bytes of a vector opening of n entries: one point and n + 2 scalars."""
+    return 48 + 32 * (n + 2)
 
 
 def proof_bytes(c: int) -> int:
@@ -586,8 +647,9 @@ def proof_bytes(c: int) -> int:
 
 
 __all__ = [
-    "Commitment", "Generators", "OpeningError", "OpeningProof", "Witness", "add", "add_witness",
-    "blinds", "commit", "commit_vector", "commitment", "evaluate", "fold_rows", "layout",
-    "proof_bytes", "prove_opening", "prove_vector_opening", "scale", "scale_witness", "setup",
-    "verify_opening", "verify_vector_opening", "witness",
+    "Commitment", "Generators", "OpeningError", "OpeningProof", "VectorOpeningProof", "Witness",
+    "add", "add_witness", "blinds", "commit", "commit_vector", "commit_vectors", "commitment",
+    "evaluate", "fold_rows", "layout", "proof_bytes", "prove_opening", "prove_vector_opening",
+    "scale", "scale_witness", "setup", "vector_nonce", "vector_proof_bytes", "verify_opening",
+    "verify_vector_opening", "witness",
 ]

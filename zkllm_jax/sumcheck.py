@@ -26,14 +26,18 @@ Zero knowledge (Libra's masking, Xie et al. 2019; Chiesa–Forbes–Spooner): wh
 is zero-knowledge (`Transcript.zk`, the default) the prover draws a random polynomial
 g(x) = a_0 + Σ_i g_i(x_i), each g_i of degree D with zero constant term (1 + m·D random field
 elements from `transcript.secret_key`), commits to its coefficient vector
-s = (a_0, a_{0,1..D}, a_{1,1..D}, ...) (zero-padded to 2^c) with a hiding Pedersen vector
+s = (a_0, a_{0,1..D}, a_{1,1..D}, ...) (1 + m·D entries) with a hiding Pedersen vector
 commitment under its own generators (`MASK_TAG`), and sends the commitment and
 G = Σ_{x∈{0,1}^m} g(x) = 2^m·a_0 + 2^(m−1)·Σ_{i,d} a_{i,d}. The transcript absorbs both after the
 claim and squeezes ρ; the rounds then prove claim + ρ·G for the summand + ρ·g. The g part of round
 j is closed form: 2^(m−j−1)·(a_0 + Σ_{i<j} g_i(r_i) + g_j(t)) + 2^(m−j−2)·Σ_{i>j} g_i(1), added to
 the engine's evaluations before they are absorbed. After the final values the prover sends
 g(r) = ⟨s, ℓ(r)⟩ with ℓ(r) = (1, r_0, ..., r_0^D, r_1, ..., r_{m−1}^D) and proves it with
-`commit.prove_vector_opening` (the Hyrax opening's inner-product argument). The verifier checks
+`commit.prove_vector_opening` (a Σ-protocol: one MSM, whose nonce commitment δ is computed with
+the mask's commitment in one batched MSM, so a masked sumcheck adds one MSM to the prover's
+sequence of custom calls; on a GPU a small MSM costs milliseconds whatever its size, and the
+inner-product argument's 2c + 1 MSMs and c generator folds made a masked sumcheck ~200 ms
+there). The verifier checks
 the last round against [eq(u, r)·]Σ_j c_j Π f_k(r) + ρ·g(r) and the opening. Each round message
 is then ρ·(a uniformly random degree-D polynomial with the right sum) plus the true one: the
 messages are simulatable from the claim alone (tests/zk_simulator.py). The final values f_k(r)
@@ -88,7 +92,7 @@ class MaskProof:
     commitment: Array
     total: Array
     value: Array
-    opening: commit.OpeningProof
+    opening: commit.VectorOpeningProof
 
 
 @struct.dataclass
@@ -326,14 +330,14 @@ def _label_bytes(label: bytes | str) -> bytes:
 
 
 def mask_len(m: int, d: int) -> int:
-    """Length of the mask's committed coefficient vector: 1 + m·D rounded up to 2^c."""
-    return 1 << (m * d).bit_length()  # the smallest power of two > m·d, i.e. >= 1 + m·d
+    """Length of the mask's committed coefficient vector: 1 + m·D."""
+    return 1 + m * d
 
 
 @functools.cache
 def mask_generators(n: int) -> commit.Generators:
-    """Generators of the masks' vector commitments (their own hash-to-curve tag)."""
-    return commit.setup(n, MASK_TAG)
+    """Generators of the masks' vector commitments (their own hash-to-curve tag), at least n."""
+    return commit.setup(1 << (n - 1).bit_length(), MASK_TAG)
 
 
 @functools.cache
@@ -348,11 +352,9 @@ def _const(v: int) -> Array:
 
 
 def _draw_mask(t: Transcript, m: int, d: int) -> tuple[Array, Array, Array]:
-    """The mask's coefficient vector Fr[mask_len, 8] (zero-padded), its blind and an opening key."""
+    """The mask's coefficient vector Fr[1 + m·D, 8], its blind and an opening key."""
     k_vec, k_blind, k_open = prng.split(t.secret_key(MASK_PURPOSE), 3)
-    n = mask_len(m, d)
-    vec = jnp.concatenate([field.random(k_vec, (1 + m * d,)), field.zeros((n - 1 - m * d,))])
-    return vec, field.random(k_blind), k_open
+    return field.random(k_vec, (mask_len(m, d),)), field.random(k_blind), k_open
 
 
 def _mask_total(vec: Array, m: int, d: int) -> Array:
@@ -384,11 +386,9 @@ def _powers(r: Array, d: int) -> Array:
 
 
 def mask_functional(point: Any, d: int) -> Array:
-    """ℓ(r) = (1, r_0..r_0^D, r_1.., ..., r_{m−1}^D), zero-padded: g(r) = ⟨s, ℓ(r)⟩."""
+    """ℓ(r) = (1, r_0..r_0^D, r_1.., ..., r_{m−1}^D): g(r) = ⟨s, ℓ(r)⟩."""
     m = point.shape[0]
-    parts = [field.ones((1,))] + [_powers(point[i], d) for i in range(m)]
-    n = mask_len(m, d)
-    return jnp.concatenate(parts + [field.zeros((n - 1 - m * d,))])
+    return jnp.concatenate([field.ones((1,))] + [_powers(point[i], d) for i in range(m)])
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5))
@@ -408,7 +408,10 @@ def _prove(
     if t.zk:
         vec, blind, k_open = _draw_mask(t, m, d)
         gens = mask_generators(vec.shape[0])
-        mask_com = commit.commit_vector(vec, blind, gens)
+        nonce, nonce_blind = commit.vector_nonce(k_open, vec.shape[0])
+        # the opening's nonce commitment does not depend on the transcript: one MSM for both
+        mask_com, delta = commit.commit_vectors(jnp.stack([vec, nonce]),
+                                                jnp.stack([blind, nonce_blind]), gens)
         total = _mask_total(vec, m, d)
         t = t.absorb_points(b"mask", mask_com).absorb_field(b"mask_sum", total)
         rho, t = t.challenge(b"mask_rho")
@@ -434,7 +437,8 @@ def _prove(
     if t.zk:
         t = t.absorb_field(b"mask_eval", prefix)  # g(r) = a_0 + Σ_i g_i(r_i)
         ell = mask_functional(jnp.stack(point), d)
-        _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, k_open)
+        _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, k_open,
+                                                    delta)
         mask = MaskProof(commitment=mask_com, total=total, value=prefix, opening=opening)
     proof = SumcheckProof(messages=jnp.stack(messages), final_evals=final, mask=mask)
     return FinalClaims(point=jnp.stack(point), values=final, claim=claim), proof, t
@@ -571,7 +575,6 @@ def _mask_functional_ints(point: Sequence[int], d: int) -> Array:
     vals = [1]
     for r in point:
         vals += [pow(r, e, R) for e in range(1, d + 1)]
-    vals += [0] * (mask_len(len(point), d) - len(vals))
     return field.encode(vals)
 
 
@@ -580,13 +583,13 @@ def _check_mask_shape(mask: Any, m: int, d: int) -> None:
     if not isinstance(mask, MaskProof):
         raise SumcheckError("mask_shape", None, "a zero-knowledge sumcheck proof needs its mask "
                             "(the proof is plain but zero knowledge was expected)")
-    c = mask_len(m, d).bit_length() - 1
     pt, fr = (3, 12), (field.LIMBS,)
     op = mask.opening
+    if not isinstance(op, commit.VectorOpeningProof):
+        raise SumcheckError("mask_shape", None, "the mask's opening must be a VectorOpeningProof")
     want = [(mask.commitment, pt, "commitment"), (mask.total, fr, "total"),
-            (mask.value, fr, "value"), (op.left, (c,) + pt, "opening left"),
-            (op.right, (c,) + pt, "opening right"), (op.a, pt, "opening a"),
-            (op.z1, fr, "opening z1"), (op.z2, fr, "opening z2")]
+            (mask.value, fr, "value"), (op.delta, pt, "opening delta"), (op.t, fr, "opening t"),
+            (op.z, (mask_len(m, d),) + fr, "opening z"), (op.z_blind, fr, "opening z_blind")]
     for arr, shape, name in want:
         if tuple(getattr(arr, "shape", ())) != shape:
             raise SumcheckError("mask_shape", None, f"the mask's {name} must have shape {shape}, "
