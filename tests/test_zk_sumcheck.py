@@ -1,6 +1,7 @@
-"""Zero-knowledge sumcheck (Libra masking) and the shared inner-product argument: completeness,
-tampering with every mask message, fresh randomness per proof, mode binding, and a simulator
-that produces accepting transcripts without the witness."""
+"""Zero-knowledge sumcheck (Libra masking, the mask opened by a Σ-protocol) and the Hyrax
+inner-product argument: completeness, tampering with every mask message, fresh randomness per
+proof, mode binding, the prover's curve-call count, and a simulator that produces accepting
+transcripts without the witness."""
 
 from __future__ import annotations
 
@@ -281,3 +282,22 @@ def test_vector_opening_completeness_and_binding(n):
                for f in ("t", "z", "z_blind"))
     with pytest.raises(commit.OpeningError, match="shape"):
         commit.verify_vector_opening(com, a, val, prf.replace(z=prf.z[:-1]), gens, ZK)
+
+
+
+def test_masked_sumcheck_adds_one_msm():
+    """The mask costs the prover one MSM (its commitment and the opening's nonce commitment in
+    one batched call) and no scalar multiplication or addition: on a GPU every curve call is a serial chain
+    of milliseconds, so this count is the zero-knowledge overhead (BENCHMARKS.md)."""
+    import re
+
+    tables = _rand_tables(2, 64)
+    calls = {}
+    for name, t in (("zk", ZK), ("plain", PLAIN)):
+        text = jax.jit(lambda a, b, t=t: _prove([a, b], t)).lower(*tables).as_text()
+        calls[name] = re.findall(r'custom_call_target\s*=\s*"(zk_g1_\w+)"|@(zk_g1_\w+)\(', text)
+        calls[name] = [a or b for a, b in calls[name]]
+    assert calls["plain"] == []
+    # besides the MSM only the transcript's point encodings (compress: C twice, δ once)
+    assert calls["zk"].count("zk_g1_msm") == 1, calls["zk"]
+    assert set(calls["zk"]) == {"zk_g1_msm", "zk_g1_compress"}, calls["zk"]
