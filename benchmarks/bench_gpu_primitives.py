@@ -1,7 +1,7 @@
 """GPU primitives: Fr arithmetic, reductions, batch inversion and MSM on one CUDA device.
 
     python benchmarks/bench_gpu_primitives.py [--out bench_gpu_primitives.json] [--repeat 5]
-                                              [--quick] [--platform gpu]
+                                              [--quick] [--platform gpu] [--only TEXT]
 
 Each case is jitted, run once to compile and warm up, then timed as the median of `--repeat`
 runs with block_until_ready. A failing case is reported and the others still run. Prints a table
@@ -52,11 +52,14 @@ def random_points(key: jax.Array, n: int) -> jax.Array:
 
 
 class Runner:
-    def __init__(self, repeat: int):
+    def __init__(self, repeat: int, only: str | None = None):
         self.repeat = repeat
+        self.only = only
         self.rows: list[dict[str, Any]] = []
 
     def case(self, name: str, body: Callable[[], dict[str, Any]]) -> None:
+        if self.only and self.only not in name:
+            return
         t0 = time.perf_counter()
         try:
             res = body()
@@ -79,6 +82,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench_gpu_primitives.json")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--only", help="run only the cases whose name contains this text")
     ap.add_argument("--platform", default="gpu", help="cpu: dry run of this script")
     args = ap.parse_args()
     try:
@@ -92,7 +96,7 @@ def main() -> None:
     info = {"device": gpu.device_kind, "jax": jax.__version__, "host": platform.node(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S"), "repeat": args.repeat}
     print(f"# {info['device']}, jax {info['jax']}, {info['date']}, median of {args.repeat}")
-    run = Runner(args.repeat)
+    run = Runner(args.repeat, args.only)
     key = jax.random.PRNGKey(0)
     keys = list(jax.random.split(key, 16))
 
@@ -180,6 +184,9 @@ def main() -> None:
                 return res
             return body
 
+        # small MSMs (masks, inner-product rounds) are latency-bound: their time is the floor
+        for lg in (5, 10):
+            run.case(f"MSM 2^{lg} random Fr scalars (latency)", msm_fr(lg))
         for lg in (16, 18, 20):
             run.case(f"MSM 2^{lg - q} random Fr scalars", msm_fr(lg - q))
         for lg in (16, 18, 20, 24):
@@ -192,6 +199,8 @@ def main() -> None:
         def profiled() -> dict[str, Any]:
             os.environ["ZKLLM_CUDA_PROFILE"] = "1"
             try:
+                sc = jax.jit(field.from_canonical_limbs)(random_fr(keys[11], 32))
+                jax.block_until_ready(msm(points(5), sc))
                 for lg in (20 - q, 24 - q):
                     sc = jax.random.randint(keys[10], (1 << lg,), -(2**31), 2**31 - 1,
                                             dtype=jnp.int32)

@@ -68,7 +68,7 @@ struct Case {
   size_t m, n;
   bool shared_points, shared_scalars;
   msm::ScalarKind kind;
-  int scalar_style;  // 0 random, 1 all equal, 2 special values, 3 small magnitudes
+  int scalar_style;  // 0 random, 1 all equal, 2 special values, 3 small magnitudes, 4 GLV edges
   int force_c = 0, force_group = 0, force_K0 = 0, force_K1 = 0, force_T = 0;
 };
 
@@ -102,6 +102,23 @@ static int run_case(const Case& cs) {
           break;
         }
         case 3: k = Fr::zero(); k.v[0] = (uint32_t)(rng() % 300); break;
+        case 4: {  // around multiples of λ, where the split k = k1 + λ·k2 changes k2
+          k = Fr::zero();
+          for (int j = 0; j < 4; ++j) k.v[j] = msm::glv_lambda(j);  // λ
+          const int which = (int)(i % 5);
+          if (which == 1) k.v[0] -= 1;                              // λ − 1
+          if (which == 2) k.v[0] += 1, k.v[1] += 1;                 // λ + 1 (carry by hand)
+          if (which == 3) {                                         // 2λ
+            uint32_t carry = 0;
+            for (int j = 0; j < 8; ++j) {
+              uint64_t t = 2 * (uint64_t)k.v[j] + carry;
+              k.v[j] = (uint32_t)t;
+              carry = (uint32_t)(t >> 32);
+            }
+          }
+          if (which == 4) k = r_minus_1;  // the largest quotient
+          break;
+        }
         default: k = random_canonical();
       }
       canon[i] = k;
@@ -238,6 +255,7 @@ int main(int argc, char** argv) {
       {"i32 n=1", 1, 1, true, true, K::kI32, 0},
       {"i32 n=3", 1, 3, true, true, K::kI32, 0},
       {"fr special", 1, 40, true, true, K::kFr, 2},
+      {"fr GLV edges", 1, 36, true, true, K::kFr, 4},
       {"i32 special", 1, 60, true, true, K::kI32, 2},
       {"fr all equal (one bucket per window)", 1, 300, true, true, K::kFr, 1},
       {"i32 all equal, tiny chunks", 1, 500, true, true, K::kI32, 1, 0, 0, 3, 4},

@@ -23,6 +23,16 @@
 //     the window sum is Σ_s A_s + L·Σ_s s·R_s, and Σ_s s·R_s = Σ_j 2^j·(Σ_{s: bit j of s} R_s),
 //     so everything left is plain sums (tree passes of fan-in kFanIn) and log2(B) doublings;
 //  6. windows combined by Horner per row, written as Jacobian points.
+//
+// GLV. With shared points and Fr scalars (every MSM of the prover but vmapped ones) each scalar
+// k is split as k = k1 + λ·k2, 0 <= k1 < λ, k2 = floor(k/λ) < 2^128, and the MSM runs over 2n
+// terms: k1 with P_i and k2 with φ(P_i) = (β·x_i, y_i), which is λ·P_i on the prime-order
+// subgroup (λ = z² − 1, z the BLS parameter; β a cube root of unity in Fp). Windows cover 129
+// bits instead of 256: the same number of digit entries, half the windows, and half the serial
+// doublings of step 6, the step that bounds a small MSM's latency (one thread doubling through
+// every window: ~6.5 of 9 ms at n = 32 on an H100 before). Every point that reaches an MSM is in
+// the subgroup (hash-to-curve clears the cofactor; proofs and commitment files are parsed with a
+// subgroup check), where φ = λ; the CPU handlers do not use the endomorphism.
 #include <cstddef>
 #include <cstdint>
 
@@ -42,6 +52,49 @@ constexpr int kJacWords = 36;
 constexpr uint32_t kFanIn = 4;
 
 enum class ScalarKind { kFr, kI32 };
+
+// λ = z² − 1 = 0xac45a4010001a40200000000ffffffff, little-endian 32-bit limbs.
+ZK_HD uint32_t glv_lambda(int j) {
+  return j == 0 ? 0xffffffffu : j == 1 ? 0u : j == 2 ? 0x0001a402u : 0xac45a401u;
+}
+// β with φ(x, y) = (β·x, y) = λ·(x, y) on the subgroup (the other nontrivial cube root gives λ²).
+ZK_HD Fp glv_beta() {
+  const uint32_t c[12] = {0x0000aaacu, 0x8bfd0000u, 0x4f49fffdu, 0x409427ebu,
+                          0x0fb85f9bu, 0x897d2965u, 0x89759ad4u, 0xaa0d857du,
+                          0x63d4de85u, 0xec024086u, 0x397fe699u, 0x1a0111eau};
+  return Fp::from_canonical(Fp::load(c));
+}
+// k (canonical, < r < 2^255) = k1 + λ·k2 with 0 <= k1 < λ and k2 < 2^128 (λ >= 2^127), by
+// restoring division one bit at a time: plainly correct, and a few thousand integer operations
+// per scalar in a step that runs one thread per scalar.
+ZK_HD void glv_split(const uint32_t* k, uint32_t* k1, uint32_t* k2) {
+  uint32_t rem[5] = {0, 0, 0, 0, 0};
+  for (int j = 0; j < 4; ++j) k2[j] = 0;
+  for (int bit = 254; bit >= 0; --bit) {
+    for (int j = 4; j > 0; --j) rem[j] = (rem[j] << 1) | (rem[j - 1] >> 31);
+    rem[0] = (rem[0] << 1) | ((k[bit >> 5] >> (bit & 31)) & 1u);
+    bool ge = rem[4] != 0;
+    if (!ge) {
+      ge = true;  // equal counts as >=
+      for (int j = 3; j >= 0; --j) {
+        if (rem[j] != glv_lambda(j)) {
+          ge = rem[j] > glv_lambda(j);
+          break;
+        }
+      }
+    }
+    if (ge) {
+      uint32_t borrow = 0;
+      for (int j = 0; j < 5; ++j) {
+        const uint64_t d = (uint64_t)rem[j] - (j < 4 ? glv_lambda(j) : 0u) - borrow;
+        rem[j] = (uint32_t)d;
+        borrow = (uint32_t)(d >> 63);
+      }
+      k2[bit >> 5] |= 1u << (bit & 31);  // bit < 128: the quotient is below 2^128
+    }
+  }
+  for (int j = 0; j < 4; ++j) k1[j] = rem[j];
+}
 
 // The curve operations the steps call, kept out of line on the device: every kernel would
 // otherwise carry its own inlined copy of ~10k instructions, which multiplies compile time
@@ -124,20 +177,22 @@ struct Plan {
   size_t m = 0, n = 0;     // MSMs (output rows), terms per MSM
   bool shared_points = false, shared_scalars = false;
   ScalarKind kind = ScalarKind::kFr;
+  bool glv = false;        // Fr scalars over shared points: 2n terms of 129 bits (see GLV)
   int c = 0, W = 0;        // window bits, windows
   uint32_t B = 0;          // buckets per window, 2^(c-1)
   size_t group = 0;        // rows handled together
   int key_bits = 0;        // sort keys occupy bits [0, key_bits)
   uint32_t sentinel = 0;   // key of zero digits, (1 << key_bits) - 1, above every bucket
-  size_t entries = 0;      // pairs per full group: group * n * W
+  size_t entries = 0;      // pairs per full group: group * terms() * W
   uint32_t K0 = 0, K1 = 0; // chunk sizes: first accumulation level, later levels
   uint32_t T = 0, logT = 0, logL = 0;  // bucket-reduction segments per window, log2 B/T
   uint32_t J = 0;          // plain sums per window: Σ A_s and one per bit of s
   uint32_t P1 = 0;         // parts per plain sum in the first pass
 
+  size_t terms() const { return glv ? 2 * n : n; }  // per row, after the GLV split
   size_t windows() const { return group * (size_t)W; }
   size_t buckets() const { return windows() * B; }
-  size_t affine_points() const { return shared_points ? n : group * n; }
+  size_t affine_points() const { return shared_points ? terms() : group * n; }
   size_t slots_a() const { return 2 * ((entries + K0 - 1) / K0); }
   size_t slots_b() const { return 2 * ((slots_a() + K1 - 1) / K1); }
   size_t sums_a() const { return windows() * J * P1; }
@@ -151,11 +206,15 @@ inline int ceil_log2(uint64_t x) {  // smallest b with 2^b >= x
 }
 
 // Fills the fields that follow from m, n, kind, c, group, K0, K1 and T.
+inline int scalar_bits(const Plan& p) {
+  return p.glv ? 129 : p.kind == ScalarKind::kFr ? 256 : 32;
+}
+
 inline void finish_plan(Plan& p) {
-  const int bits = p.kind == ScalarKind::kFr ? 256 : 32;
+  const int bits = scalar_bits(p);
   p.W = (bits + p.c - 1) / p.c;
   p.B = 1u << (p.c - 1);
-  p.entries = p.group * p.n * (size_t)p.W;
+  p.entries = p.group * p.terms() * (size_t)p.W;
   p.key_bits = ceil_log2((uint64_t)p.buckets() + 1);
   p.sentinel = (uint32_t)((uint64_t{1} << p.key_bits) - 1);
   p.logT = (uint32_t)ceil_log2(p.T);
@@ -168,9 +227,9 @@ inline void finish_plan(Plan& p) {
 // bucket) and groups rows so that one group sorts at most ~2^25 pairs. Returns false when the
 // MSM is too large for 31-bit indices.
 //
-// Magnitudes: canonical Fr < 2^255, |int32| <= 2^31. W windows of signed digits in
-// [-2^(c-1), 2^(c-1)] cover magnitudes up to 2^(cW-1), so W = ceil(bits/c) with bits = 256 or
-// 32 and no carry leaves the top window.
+// Magnitudes: canonical Fr < 2^255, GLV halves < 2^128, |int32| <= 2^31. W windows of signed
+// digits in [-2^(c-1), 2^(c-1)] cover magnitudes up to 2^(cW-1), so W = ceil(bits/c) with
+// bits = 256, 129 or 32 and no carry leaves the top window.
 inline bool make_plan(size_t m, size_t n, bool shared_points, bool shared_scalars,
                       ScalarKind kind, Plan& p) {
   p = Plan{};
@@ -179,11 +238,13 @@ inline bool make_plan(size_t m, size_t n, bool shared_points, bool shared_scalar
   p.shared_points = shared_points;
   p.shared_scalars = shared_scalars;
   p.kind = kind;
-  const int bits = kind == ScalarKind::kFr ? 256 : 32;
+  p.glv = kind == ScalarKind::kFr && shared_points;
+  const int bits = scalar_bits(p);
+  const size_t terms = p.terms();
   double best = 0;
   for (int c = 2; c <= 16; ++c) {
     int W = (bits + c - 1) / c;
-    double cost = (double)n * W + 3.0 * W * (double)(1u << (c - 1)) + 8.0 * W * c;
+    double cost = (double)terms * W + 3.0 * W * (double)(1u << (c - 1)) + 8.0 * W * c;
     if (p.c == 0 || cost < best) {
       best = cost;
       p.c = c;
@@ -191,7 +252,7 @@ inline bool make_plan(size_t m, size_t n, bool shared_points, bool shared_scalar
   }
   const int W = (bits + p.c - 1) / p.c;
   const uint64_t B = uint64_t{1} << (p.c - 1);
-  const size_t per_row = n * (size_t)W;
+  const size_t per_row = terms * (size_t)W;
   if (n == 0 || per_row >= (size_t{1} << 31) || n >= (size_t{1} << 30)) return false;
   const size_t cap = size_t{1} << 25;
   size_t g = per_row >= cap ? 1 : cap / per_row;
@@ -258,7 +319,9 @@ struct ToAffine {
   }
 };
 
-// One thread per (local row, scalar): W (key, reference) pairs at e = (lr·W + w)·n + i.
+// One thread per (local row, scalar): W (key, reference) pairs per term at
+// e = (lr·W + w)·terms + term; with GLV a scalar gives two terms, i (k1 with P_i) and n + i
+// (k2 with φ(P_i), stored at affine index n + i).
 struct Digits {
   static constexpr const char* name = "msm: digit decomposition";
   const uint32_t* fr;   // Montgomery Fr scalars (kind kFr), or
@@ -268,25 +331,10 @@ struct Digits {
   size_t n, row0, rows;
   int c, W;
   uint32_t B, sentinel;
-  bool shared_points, shared_scalars;
-  ZK_HD void operator()(size_t idx) const {
-    if (idx >= rows * n) return;
-    size_t lr = idx / n, i = idx - lr * n;
-    size_t s = (shared_scalars ? 0 : row0 + lr) * n + i;
-    uint32_t limbs[8];
-    int nl;
-    bool neg = false;
-    if (fr) {
-      Fr k = Fr::load(fr + 8 * s).to_canonical();
-      for (int j = 0; j < 8; ++j) limbs[j] = k.v[j];
-      nl = 8;
-    } else {
-      int64_t x = i32[s];
-      neg = x < 0;
-      limbs[0] = (uint32_t)(neg ? -x : x);
-      nl = 1;
-    }
-    const uint32_t ref = (uint32_t)(shared_points ? i : lr * n + i);
+  bool shared_points, shared_scalars, glv;
+  ZK_HD void emit(const uint32_t* limbs, int nl, bool neg, uint32_t ref, size_t lr,
+                  size_t term) const {
+    const size_t terms = glv ? 2 * n : n;
     const int32_t half = 1 << (c - 1);
     int32_t carry = 0;
     for (int w = 0; w < W; ++w) {
@@ -296,7 +344,7 @@ struct Digits {
         d -= 1 << c;
         carry = 1;
       }
-      size_t e = (lr * W + w) * n + i;
+      size_t e = (lr * W + w) * terms + term;
       if (d == 0) {
         keys[e] = sentinel;
         vals[e] = 0;
@@ -307,6 +355,41 @@ struct Digits {
         vals[e] = ref | (sub ? kNegBit : 0u);
       }
     }
+  }
+  ZK_HD void operator()(size_t idx) const {
+    if (idx >= rows * n) return;
+    size_t lr = idx / n, i = idx - lr * n;
+    size_t s = (shared_scalars ? 0 : row0 + lr) * n + i;
+    const uint32_t ref = (uint32_t)(shared_points ? i : lr * n + i);
+    if (fr) {
+      Fr k = Fr::load(fr + 8 * s).to_canonical();
+      if (glv) {  // shared points: references i and n + i
+        uint32_t k1[4], k2[4];
+        glv_split(k.v, k1, k2);
+        emit(k1, 4, false, (uint32_t)i, lr, i);
+        emit(k2, 4, false, (uint32_t)(n + i), lr, n + i);
+      } else {
+        emit(k.v, 8, false, ref, lr, i);
+      }
+    } else {
+      int64_t x = i32[s];
+      uint32_t mag = (uint32_t)(x < 0 ? -x : x);
+      emit(&mag, 1, x < 0, ref, lr, i);
+    }
+  }
+};
+
+// φ(P_i) = (β·x_i, y_i) into affine slot n + i; the identity (0, 0) stays (0, 0).
+struct Endomorphism {
+  static constexpr const char* name = "msm: endomorphism";
+  uint32_t* aff;
+  size_t n;
+  ZK_HD void operator()(size_t i) const {
+    if (i >= n) return;
+    const uint32_t* src = aff + (size_t)kAffWords * i;
+    uint32_t* dst = aff + (size_t)kAffWords * (n + i);
+    (Fp::load(src) * glv_beta()).store(dst);
+    Fp::load(src + 12).store(dst + 12);
   }
 };
 
@@ -631,6 +714,10 @@ Status run(Exec& ex, const Plan& p, uint32_t* scratch, const uint32_t* points,
     size_t th = affine_threads(p.n);
     st = ex.launch(th, ToAffine{points, aff, p.n, th});
     if (!st.ok()) return st;
+    if (p.glv) {
+      st = ex.launch(p.n, Endomorphism{aff, p.n});
+      if (!st.ok()) return st;
+    }
   }
   for (size_t row0 = 0; row0 < p.m; row0 += p.group) {
     const size_t rows = p.m - row0 < p.group ? p.m - row0 : p.group;
@@ -639,10 +726,10 @@ Status run(Exec& ex, const Plan& p, uint32_t* scratch, const uint32_t* points,
       st = ex.launch(th, ToAffine{points + kJacWords * row0 * p.n, aff, cnt, th});
       if (!st.ok()) return st;
     }
-    const size_t E = rows * p.n * p.W;
+    const size_t E = rows * p.terms() * p.W;
     st = ex.launch(rows * p.n, Digits{fr_scalars, i32_scalars, scratch + l.keys_in,
                                       scratch + l.vals_in, p.n, row0, rows, p.c, p.W, p.B,
-                                      p.sentinel, p.shared_points, p.shared_scalars});
+                                      p.sentinel, p.shared_points, p.shared_scalars, p.glv});
     if (!st.ok()) return st;
     st = ex.sort(scratch + l.keys_in, scratch + l.keys_out, scratch + l.vals_in,
                  scratch + l.vals_out, E, p.key_bits);
