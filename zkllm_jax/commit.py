@@ -397,9 +397,7 @@ def _ipa_prove(v: Array, a: Array, beta: Array, gens: Generators, w: Array, t: T
                key: Array) -> tuple[OpeningProof, Transcript]:
     """The blinded inner-product argument for P = ⟨v, G⟩ + ⟨v, a⟩·U' + β·H, U' = w·U.
 
-    Shared by the Hyrax opening (v: the folded rows, a: eq(u_col)) and the vector opening
-    (v: a committed vector, a: a public functional). len(v) = 2^c; steps 3–4 of the module
-    docstring.
+    v: the folded rows, a: eq(u_col); len(v) = 2^c; steps 3–4 of the module docstring.
     """
     c = v.shape[0].bit_length() - 1
     u1 = curve.scalar_mul(gens.u, w)
@@ -490,28 +488,14 @@ def _verify_core(commitments, point, values, proof, gens, transcript):
     y = field.sum(field.mul(values, rho), axis=0)
     pts = jnp.concatenate([jnp.concatenate([cm.rows for cm in commitments]), u1[None]])
     p = curve.msm(pts, jnp.concatenate([scal, y[None]]))
-
-    def a_final(x, xi, svec):
-        # eq(u_col) folds to Π_t (x_t⁻¹(1 − u_t) + x_t·u_t); bit j pairs with round c−1−j
-        one = field.ones(())
-        terms = field.add(field.mul(xi[::-1], field.sub(one, point[:c])),
-                          field.mul(x[::-1], point[:c]))
-        acc = terms[0]
-        for j in range(1, c):
-            acc = field.mul(acc, terms[j])
-        return acc
-
-    return _ipa_verify(p, proof, gens, u1, c, t, a_final)
+    return _ipa_verify(p, proof, gens, u1, point[:c], t)
 
 
-def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, c: int,
-                t: Transcript, a_final) -> tuple[Array, Transcript]:
-    """The verifier's side of `_ipa_prove` for P (the opened point, y·U' included).
-
-    a_final(x, xi, svec) gives the folded functional ⟨s_vec, a⟩ (the Hyrax opening uses eq's
-    product form; a short vector opening computes the inner product directly). Returns
-    (ok, transcript).
-    """
+def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, u_col: Array,
+                t: Transcript) -> tuple[Array, Transcript]:
+    """The verifier's side of `_ipa_prove` for P (the opened point, y·U' included) and
+    a = eq(u_col). Returns (ok, transcript)."""
+    c = u_col.shape[0]
     xs = []
     for rnd in range(c):
         t = t.absorb_points(b"L", proof.left[rnd]).absorb_points(b"R", proof.right[rnd])
@@ -529,9 +513,14 @@ def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, c: i
             pair = jnp.stack([xi[rnd], x[rnd]])
             svec = field.mul(pair[:, None, :], svec[None]).reshape(-1, field.LIMBS)
         g_fin = curve.msm(gens.g[: 1 << c], svec)
-        a_fin = a_final(x, xi, svec)
-    else:
-        g_fin, a_fin = gens.g[0], a_final(None, None, field.ones((1,)))
+        # eq(u_col) folds to Π_t (x_t⁻¹(1 − u_t) + x_t·u_t); bit j pairs with round c−1−j
+        terms = field.add(field.mul(xi[::-1], field.sub(field.ones(()), u_col)),
+                          field.mul(x[::-1], u_col))
+        a_fin = terms[0]
+        for j in range(1, c):
+            a_fin = field.mul(a_fin, terms[j])
+    else:  # one column: a = eq() = (1)
+        g_fin, a_fin = gens.g[0], field.ones(())
     t = t.absorb_points(b"A", proof.a)
     e, t = t.challenge(b"e")
     base = curve.add(g_fin, curve.scalar_mul(u1, a_fin))
@@ -636,11 +625,6 @@ def _verify_vector(com, a, value, proof, gens, transcript):
     return ok_com, ok_val, t
 
 
-def vector_proof_bytes(n: int) -> int:
-    """Payload bytes of a vector opening of n entries: one point and n + 2 scalars."""
-    return 48 + 32 * (n + 2)
-
-
 def proof_bytes(c: int) -> int:
     """Payload bytes of an opening proof with 2^c columns: 2c + 1 points and 2 scalars."""
     return 48 * (2 * c + 1) + 2 * 32
@@ -650,6 +634,6 @@ __all__ = [
     "Commitment", "Generators", "OpeningError", "OpeningProof", "VectorOpeningProof", "Witness",
     "add", "add_witness", "blinds", "commit", "commit_vector", "commit_vectors", "commitment",
     "evaluate", "fold_rows", "layout", "proof_bytes", "prove_opening", "prove_vector_opening",
-    "scale", "scale_witness", "setup", "vector_nonce", "vector_proof_bytes", "verify_opening",
+    "scale", "scale_witness", "setup", "vector_nonce", "verify_opening",
     "verify_vector_opening", "witness",
 ]
