@@ -74,7 +74,12 @@ def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same"
 def _stage(msg: str, t0: list, dev=None) -> None:
     """Progress (and the device's running peak memory) to stderr, so a run stopped by --timeout
     shows how far it got."""
-    peak = f" (peak {_peak(dev):.0f} MiB)" if dev is not None else ""
+    peak = ""
+    if dev is not None:
+        peak = f" (peak {_peak(dev):.0f} MiB"
+        if dev.platform == "gpu":
+            peak += f", in use {dev.memory_stats().get('bytes_in_use', 0) / 2**20:.0f} MiB"
+        peak += ")"
     print(f"[{time.perf_counter() - t0[0]:7.1f} s] {msg}{peak}", file=sys.stderr, flush=True)
 
 
@@ -98,6 +103,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
     t_fwd = time.perf_counter() - t0
     _stage(f"forward {t_fwd:.1f} s", clock, dev)
     lw = jax.tree_util.tree_map(lambda a: a[0], wit["layers"])
+    del wit  # the slice is a copy: at 2048 tokens the model's witness is another 10 GiB
     sp = model.spec(m.cfg, fx, seq)
     names = sp.layer_weights(0)
     ts = weights.tensors(m.params, m.cfg)

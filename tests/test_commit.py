@@ -102,7 +102,8 @@ def test_int32_witness_stays_int32_and_folds_in_blocks(gens, monkeypatch):
     x = _int_tensor((24, 40), seed=5)
     _, w = commit.commit(x, gens, _key(2))
     _, c = commit.layout(x.shape)
-    assert w.data.dtype == jnp.int32 and w.data.shape == (32, 1 << c)
+    assert w.grid.dtype == jnp.int32 and w.grid.shape == (32, 1 << c)
+    assert w.data is x  # the tensor itself, not a laid-out copy
     fx = commit.witness(field.encode(x), _key(2))
     assert np.array_equal(np.asarray(w.matrix), np.asarray(fx.matrix))
     assert np.array_equal(np.asarray(w.blinds), np.asarray(fx.blinds))

@@ -269,6 +269,48 @@ def test_multi_term_jit_gives_the_same_proof():
     assert np.array_equal(np.asarray(te.state), np.asarray(tj.state))
 
 
+def _slice_chunk(chunk_len, args, c):
+    (stacked,) = args
+    return jax.lax.dynamic_slice_in_dim(stacked, c * chunk_len, chunk_len, axis=1)
+
+
+@pytest.mark.parametrize("zk", [False, True])
+@pytest.mark.parametrize("log_n,chunks,lazy", [(5, 4, 2), (6, 8, 1), (4, 2, 3), (3, 4, 5),
+                                               (1, 1, 2), (2, 2, 2)])
+def test_chunked_gives_the_same_proof(log_n, chunks, lazy, zk):
+    # the same proof and transcript as the materialized stack, whatever the chunking and the
+    # number of rounds done lazily (clamped where the chunks or rounds do not allow it)
+    n = 1 << log_n
+    ints, u = make(3, n, True)
+    terms = ((0, 1), (1, 2), (2,))
+    tables = [field.encode(t) for t in ints]
+    eq_point = field.encode(u)
+    stacked = jnp.stack(tables + [mle.eq_table(eq_point)])
+    coeffs = field.encode(list(rand_ints(3)))
+    t0 = Transcript.new(b"zkllm-test", zk=zk).with_rng(jax.random.key(5))
+    fc, pe, te = sumcheck.prove_with_eq_table(stacked, t0, eq_point, terms=terms, coeffs=coeffs)
+    b = n // chunks
+    fcc, pc, tc = sumcheck.prove_chunked(_slice_chunk, b, (stacked,), chunks, b, 4, t0, eq_point,
+                                         lazy=lazy, terms=terms, coeffs=coeffs)
+    assert np.array_equal(np.asarray(tc.state), np.asarray(te.state))
+    assert np.array_equal(np.asarray(pc.messages), np.asarray(pe.messages))
+    assert np.array_equal(np.asarray(pc.final_evals), np.asarray(pe.final_evals))
+    assert np.array_equal(np.asarray(fcc.claim), np.asarray(fc.claim))
+    _, tv = sumcheck.verify(fcc.claim, pc, t0, num_vars=max(1, log_n), num_tables=3,
+                            eq_point=eq_point, terms=terms, coeffs=coeffs)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(tc.state))
+
+
+def test_chunked_bad_sizes_are_named():
+    e = field.zeros((3,))
+    with pytest.raises(ValueError, match="power-of-two"):
+        sumcheck.prove_chunked(_slice_chunk, 3, (), 3, 3, 2, T0, e)
+    with pytest.raises(ValueError, match="2..8"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 9, T0, e)
+    with pytest.raises(ValueError, match="eq_point must be Fr\\[3, 8\\]"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 2, T0, field.zeros((2,)))
+
+
 GKR_TERMS = ((0, 3), (1, 2), (2, 3))
 
 

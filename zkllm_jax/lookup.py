@@ -57,7 +57,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -391,14 +391,27 @@ def _padded_column(x: Array, c: int) -> Array:
     return jnp.pad(x, (0, (1 << c) - x.shape[0]))
 
 
-def _leaf_tables(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
-                 beta: Array | None) -> Array:
-    """The leaf layer as the sumcheck sees it: Fr[4, 2^h, 8] = (p_lo, p_hi, q_lo, q_hi), the
-    halves split on the top variable, i.e. the witness side (lo) and the table side (hi).
+class _Leaves(NamedTuple):
+    """Static: how the leaf layer is cut into chunks of `chunk_len` entries per table."""
 
-    Built from the int32 columns in one pass: nothing of leaf size besides the result stays
-    alive (the columns are padded as int32 and only then converted).
-    """
+    chunk_len: int
+    width: int  # 2 for mapping tables (x + β·y)
+    size: int  # the table's entries
+
+    @staticmethod
+    def of(lay: Layout, table: Table) -> _Leaves:
+        return _Leaves(sumcheck.chunk_len(1 << lay.h), lay.width, table.size)
+
+    def chunks(self, lay: Layout) -> int:
+        return (1 << lay.h) // self.chunk_len
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _leaf_args(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
+               beta: Array | None) -> tuple:
+    """What the leaf chunks are built from: the witness side as int32[2^h] (the columns padded
+    and concatenated: values, second values, the real-element indicator) and the table side's
+    values and −m (Fr[M, 8]); leaves past the table are zero-weight fractions 0/(α − 0)."""
     half = 1 << lay.h
     blocks = 1 << lay.kappa
     fill = [jnp.zeros((1 << lay.c,), jnp.int32)] * (blocks - len(xs))
@@ -407,50 +420,79 @@ def _leaf_tables(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, 
     def side(cols):
         return jnp.pad(jnp.concatenate([_padded_column(v, lay.c) for v in cols] + fill), pad_w)
 
-    s = field.encode(side(xs))
-    if lay.width == 2:
-        s = field.add(s, field.mul(field.encode(side(ys)), beta))
-    p_w = field.encode(side([jnp.ones(x.shape, jnp.int32) for x in xs]))
-    pad_t = ((0, half - table.size), (0, 0))
-    t_vals = jnp.pad(_table_values(table, beta), pad_t)
-    neg_m = jnp.pad(field.neg(field.encode(m_pad[: table.size])), pad_t)
-    return jnp.stack([p_w, neg_m, field.sub(alpha, s), field.sub(alpha, t_vals)])
+    sy = side(ys) if lay.width == 2 else None
+    ones = side([jnp.ones(x.shape, jnp.int32) for x in xs])
+    neg_m = field.neg(field.encode(m_pad[: table.size]))
+    return side(xs), sy, ones, _table_values(table, beta), neg_m, alpha, beta
+
+
+def _leaf_chunk4(lv: _Leaves, args: tuple, c: Array) -> Array:
+    """Chunk c of the leaf layer as the sumcheck sees it: Fr[4, B, 8] = (p_lo, p_hi, q_lo,
+    q_hi), the halves split on the top variable, i.e. the witness side (lo) and the table side
+    (hi)."""
+    sx, sy, ones, t_vals, neg_m, alpha, beta = args[:7]
+    b = lv.chunk_len
+
+    def part(a: Array) -> Array:
+        return jax.lax.dynamic_slice_in_dim(a, c * b, b)
+
+    s = field.encode(part(sx))
+    if lv.width == 2:
+        s = field.add(s, field.mul(field.encode(part(sy)), beta))
+    idx = c * b + jnp.arange(b)
+    inside = (idx < lv.size)[:, None]
+    j = jnp.minimum(idx, lv.size - 1)
+    tv = jnp.where(inside, t_vals[j], 0)
+    nm = jnp.where(inside, neg_m[j], 0)
+    return jnp.stack([field.encode(part(ones)), nm, field.sub(alpha, s), field.sub(alpha, tv)])
+
+
+def _leaf_chunk(lv: _Leaves, args: tuple, c: Array) -> Array:
+    """`_leaf_chunk4` with its chunk of eq(rho, ·) (Fr[5, B, 8]), the leaf sumcheck's input."""
+    rho = args[7]
+    eq = mle.eq_chunk(rho, lv.chunk_len.bit_length() - 1, c)
+    return jnp.concatenate([_leaf_chunk4(lv, args, c), eq[None]])
+
+
+def _layer_chunk(b: int, args: tuple, c: Array) -> Array:
+    """Chunk c of an upper layer's tables with eq(rho, ·) (Fr[5, b, 8])."""
+    tabs, rho = args
+    part = jax.lax.dynamic_slice_in_dim(tabs, c * b, b, axis=1)
+    return jnp.concatenate([part, mle.eq_chunk(rho, b.bit_length() - 1, c)[None]])
+
+
+def _products(tabs: Array) -> tuple[Array, Array]:
+    """p' = p_lo·q_hi + p_hi·q_lo, q' = q_lo·q_hi of (p_lo, p_hi, q_lo, q_hi)."""
+    p = field.add(field.mul(tabs[0], tabs[3]), field.mul(tabs[1], tabs[2]))
+    return p, field.mul(tabs[2], tabs[3])
 
 
 def _next_layer(tabs: Array) -> Array:
-    """The layer above, in the same form: p' = p_lo·q_hi + p_hi·q_lo, q' = q_lo·q_hi."""
-    p = field.add(field.mul(tabs[0], tabs[3]), field.mul(tabs[1], tabs[2]))
-    q = field.mul(tabs[2], tabs[3])
+    """The layer above, in the same form (halved on its top variable)."""
+    p, q = _products(tabs)
     n = p.shape[0]
     return jnp.stack([p, q]).reshape(4, n // 2, field.LIMBS)
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _upper_layers(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
-                  beta: Array | None) -> list[Array]:
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _upper_layers(lay: Layout, lv: _Leaves, args: tuple) -> list[Array]:
     """Every layer above the leaves, each as Fr[4, n, 8] = (p_lo, p_hi, q_lo, q_hi) (its p and
     q halved on the top variable): [the two-fraction layer (n = 1), ..., the layer of 2^h
-    fractions]. The leaves are not returned (they are half the tree; `_leaf_tables` rebuilds
-    them for the last sumcheck), so XLA frees them once the first layer is summed."""
-    tabs = _next_layer(_leaf_tables(lay, table, xs, ys, m_pad, alpha, beta))
+    fractions]. The first layer is computed chunk by chunk from the leaves, which never exist
+    whole (`_leaf_chunk` rebuilds them for the last sumcheck)."""
+    b = lv.chunk_len
+
+    def body(c: Array, out: Array) -> Array:
+        p, q = _products(_leaf_chunk4(lv, args, c))
+        return jax.lax.dynamic_update_slice_in_dim(out, jnp.stack([p, q]), c * b, axis=1)
+
+    pq = jax.lax.fori_loop(0, lv.chunks(lay), body, field.zeros((2, 1 << lay.h)))
+    tabs = pq.reshape(4, 1 << (lay.h - 1), field.LIMBS)
     layers = [tabs]
     while tabs.shape[1] > 1:
         tabs = _next_layer(tabs)
         layers.append(tabs)
     return layers[::-1]
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _leaf_tables_eq(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array,
-                    alpha: Array, beta: Array | None, rho: Array) -> Array:
-    """`_leaf_tables` with eq(rho, ·) appended (Fr[5, 2^h, 8]), the leaf sumcheck's input."""
-    tabs = _leaf_tables(lay, table, xs, ys, m_pad, alpha, beta)
-    return jnp.concatenate([tabs, mle.eq_table(rho)[None]])
-
-
-@jax.jit
-def _with_eq(tabs: Array, rho: Array) -> Array:
-    return jnp.concatenate([tabs, mle.eq_table(rho)[None]])
 
 
 def prove(
@@ -516,7 +558,9 @@ def prove_with_multiplicities(
     alpha, t = t.challenge(b"alpha")
     xs = tuple(x for _, x, _ in cols_)
     ys = tuple(y for _, _, y in cols_) if table.kind == MAPPING else ()
-    layers = _upper_layers(lay, table, xs, ys, m_pad, alpha, beta)
+    lv = _Leaves.of(lay, table)
+    leaf_args = _leaf_args(lay, table, xs, ys, m_pad, alpha, beta)
+    layers = _upper_layers(lay, lv, leaf_args)
     layer1 = layers[0].reshape(4, field.LIMBS)  # (p[0], p[1], q[0], q[1])
     layers[0] = None
     t = t.absorb_field(b"layer1", layer1)
@@ -527,14 +571,17 @@ def prove_with_multiplicities(
     for k in range(1, lay.h + 1):
         lam, t = t.challenge(b"lambda")
         coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
-        if k < lay.h:
-            stacked = _with_eq(layers[k], rho)
+        if k < lay.h:  # large layers are summed chunk by chunk, like the leaves
+            n = 1 << k
+            b = sumcheck.chunk_len(n)
+            fc, prf, t = sumcheck.prove_chunked(
+                _layer_chunk, b, (layers[k], rho), n // b, b, 5, t, rho,
+                lazy=sumcheck.LAZY_ROUNDS, label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
             layers[k] = None  # each layer is summed once: free it as we go
-        else:  # the leaves, rebuilt from the columns
-            stacked = _leaf_tables_eq(lay, table, xs, ys, m_pad, alpha, beta, rho)
-        fc, prf, t = sumcheck.prove_with_eq_table(stacked, t, rho, label=LAYER_LABEL,
-                                                  terms=LAYER_TERMS, coeffs=coeffs)
-        del stacked
+        else:  # the leaves, rebuilt from the columns chunk by chunk
+            fc, prf, t = sumcheck.prove_chunked(
+                _leaf_chunk, lv, (*leaf_args, rho), lv.chunks(lay), lv.chunk_len, 5, t, rho,
+                lazy=sumcheck.LAZY_ROUNDS, label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)

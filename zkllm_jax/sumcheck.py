@@ -45,6 +45,14 @@ are still sent in the clear (hiding them is the next step of the zero-knowledge 
 Transcript order with the mask: ... absorb the claim; absorb "mask" (G1), "mask_sum"; squeeze
 "mask_rho"; rounds; absorb the final values; absorb "mask_eval"; the vector opening.
 
+Chunked stacks (`prove_chunked`): a caller whose stack is too large to hold (a 7B layer's
+softmax at 2048 tokens: 8 tables of 2^27 entries, 32 GiB; a lookup's leaves, 20 GiB) gives a
+builder of contiguous chunks instead. Round j binds variable j, the lowest index bit, so the
+first rounds only combine entries inside a chunk: their messages are sums over the chunks, each
+rebuilt and folded with the challenges so far, and the tables are materialized only after
+`LAZY_ROUNDS` rounds, 2^LAZY_ROUNDS times smaller. The proof and transcript are those of the
+materialized stack (the messages are the same sums, added in another order).
+
 The verifier works on Python integers (a handful per round) and raises `SumcheckError` naming
 the failed check and round; it never asserts.
 """
@@ -69,6 +77,10 @@ MAX_NATIVE_TABLES = 8  # what one native pass holds, the eq table included
 MAX_TABLES = MAX_NATIVE_TABLES  # user tables without eq (MAX_TABLES − 1 with eq)
 MAX_TERMS = 16
 MAX_TERM_DEGREE = 4
+# chunked stacks (`prove_chunked`): callers cut tables into chunks of about 2^CHUNK_LOG entries
+# (a 2^22-entry chunk of 8 tables is 1 GiB) and fold the first LAZY_ROUNDS rounds chunk by chunk
+CHUNK_LOG = 22
+LAZY_ROUNDS = 2
 MASK_TAG = b"zkllm-jax/sumcheck-mask/v1"
 MASK_PURPOSE = 0x6D61736B  # "mask": the transcript.secret_key purpose of the masks
 
@@ -322,6 +334,115 @@ def prove_with_eq_table(
     return _prove(stacked, transcript, eq_point, coeffs, _label_bytes(label), terms)
 
 
+@jax.tree_util.register_pytree_node_class
+class _Chunked:
+    """Stacked tables given as `build(aux, args, c)` -> Fr[K, B, 8], the c-th of `chunks`
+    contiguous chunks of B = 2^m / chunks entries (the eq table last), never all at once.
+
+    The first `lazy` rounds bind variables inside a chunk, so their messages are sums over the
+    chunks, each built and folded with the challenges so far (the chunk is rebuilt per round:
+    work traded for memory); after them the tables are materialized already folded `lazy`
+    times, 2^lazy times smaller than the stack they stand for.
+    """
+
+    def __init__(self, build: Any, aux: Any, args: tuple, chunks: int, chunk_len: int,
+                 num_tables: int, lazy: int):
+        self.build, self.aux, self.args = build, aux, args
+        self.chunks, self.chunk_len = chunks, chunk_len
+        self.num_tables, self.lazy = num_tables, lazy
+        self.num_vars = (chunks * chunk_len).bit_length() - 1
+
+    def tree_flatten(self) -> tuple:
+        return self.args, (self.build, self.aux, self.chunks, self.chunk_len, self.num_tables,
+                           self.lazy)
+
+    @classmethod
+    def tree_unflatten(cls, static: tuple, args: tuple) -> _Chunked:
+        build, aux, chunks, chunk_len, num_tables, lazy = static
+        return cls(build, aux, tuple(args), chunks, chunk_len, num_tables, lazy)
+
+    def _folded(self, c: Array, point: tuple) -> Array:
+        tab = self.build(self.aux, self.args, c)
+        for r in point:
+            tab = mle.fold_unchecked(tab, r)
+        return tab
+
+    def evals(self, point: tuple, coeffs: Array, kw: dict) -> Array:
+        def body(c: Array, acc: Array) -> Array:
+            return field.add(acc, round_evals(self._folded(c, point), coeffs, **kw))
+
+        d = degree(kw["terms"], kw["has_eq"])
+        return jax.lax.fori_loop(0, self.chunks, body, field.zeros((d + 1,)))
+
+    def fold(self, point: tuple) -> Array:
+        part = self.chunk_len >> len(point)
+
+        def body(c: Array, out: Array) -> Array:
+            return jax.lax.dynamic_update_slice_in_dim(out, self._folded(c, point), c * part,
+                                                       axis=1)
+
+        out = field.zeros((self.num_tables, self.chunks * part))
+        return jax.lax.fori_loop(0, self.chunks, body, out)
+
+
+def chunk_len(n: int) -> int:
+    """Entries per chunk for a stack of n entries: 2^CHUNK_LOG, at least 2, at most n."""
+    return min(n, max(2, 1 << CHUNK_LOG))
+
+
+def prove_chunked(
+    build: Any,
+    aux: Any,
+    args: tuple,
+    chunks: int,
+    chunk_len: int,
+    num_tables: int,
+    transcript: Transcript,
+    eq_point: Any,
+    *,
+    lazy: int = 2,
+    label: bytes | str = b"sumcheck",
+    terms: Sequence[Sequence[int]] | None = None,
+    coeffs: Any | None = None,
+) -> tuple[FinalClaims, SumcheckProof, Transcript]:
+    """`prove_with_eq_table(stacked, ...)` for a stack too large to hold: the same proof and
+    transcript, where `stacked` (Fr[num_tables, chunks·chunk_len, 8], the eq table of eq_point
+    last) is the concatenation over c of `build(aux, args, c)` (c a traced int32 index; build
+    is a static, hashable function, aux static and hashable, args arrays). The largest table
+    held is the stack folded `lazy` times (clamped to what the chunks allow). One chunk builds
+    the stack once. Runs as one compiled program (the chunk loops are `lax.fori_loop`s).
+    """
+    n = chunks * chunk_len
+    if chunks < 1 or chunk_len < 2 or n & (n - 1):
+        raise ValueError(f"sumcheck: {chunks} chunks of {chunk_len} entries: the stack must "
+                         f"have a power-of-two length >= 2 and chunks of >= 2 entries")
+    if not 2 <= num_tables <= MAX_NATIVE_TABLES:
+        raise ValueError(f"sumcheck: tables with the eq table are 2..{MAX_NATIVE_TABLES}, got "
+                         f"{num_tables}")
+    m = n.bit_length() - 1
+    eq_point = field.check(eq_point, "eq_point")
+    if eq_point.shape != (m, field.LIMBS):
+        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
+    # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2; at least one round after
+    lazy = max(1, min(int(lazy), chunk_len.bit_length() - 1, m - 1))
+    terms = normalize_terms(terms, num_tables - 1)
+    coeffs = _check_coeffs(coeffs, terms)
+    return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,
+                          eq_point, coeffs, lazy, _label_bytes(label), terms)
+
+
+# one compiled program: the chunk loops are lax loops, and the tables (built canonical by the
+# caller's builder) skip the eager canonical-limb check, whose temporary is as large as them
+@functools.partial(jax.jit, static_argnums=(0, 1, 3, 4, 5, 9, 10, 11))
+def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, eq_point, coeffs,
+                   lazy, label, terms):
+    src = _Chunked(build, aux, args, chunks, chunk_len, num_tables, lazy)
+    if chunks == 1 or src.num_vars < 2:  # nothing to save: build the stack once
+        stacked = src.fold(()) if chunks > 1 else build(aux, args, jnp.int32(0))
+        return _prove(stacked, transcript, eq_point, coeffs, label, terms)
+    return _prove(None, transcript, eq_point, coeffs, label, terms, src)
+
+
 def _label_bytes(label: bytes | str) -> bytes:
     return label.encode() if isinstance(label, str) else bytes(label)
 
@@ -393,15 +514,19 @@ def mask_functional(point: Any, d: int) -> Array:
 
 @functools.partial(jax.jit, static_argnums=(4, 5))
 def _prove(
-    stacked: Array, transcript: Transcript, eq_point: Array | None, coeffs: Array, label: bytes,
-    terms: Terms,
+    stacked: Array | None, transcript: Transcript, eq_point: Array | None, coeffs: Array,
+    label: bytes, terms: Terms, chunked: _Chunked | None = None,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     has_eq = eq_point is not None
-    k = stacked.shape[0] - int(has_eq)
-    m = stacked.shape[1].bit_length() - 1
-    t = _begin(transcript, label, k, m, terms, eq_point, coeffs)
     kw = {"terms": terms, "has_eq": has_eq}
-    evals = round_evals(stacked, coeffs, **kw)
+    if chunked is None:
+        k = stacked.shape[0] - int(has_eq)
+        m = stacked.shape[1].bit_length() - 1
+        evals = round_evals(stacked, coeffs, **kw)
+    else:
+        k, m = chunked.num_tables - int(has_eq), chunked.num_vars
+        evals = chunked.evals((), coeffs, kw)
+    t = _begin(transcript, label, k, m, terms, eq_point, coeffs)
     claim = field.add(evals[0], evals[1])
     t = t.absorb_field(b"claim", claim)
     d = degree(terms, has_eq)
@@ -427,7 +552,12 @@ def _prove(
         point.append(r)
         if t.zk:
             prefix = field.add(prefix, field.inner_product(coef[j], _powers(r, d)))
-        if j < m - 1:
+        if chunked is not None and j + 1 < chunked.lazy:
+            evals = chunked.evals(tuple(point), coeffs, kw)
+        elif chunked is not None and j + 1 == chunked.lazy:
+            stacked = chunked.fold(tuple(point))  # lazy < m: at least one round follows
+            evals = round_evals(stacked, coeffs, **kw)
+        elif j < m - 1:
             stacked, evals = fold_round(stacked, r, coeffs, **kw)
         else:
             stacked = mle.fold_unchecked(stacked, r)

@@ -404,64 +404,119 @@ def _begin(t: Transcript, p: Params, tabs: Sequence[lookup.Table], claim: Claim)
     return absorb_claim(t, b"probs", claim)
 
 
-def _fr_table(x: Array) -> Array:
-    """int32 (or Fr) tensor -> its flat MLE table Fr[2^n, 8] (inside a jitted builder)."""
-    return mle.table(field.encode(x) if x.dtype != jnp.uint32 else x)
+# The sumchecks' stacked tables are built from the int32 advice inside the sumcheck, whole heads
+# at a time (`sumcheck.prove_chunked`; a chunk holds >= 2^sumcheck.CHUNK_LOG entries per table
+# where the heads allow): at 32 heads x 2048^2 every Fr table is 4 GiB and a stack of 8 is
+# 32 GiB, so the whole stack never exists; the first rounds are summed chunk by chunk and the
+# tables are materialized folded twice (8 GiB). Small inputs are one chunk.
 
 
-@jax.jit
-def _product_stack(xs: tuple, w: Array) -> Array:
-    """[the product chain's tables..., eq(w, ·)] as one Fr[K + 1, 2^n, 8]."""
-    return jnp.stack([_fr_table(x) for x in xs] + [mle.eq_table(w)])
+class _Chunking(NamedTuple):
+    """Static: the parameters and how many (padded) heads a chunk holds."""
+
+    p: Params
+    heads: int
+
+    @property
+    def inner_vars(self) -> int:
+        """Variables of one head's padded (T, Tk) table."""
+        return mle.num_vars(self.p.rows) + mle.num_vars(self.p.keys)
+
+    @property
+    def chunks(self) -> int:
+        return (1 << mle.num_vars(self.p.heads)) // self.heads
+
+    @property
+    def chunk_len(self) -> int:
+        return self.heads << self.inner_vars
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _identity_stack(p: Params, argmax: Array, e_i: Array, s: Array, shift: Array, probs: Array,
-                    lin_xs: tuple, lc: Array, vc: Array, w: Array) -> tuple[Array, Array]:
-    """[ind, N, D = s − shift̄, e, z̄, probs, Lin, eq(w, ·)] (Fr[8, 2^n, 8]) and z = Σ_j N·e
-    (Fr[H, T, 8])."""
-    shape = p.shape
-    lower = jnp.broadcast_to(field.encode(_lower(p)), shape + (field.LIMBS,))
-    e = field.encode(e_i)
-    z = field.sum(field.mul(lower, e), axis=-1)  # (H, T)
+def _chunking(p: Params) -> _Chunking:
+    g, total = 1, 1 << mle.num_vars(p.heads)
+    inner = mle.num_vars(p.rows) + mle.num_vars(p.keys)
+    while g < total and (g << inner) < sumcheck.chunk_len(total << inner):
+        g *= 2
+    return _Chunking(p, g)
+
+
+def _heads(ck: _Chunking, c: Array) -> tuple[Array, Array]:
+    """The chunk's head indices (clamped to real heads) and which of them are real."""
+    idx = c * ck.heads + jnp.arange(ck.heads)
+    return jnp.minimum(idx, ck.p.heads - 1), idx < ck.p.heads
+
+
+def _flat(ck: _Chunking, valid: Array, x: Array) -> Array:
+    """Fr (g, T, Tk, 8) of the chunk's heads -> its flat table Fr[g·T'·Tk', 8] (padded heads
+    zero), the chunk of the whole tensor's `mle.table`."""
+    x = jnp.where(valid[:, None, None, None], x, jnp.zeros_like(x))
+    return mle.table(x)
+
+
+def _enc(ck: _Chunking, idx: Array, valid: Array, x: Array) -> Array:
+    return _flat(ck, valid, field.encode(x[idx]))
+
+
+def _eq_chunk(ck: _Chunking, w: Array, c: Array) -> Array:
+    return mle.eq_chunk(w, ck.inner_vars + mle.num_vars(ck.heads), c)
+
+
+def _lower_fr(ck: _Chunking) -> Array:
+    """Fr (g, T, Tk, 8): N broadcast over the chunk's heads."""
+    p = ck.p
+    return jnp.broadcast_to(field.encode(_lower(p)), (ck.heads, p.rows, p.keys, field.LIMBS))
+
+
+def _product_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
+    """[the product chain's tables..., eq(w, ·)] of chunk c."""
+    xs, w = args
+    idx, valid = _heads(ck, c)
+    return jnp.stack([_enc(ck, idx, valid, x) for x in xs] + [_eq_chunk(ck, w, c)])
+
+
+def _identity_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
+    """[ind, N, D = s − shift̄, e, z̄, probs, Lin, eq(w, ·)] of chunk c."""
+    argmax, e_i, s, shift, probs, lin_xs, lc, vc, w = args
+    p = ck.p
+    idx, valid = _heads(ck, c)
+    shape = (ck.heads, p.rows, p.keys)
+    lower = _lower_fr(ck)
+    e = field.encode(e_i[idx])
+    z = field.sum(field.mul(lower, e), axis=-1)
     z_bar = jnp.broadcast_to(z[:, :, None], shape + (field.LIMBS,))
-    d = field.sub(field.encode(s), field.encode(jnp.broadcast_to(shift[:, :, None], shape)))
+    d = field.sub(field.encode(s[idx]),
+                  field.encode(jnp.broadcast_to(shift[idx][:, :, None], shape)))
     lin = field.mul(field.ones(shape), vc)
     for i, x in enumerate(lin_xs):
-        lin = field.add(lin, field.mul(field.encode(x), lc[i]))
-    tabs = [field.encode(argmax), lower, d, e, z_bar, field.encode(probs), lin]
-    return jnp.stack([mle.table(x) for x in tabs] + [mle.eq_table(w)]), z
+        lin = field.add(lin, field.mul(field.encode(x[idx]), lc[i]))
+    tabs = [field.encode(argmax[idx]), lower, d, e, z_bar, field.encode(probs[idx]), lin]
+    return jnp.stack([_flat(ck, valid, x) for x in tabs] + [_eq_chunk(ck, w, c)])
+
+
+def _row_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
+    """[ind, x_lo, x_hi, N, e, eq(rp, ·)] of chunk c."""
+    argmax, x_lo, x_hi, e_i, rp = args
+    idx, valid = _heads(ck, c)
+    tabs = [_enc(ck, idx, valid, x) for x in (argmax, x_lo, x_hi)]
+    tabs += [_flat(ck, valid, _lower_fr(ck)), _enc(ck, idx, valid, e_i), _eq_chunk(ck, rp, c)]
+    return jnp.stack(tabs)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def _row_stack(p: Params, argmax: Array, x_lo: Array, x_hi: Array, e_i: Array, rp: Array
-               ) -> Array:
-    """[ind, x_lo, x_hi, N, e, eq(rp, ·)] as one Fr[6, 2^n, 8]."""
-    lower = jnp.broadcast_to(field.encode(_lower(p)), p.shape + (field.LIMBS,))
-    tabs = [field.encode(argmax), field.encode(x_lo), field.encode(x_hi), lower,
-            field.encode(e_i)]
-    return jnp.stack([mle.table(x) for x in tabs] + [mle.eq_table(rp)])
+def _row_sums(p: Params, e_i: Array) -> Array:
+    """z = Σ_j N·e, Fr[H, T, 8], one head at a time (no Fr copy of e)."""
+    lower = field.encode(_lower(p))
+    return jax.lax.map(lambda eh: field.sum(field.mul(lower, field.encode(eh)), axis=-1), e_i)
 
 
-def _prove_stacked(stacked: Array, t: Transcript, label: bytes, eq_point: Array, terms: Any,
-                   coeffs: Array) -> tuple[Array, Array, SumcheckProof, Transcript]:
-    """`core.prove_sumcheck(list(stacked[:-1]), eq_point=...)` (the same proof and transcript)
-    for tables already stacked with their eq table, without copying them again."""
-    if stacked.shape[1] < 2:
-        return core.prove_sumcheck(list(stacked[:-1]), t, label=label, eq_point=eq_point,
-                                   terms=terms, coeffs=coeffs)
-    fc, prf, t = _prove_with_eq_table(stacked, t, eq_point, coeffs, label=label,
-                                      terms=tuple(map(tuple, terms)))
+def _prove_chunked(build: Any, args: tuple, num_tables: int, t: Transcript, label: bytes,
+                   eq_point: Array, terms: Any, coeffs: Array, p: Params
+                   ) -> tuple[Array, Array, SumcheckProof, Transcript]:
+    """`core.prove_sumcheck` over the tables `build` gives chunk by chunk (the same proof)."""
+    ck = _chunking(p)
+    fc, prf, t = sumcheck.prove_chunked(build, ck, args, ck.chunks, ck.chunk_len, num_tables, t,
+                                        eq_point, lazy=sumcheck.LAZY_ROUNDS, label=label,
+                                        terms=tuple(map(tuple, terms)), coeffs=coeffs)
     return fc.point, fc.values, prf, t
-
-
-@functools.partial(jax.jit, static_argnames=("label", "terms"))
-def _prove_with_eq_table(stacked: Array, t: Transcript, eq_point: Array, coeffs: Array, *,
-                         label: bytes, terms: Any) -> tuple:
-    # under jit: the stacked tables (built canonical by the builders above) skip the eager
-    # canonical-limb check, which needs a temporary as large as the tables (32 GiB here)
-    return sumcheck.prove_with_eq_table(stacked, t, eq_point, label=label, terms=terms,
-                                        coeffs=coeffs)
 
 
 # --- prover ------------------------------------------------------------------------------------
@@ -511,18 +566,13 @@ def prove(
     def add(name: str, point: Array, value: Array) -> None:
         claims.setdefault(name, []).append(Claim(point=point, value=value))
 
-    # The sumchecks' tables are built from the int32 advice in one compiled pass each (field
-    # encoding, the derived tables and the eq table fused into the stacked input), so no Fr
-    # copy of the advice outlives its sumcheck: at 32 heads x 2048^2 every Fr table is 4 GiB.
-
     # 1. the product chain
     w_b, t = t.challenges(b"w_products", n)
     lam_b, t = t.challenge(b"lambda_products")
     names_b = _product_tables(p)
-    stacked = _product_stack(tuple(adv[k] for k in names_b), w_b)
-    r_b, fin_b, pr_b, t = _prove_stacked(stacked, t, SOFTMAX + b"/products", w_b,
-                                         product_terms(p), _product_coeffs(lam_b, p))
-    del stacked
+    r_b, fin_b, pr_b, t = _prove_chunked(
+        _product_chunk, (tuple(adv[k] for k in names_b), w_b), len(names_b) + 1, t,
+        SOFTMAX + b"/products", w_b, product_terms(p), _product_coeffs(lam_b, p), p)
     for i, name in enumerate(names_b):
         add(name, r_b, fin_b[i])
 
@@ -531,11 +581,11 @@ def prove(
     lam, t = t.challenge(b"lambda")
     c = _powers(lam, 5)
     lc, vc = _linear_coeffs(c, p)
-    stacked, z = _identity_stack(p, adv["argmax"], adv[_exp_name(p)], s, adv["shift"],
-                                 adv["probs"], tuple(adv[k] for k in _lin_names(p)), lc, vc, w)
-    r, fin_a, pr_a, t = _prove_stacked(stacked, t, SOFTMAX + b"/identities", w,
-                                       IDENTITY_TERMS, _identity_coeffs(c, p))
-    del stacked
+    id_args = (adv["argmax"], adv[_exp_name(p)], s, adv["shift"], adv["probs"],
+               tuple(adv[k] for k in _lin_names(p)), lc, vc, w)
+    r, fin_a, pr_a, t = _prove_chunked(_identity_chunk, id_args, 8, t, SOFTMAX + b"/identities",
+                                       w, IDENTITY_TERMS, _identity_coeffs(c, p), p)
+    z = _row_sums(p, adv[_exp_name(p)])
     r_row = r[kj:]
     vals = [evaluate(adv[k], r) for k in _lin_names(p)]
     vals += [evaluate(s, r), evaluate(adv["shift"], r_row), evaluate(z, r_row)]
@@ -551,10 +601,9 @@ def prove(
     # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
     mu, t = t.challenge(b"mu")
     rp = _row_point(r, p)
-    stacked = _row_stack(p, adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)], rp)
-    r3, fin_r, pr_r, t = _prove_stacked(stacked, t, SOFTMAX + b"/rows", rp, ROW_TERMS,
-                                        _row_coeffs(mu))
-    del stacked
+    r3, fin_r, pr_r, t = _prove_chunked(
+        _row_chunk, (adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)], rp), 6, t,
+        SOFTMAX + b"/rows", rp, ROW_TERMS, _row_coeffs(mu), p)
     for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
         add(name, r3, fin_r[i])
 
