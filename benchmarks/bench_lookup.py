@@ -4,6 +4,7 @@
     python benchmarks/bench_lookup.py --device gpu       # the same on the GPU
     python benchmarks/bench_lookup.py --log-n 16 --log-table 12
     python benchmarks/bench_lookup.py --device gpu --modes plain zk --eager   # zk overhead
+    python benchmarks/bench_lookup.py --device gpu --log-n 27 --eager --trace /tmp/tr  # profile
 
 `--modes plain zk` proves the same lookup with a plain and a zero-knowledge transcript (masked
 layer sumchecks, each with its committed mask and opening) side by side; `--eager` runs the
@@ -39,7 +40,7 @@ def _timeit(fn, reps: int) -> tuple[float, float]:
 
 
 def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode: str,
-                       eager: bool) -> None:
+                       eager: bool, trace: str | None = None) -> None:
     from zkllm_jax import lookup, proof
     from zkllm_jax.transcript import Transcript
 
@@ -69,6 +70,12 @@ def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode:
         "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
         "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h + 1,
         "commitment_rows": int(prf.multiplicity_commitment.shape[0])}), flush=True)
+    if trace:
+        from bench_sumcheck_parts import _summarize_trace
+
+        with jax.profiler.trace(trace, create_perfetto_trace=True):
+            jax.block_until_ready(prove(x, t0, key))
+        _summarize_trace(trace)
 
 
 def main() -> None:
@@ -79,6 +86,8 @@ def main() -> None:
     ap.add_argument("--log-table", type=int, default=16, help="log2 of the range table's size")
     ap.add_argument("--modes", nargs="+", choices=("zk", "plain"), default=["zk"])
     ap.add_argument("--eager", action="store_true", help="op by op, as the finish proves")
+    ap.add_argument("--trace", metavar="DIR", help="also profile one prove of the last mode and "
+                    "print the costliest events")
     args = ap.parse_args()
     if args.device == "gpu":
         if not any(d.platform == "gpu" for d in jax.devices()):
@@ -87,9 +96,10 @@ def main() -> None:
     else:
         dev = jax.devices("cpu")[0]
     with jax.default_device(dev):
-        for mode in args.modes:
+        for i, mode in enumerate(args.modes):
+            last = i == len(args.modes) - 1
             bench_range_lookup(args.log_n, args.log_table, args.reps, args.device, mode,
-                               args.eager)
+                               args.eager, args.trace if last else None)
 
 
 if __name__ == "__main__":
