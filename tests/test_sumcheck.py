@@ -309,6 +309,9 @@ def test_chunked_bad_sizes_are_named():
         sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 9, T0, e)
     with pytest.raises(ValueError, match="eq_point must be Fr\\[3, 8\\]"):
         sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 2, T0, field.zeros((2,)))
+    one = field.zeros((1, 8))  # one table where the call says two: chunks of Fr[1, 4, 8]
+    with pytest.raises(ValueError, match="a chunk must be Fr\\[2, 4, 8\\]"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (one,), 2, 4, 2, T0, e)
 
 
 GKR_TERMS = ((0, 3), (1, 2), (2, 3))

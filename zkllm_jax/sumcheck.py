@@ -436,6 +436,13 @@ def prove_chunked(
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4, 5, 9, 10, 11))
 def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, eq_point, coeffs,
                    lazy, label, terms):
+    # checked while tracing (once per compilation, not per call)
+    got = jax.eval_shape(functools.partial(build, aux), args, jnp.int32(0))
+    want = (num_tables, chunk_len, field.LIMBS)
+    if getattr(got, "shape", None) != want or got.dtype != jnp.uint32:
+        raise ValueError(f"sumcheck: a chunk must be Fr{list(want)}, the builder gives "
+                         f"{getattr(got, 'dtype', type(got).__name__)}"
+                         f"{list(getattr(got, 'shape', ()))}")
     src = _Chunked(build, aux, args, chunks, chunk_len, num_tables, lazy)
     if chunks == 1 or src.num_vars < 2:  # nothing to save: build the stack once
         stacked = src.fold(()) if chunks > 1 else build(aux, args, jnp.int32(0))
