@@ -576,12 +576,12 @@ def prove_with_multiplicities(
             b = sumcheck.chunk_len(n)
             fc, prf, t = sumcheck.prove_chunked(
                 _layer_chunk, b, (layers[k], rho), n // b, b, 5, t, rho,
-                lazy=sumcheck.LAZY_ROUNDS, label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
+                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
             layers[k] = None  # each layer is summed once: free it as we go
         else:  # the leaves, rebuilt from the columns chunk by chunk
             fc, prf, t = sumcheck.prove_chunked(
                 _leaf_chunk, lv, (*leaf_args, rho), lv.chunks(lay), lv.chunk_len, 5, t, rho,
-                lazy=sumcheck.LAZY_ROUNDS, label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
+                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)

@@ -400,7 +400,7 @@ def prove_chunked(
     transcript: Transcript,
     eq_point: Any,
     *,
-    lazy: int = 2,
+    lazy: int | None = None,
     label: bytes | str = b"sumcheck",
     terms: Sequence[Sequence[int]] | None = None,
     coeffs: Any | None = None,
@@ -409,8 +409,8 @@ def prove_chunked(
     transcript, where `stacked` (Fr[num_tables, chunks·chunk_len, 8], the eq table of eq_point
     last) is the concatenation over c of `build(aux, args, c)` (c a traced int32 index; build
     is a static, hashable function, aux static and hashable, args arrays). The largest table
-    held is the stack folded `lazy` times (clamped to what the chunks allow). One chunk builds
-    the stack once. Runs as one compiled program (the chunk loops are `lax.fori_loop`s).
+    held is the stack folded `lazy` times (default LAZY_ROUNDS, clamped to what the chunks
+    allow). One chunk builds the stack once. Runs as one compiled program (the chunk loops are `lax.fori_loop`s).
     """
     n = chunks * chunk_len
     if chunks < 1 or chunk_len < 2 or n & (n - 1):
@@ -424,7 +424,8 @@ def prove_chunked(
     if eq_point.shape != (m, field.LIMBS):
         raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
     # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2; at least one round after
-    lazy = max(1, min(int(lazy), chunk_len.bit_length() - 1, m - 1))
+    lazy = LAZY_ROUNDS if lazy is None else int(lazy)
+    lazy = max(1, min(lazy, chunk_len.bit_length() - 1, m - 1))
     terms = normalize_terms(terms, num_tables - 1)
     coeffs = _check_coeffs(coeffs, terms)
     return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,

@@ -514,7 +514,7 @@ def _prove_chunked(build: Any, args: tuple, num_tables: int, t: Transcript, labe
     """`core.prove_sumcheck` over the tables `build` gives chunk by chunk (the same proof)."""
     ck = _chunking(p)
     fc, prf, t = sumcheck.prove_chunked(build, ck, args, ck.chunks, ck.chunk_len, num_tables, t,
-                                        eq_point, lazy=sumcheck.LAZY_ROUNDS, label=label,
+                                        eq_point, label=label,
                                         terms=tuple(map(tuple, terms)), coeffs=coeffs)
     return fc.point, fc.values, prf, t
 
