@@ -290,8 +290,8 @@ def test_chunked_gives_the_same_proof(log_n, chunks, lazy, zk):
     t0 = Transcript.new(b"zkllm-test", zk=zk).with_rng(jax.random.key(5))
     fc, pe, te = sumcheck.prove_with_eq_table(stacked, t0, eq_point, terms=terms, coeffs=coeffs)
     b = n // chunks
-    fcc, pc, tc = sumcheck.prove_chunked(_slice_chunk, b, (stacked,), chunks, b, 4, t0, eq_point,
-                                         lazy=lazy, terms=terms, coeffs=coeffs)
+    fcc, pc, tc = sumcheck.prove_chunked(_slice_chunk, b, (stacked[:-1],), chunks, b, 4, t0,
+                                         eq_point, lazy=lazy, terms=terms, coeffs=coeffs)
     assert np.array_equal(np.asarray(tc.state), np.asarray(te.state))
     assert np.array_equal(np.asarray(pc.messages), np.asarray(pe.messages))
     assert np.array_equal(np.asarray(pc.final_evals), np.asarray(pe.final_evals))
@@ -309,9 +309,28 @@ def test_chunked_bad_sizes_are_named():
         sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 9, T0, e)
     with pytest.raises(ValueError, match="eq_point must be Fr\\[3, 8\\]"):
         sumcheck.prove_chunked(_slice_chunk, 4, (), 2, 4, 2, T0, field.zeros((2,)))
-    one = field.zeros((1, 8))  # one table where the call says two: chunks of Fr[1, 4, 8]
-    with pytest.raises(ValueError, match="a chunk must be Fr\\[2, 4, 8\\]"):
-        sumcheck.prove_chunked(_slice_chunk, 4, (one,), 2, 4, 2, T0, e)
+    two = field.zeros((2, 8))  # two tables where the call says one plus eq: Fr[2, 4, 8] chunks
+    with pytest.raises(ValueError, match="a chunk must be Fr\\[1, 4, 8\\]"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (two,), 2, 4, 2, T0, e)
+
+
+def test_chunked_trusted_checks_shapes_not_values():
+    # trusted (transcript-drawn) arguments skip only the eager canonical check, a host sync
+    tabs = field.encode(np.arange(8).reshape(1, 8) % 5)
+    bad = jnp.full((3, 8), 0xFFFFFFFF, jnp.uint32)  # limbs >= r: not a field element
+    with pytest.raises(ValueError, match="eq_point: non-canonical"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (tabs,), 2, 4, 2, T0, bad)
+    with pytest.raises(TypeError, match="eq_point: expected a uint32"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (tabs,), 2, 4, 2, T0,
+                               jnp.zeros((3, 8), jnp.int32), trusted=True)
+    with pytest.raises(ValueError, match="eq_point must be Fr\\[3, 8\\]"):
+        sumcheck.prove_chunked(_slice_chunk, 4, (tabs,), 2, 4, 2, T0, field.zeros((2,)),
+                               trusted=True)
+    u = field.encode(list(rand_ints(3)))
+    _, p0, t0 = sumcheck.prove_chunked(_slice_chunk, 4, (tabs,), 2, 4, 2, T0, u)
+    _, p1, t1 = sumcheck.prove_chunked(_slice_chunk, 4, (tabs,), 2, 4, 2, T0, u, trusted=True)
+    assert np.array_equal(np.asarray(p0.messages), np.asarray(p1.messages))
+    assert np.array_equal(np.asarray(t0.state), np.asarray(t1.state))
 
 
 GKR_TERMS = ((0, 3), (1, 2), (2, 3))

@@ -426,11 +426,11 @@ def _leaf_args(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, al
     return side(xs), sy, ones, _table_values(table, beta), neg_m, alpha, beta
 
 
-def _leaf_chunk4(lv: _Leaves, args: tuple, c: Array) -> Array:
+def _leaf_chunk(lv: _Leaves, args: tuple, c: Array) -> Array:
     """Chunk c of the leaf layer as the sumcheck sees it: Fr[4, B, 8] = (p_lo, p_hi, q_lo,
     q_hi), the halves split on the top variable, i.e. the witness side (lo) and the table side
-    (hi)."""
-    sx, sy, ones, t_vals, neg_m, alpha, beta = args[:7]
+    (hi); the sumcheck appends eq(rho, ·)."""
+    sx, sy, ones, t_vals, neg_m, alpha, beta = args
     b = lv.chunk_len
 
     def part(a: Array) -> Array:
@@ -447,18 +447,10 @@ def _leaf_chunk4(lv: _Leaves, args: tuple, c: Array) -> Array:
     return jnp.stack([field.encode(part(ones)), nm, field.sub(alpha, s), field.sub(alpha, tv)])
 
 
-def _leaf_chunk(lv: _Leaves, args: tuple, c: Array) -> Array:
-    """`_leaf_chunk4` with its chunk of eq(rho, ·) (Fr[5, B, 8]), the leaf sumcheck's input."""
-    rho = args[7]
-    eq = mle.eq_chunk(rho, lv.chunk_len.bit_length() - 1, c)
-    return jnp.concatenate([_leaf_chunk4(lv, args, c), eq[None]])
-
-
 def _layer_chunk(b: int, args: tuple, c: Array) -> Array:
-    """Chunk c of an upper layer's tables with eq(rho, ·) (Fr[5, b, 8])."""
-    tabs, rho = args
-    part = jax.lax.dynamic_slice_in_dim(tabs, c * b, b, axis=1)
-    return jnp.concatenate([part, mle.eq_chunk(rho, b.bit_length() - 1, c)[None]])
+    """Chunk c of an upper layer's tables (Fr[4, b, 8])."""
+    (tabs,) = args
+    return jax.lax.dynamic_slice_in_dim(tabs, c * b, b, axis=1)
 
 
 def _products(tabs: Array) -> tuple[Array, Array]:
@@ -483,7 +475,7 @@ def _upper_layers(lay: Layout, lv: _Leaves, args: tuple) -> list[Array]:
     b = lv.chunk_len
 
     def body(c: Array, out: Array) -> Array:
-        p, q = _products(_leaf_chunk4(lv, args, c))
+        p, q = _products(_leaf_chunk(lv, args, c))
         return jax.lax.dynamic_update_slice_in_dim(out, jnp.stack([p, q]), c * b, axis=1)
 
     pq = jax.lax.fori_loop(0, lv.chunks(lay), body, field.zeros((2, 1 << lay.h)))
@@ -575,13 +567,13 @@ def prove_with_multiplicities(
             n = 1 << k
             b = sumcheck.chunk_len(n)
             fc, prf, t = sumcheck.prove_chunked(
-                _layer_chunk, b, (layers[k], rho), n // b, b, 5, t, rho,
-                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
+                _layer_chunk, b, (layers[k],), n // b, b, 5, t, rho,
+                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs, trusted=True)
             layers[k] = None  # each layer is summed once: free it as we go
         else:  # the leaves, rebuilt from the columns chunk by chunk
             fc, prf, t = sumcheck.prove_chunked(
-                _leaf_chunk, lv, (*leaf_args, rho), lv.chunks(lay), lv.chunk_len, 5, t, rho,
-                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs)
+                _leaf_chunk, lv, leaf_args, lv.chunks(lay), lv.chunk_len, 5, t, rho,
+                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs, trusted=True)
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)

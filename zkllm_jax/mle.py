@@ -77,17 +77,6 @@ def eq_table(point: Any) -> Array:
     return _eq_table(_check_point(point))
 
 
-def eq_chunk(point: Array, low: int, c: Array) -> Array:
-    """eq(point, x) for x in the c-th block of 2^low consecutive indices (Fr[2^low, 8]): the
-    low variables' table times eq of the high ones at the block's index c (a traced int32).
-    Jit-able; builds one block of `eq_table(point)` without the rest."""
-    one, s = field.ones(()), field.ones(())
-    for i in range(point.shape[0] - low):
-        pi = point[low + i]
-        s = field.mul(s, jnp.where((c >> i) & 1 == 1, pi, field.sub(one, pi)))
-    return field.mul(eq_table(point[:low]), s)
-
-
 @jax.jit
 def _eq_table(point: Array) -> Array:
     t = field.ones((1,))

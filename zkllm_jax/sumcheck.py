@@ -180,10 +180,10 @@ def _shape_params(k: int, m: int, terms: Terms, has_eq: bool) -> list[int]:
     return params
 
 
-def _check_coeffs(coeffs: Any, terms: Terms) -> Array:
+def _check_coeffs(coeffs: Any, terms: Terms, trusted: bool = False) -> Array:
     if coeffs is None:
         return field.ones((len(terms),))
-    coeffs = field.check(coeffs, "coeffs")
+    coeffs = _field_arg(coeffs, "coeffs", trusted)
     if coeffs.shape != (len(terms), field.LIMBS):
         raise ValueError(f"sumcheck: coeffs must be Fr[{len(terms)}, 8] (one per term), got "
                          f"{tuple(coeffs.shape)}")
@@ -336,8 +336,10 @@ def prove_with_eq_table(
 
 @jax.tree_util.register_pytree_node_class
 class _Chunked:
-    """Stacked tables given as `build(aux, args, c)` -> Fr[K, B, 8], the c-th of `chunks`
-    contiguous chunks of B = 2^m / chunks entries (the eq table last), never all at once.
+    """Stacked tables given as `build(aux, args, c)` -> Fr[K − 1, B, 8], the c-th of `chunks`
+    contiguous chunks of B = 2^m / chunks entries, never all at once; the eq table, last, is
+    eq_low·eq_high[c] (eq_low = eq of the point's low log2(B) variables, eq_high of the rest,
+    both computed once: rebuilding eq per chunk was most of a chunk's kernel launches).
 
     The first `lazy` rounds bind variables inside a chunk, so their messages are sums over the
     chunks, each built and folded with the challenges so far (the chunk is rebuilt per round:
@@ -345,24 +347,31 @@ class _Chunked:
     times, 2^lazy times smaller than the stack they stand for.
     """
 
-    def __init__(self, build: Any, aux: Any, args: tuple, chunks: int, chunk_len: int,
-                 num_tables: int, lazy: int):
+    def __init__(self, build: Any, aux: Any, args: tuple, eq_low: Array, eq_high: Array,
+                 chunks: int, chunk_len: int, num_tables: int, lazy: int):
         self.build, self.aux, self.args = build, aux, args
+        self.eq_low, self.eq_high = eq_low, eq_high
         self.chunks, self.chunk_len = chunks, chunk_len
         self.num_tables, self.lazy = num_tables, lazy
         self.num_vars = (chunks * chunk_len).bit_length() - 1
 
     def tree_flatten(self) -> tuple:
-        return self.args, (self.build, self.aux, self.chunks, self.chunk_len, self.num_tables,
-                           self.lazy)
+        return (self.args, self.eq_low, self.eq_high), (
+            self.build, self.aux, self.chunks, self.chunk_len, self.num_tables, self.lazy)
 
     @classmethod
-    def tree_unflatten(cls, static: tuple, args: tuple) -> _Chunked:
+    def tree_unflatten(cls, static: tuple, leaves: tuple) -> _Chunked:
         build, aux, chunks, chunk_len, num_tables, lazy = static
-        return cls(build, aux, tuple(args), chunks, chunk_len, num_tables, lazy)
+        args, eq_low, eq_high = leaves
+        return cls(build, aux, tuple(args), eq_low, eq_high, chunks, chunk_len, num_tables, lazy)
+
+    def chunk(self, c: Array) -> Array:
+        """Chunk c of the whole stack, the eq table included: Fr[K, B, 8]."""
+        eq = field.mul(self.eq_low, jax.lax.dynamic_index_in_dim(self.eq_high, c, 0, False))
+        return jnp.concatenate([self.build(self.aux, self.args, c), eq[None]])
 
     def _folded(self, c: Array, point: tuple) -> Array:
-        tab = self.build(self.aux, self.args, c)
+        tab = self.chunk(c)
         for r in point:
             tab = mle.fold_unchecked(tab, r)
         return tab
@@ -404,13 +413,20 @@ def prove_chunked(
     label: bytes | str = b"sumcheck",
     terms: Sequence[Sequence[int]] | None = None,
     coeffs: Any | None = None,
+    trusted: bool = False,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     """`prove_with_eq_table(stacked, ...)` for a stack too large to hold: the same proof and
     transcript, where `stacked` (Fr[num_tables, chunks·chunk_len, 8], the eq table of eq_point
-    last) is the concatenation over c of `build(aux, args, c)` (c a traced int32 index; build
-    is a static, hashable function, aux static and hashable, args arrays). The largest table
-    held is the stack folded `lazy` times (default LAZY_ROUNDS, clamped to what the chunks
-    allow). One chunk builds the stack once. Runs as one compiled program (the chunk loops are `lax.fori_loop`s).
+    last) is the concatenation over c of `build(aux, args, c)` (Fr[num_tables − 1, chunk_len,
+    8]: the tables without eq, which is built here; c a traced int32 index; build a static,
+    hashable function, aux static and hashable, args arrays). The largest table held is the
+    stack folded `lazy` times (default LAZY_ROUNDS, clamped to what the chunks allow). One
+    chunk builds the stack once. Runs as one compiled program (the chunk loops are
+    `lax.fori_loop`s).
+
+    trusted: eq_point and coeffs were drawn from this prover's transcript (canonical by
+    construction), so only their shapes are checked: the eager value check blocks until the
+    device has caught up, 2 host syncs per sumcheck in a lookup's chain of layers.
     """
     n = chunks * chunk_len
     if chunks < 1 or chunk_len < 2 or n & (n - 1):
@@ -420,16 +436,27 @@ def prove_chunked(
         raise ValueError(f"sumcheck: tables with the eq table are 2..{MAX_NATIVE_TABLES}, got "
                          f"{num_tables}")
     m = n.bit_length() - 1
-    eq_point = field.check(eq_point, "eq_point")
+    eq_point = _field_arg(eq_point, "eq_point", trusted)
     if eq_point.shape != (m, field.LIMBS):
         raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
     # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2; at least one round after
     lazy = LAZY_ROUNDS if lazy is None else int(lazy)
     lazy = max(1, min(lazy, chunk_len.bit_length() - 1, m - 1))
     terms = normalize_terms(terms, num_tables - 1)
-    coeffs = _check_coeffs(coeffs, terms)
+    coeffs = _check_coeffs(coeffs, terms, trusted)
     return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,
                           eq_point, coeffs, lazy, _label_bytes(label), terms)
+
+
+def _field_arg(x: Any, name: str, trusted: bool) -> Array:
+    """field.check(x), or for a trusted value only its type and shape (no host sync)."""
+    if not trusted:
+        return field.check(x, name)
+    if getattr(x, "dtype", None) != jnp.uint32 or getattr(x, "ndim", 0) < 1 or \
+            x.shape[-1] != field.LIMBS:
+        raise TypeError(f"{name}: expected a uint32[..., 8] field array, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}")
+    return jnp.asarray(x)
 
 
 # one compiled program: the chunk loops are lax loops, and the tables (built canonical by the
@@ -439,14 +466,16 @@ def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, 
                    lazy, label, terms):
     # checked while tracing (once per compilation, not per call)
     got = jax.eval_shape(functools.partial(build, aux), args, jnp.int32(0))
-    want = (num_tables, chunk_len, field.LIMBS)
+    want = (num_tables - 1, chunk_len, field.LIMBS)
     if getattr(got, "shape", None) != want or got.dtype != jnp.uint32:
-        raise ValueError(f"sumcheck: a chunk must be Fr{list(want)}, the builder gives "
-                         f"{getattr(got, 'dtype', type(got).__name__)}"
+        raise ValueError(f"sumcheck: a chunk must be Fr{list(want)} (the tables without eq), "
+                         f"the builder gives {getattr(got, 'dtype', type(got).__name__)}"
                          f"{list(getattr(got, 'shape', ()))}")
-    src = _Chunked(build, aux, args, chunks, chunk_len, num_tables, lazy)
+    low = chunk_len.bit_length() - 1
+    src = _Chunked(build, aux, args, mle.eq_table(eq_point[:low]), mle.eq_table(eq_point[low:]),
+                   chunks, chunk_len, num_tables, lazy)
     if chunks == 1 or src.num_vars < 2:  # nothing to save: build the stack once
-        stacked = src.fold(()) if chunks > 1 else build(aux, args, jnp.int32(0))
+        stacked = src.fold(()) if chunks > 1 else src.chunk(jnp.int32(0))
         return _prove(stacked, transcript, eq_point, coeffs, label, terms)
     return _prove(None, transcript, eq_point, coeffs, label, terms, src)
 

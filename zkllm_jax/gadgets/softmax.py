@@ -456,10 +456,6 @@ def _enc(ck: _Chunking, idx: Array, valid: Array, x: Array) -> Array:
     return _flat(ck, valid, field.encode(x[idx]))
 
 
-def _eq_chunk(ck: _Chunking, w: Array, c: Array) -> Array:
-    return mle.eq_chunk(w, ck.inner_vars + mle.num_vars(ck.heads), c)
-
-
 def _lower_fr(ck: _Chunking) -> Array:
     """Fr (g, T, Tk, 8): N broadcast over the chunk's heads."""
     p = ck.p
@@ -467,15 +463,14 @@ def _lower_fr(ck: _Chunking) -> Array:
 
 
 def _product_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
-    """[the product chain's tables..., eq(w, ·)] of chunk c."""
-    xs, w = args
+    """[the product chain's tables...] of chunk c (the sumcheck appends eq(w, ·))."""
     idx, valid = _heads(ck, c)
-    return jnp.stack([_enc(ck, idx, valid, x) for x in xs] + [_eq_chunk(ck, w, c)])
+    return jnp.stack([_enc(ck, idx, valid, x) for x in args])
 
 
 def _identity_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
-    """[ind, N, D = s − shift̄, e, z̄, probs, Lin, eq(w, ·)] of chunk c."""
-    argmax, e_i, s, shift, probs, lin_xs, lc, vc, w = args
+    """[ind, N, D = s − shift̄, e, z̄, probs, Lin] of chunk c (the sumcheck appends eq(w, ·))."""
+    argmax, e_i, s, shift, probs, lin_xs, lc, vc = args
     p = ck.p
     idx, valid = _heads(ck, c)
     shape = (ck.heads, p.rows, p.keys)
@@ -489,15 +484,15 @@ def _identity_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
     for i, x in enumerate(lin_xs):
         lin = field.add(lin, field.mul(field.encode(x[idx]), lc[i]))
     tabs = [field.encode(argmax[idx]), lower, d, e, z_bar, field.encode(probs[idx]), lin]
-    return jnp.stack([_flat(ck, valid, x) for x in tabs] + [_eq_chunk(ck, w, c)])
+    return jnp.stack([_flat(ck, valid, x) for x in tabs])
 
 
 def _row_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
-    """[ind, x_lo, x_hi, N, e, eq(rp, ·)] of chunk c."""
-    argmax, x_lo, x_hi, e_i, rp = args
+    """[ind, x_lo, x_hi, N, e] of chunk c (the sumcheck appends eq(rp, ·))."""
+    argmax, x_lo, x_hi, e_i = args
     idx, valid = _heads(ck, c)
     tabs = [_enc(ck, idx, valid, x) for x in (argmax, x_lo, x_hi)]
-    tabs += [_flat(ck, valid, _lower_fr(ck)), _enc(ck, idx, valid, e_i), _eq_chunk(ck, rp, c)]
+    tabs += [_flat(ck, valid, _lower_fr(ck)), _enc(ck, idx, valid, e_i)]
     return jnp.stack(tabs)
 
 
@@ -511,11 +506,12 @@ def _row_sums(p: Params, e_i: Array) -> Array:
 def _prove_chunked(build: Any, args: tuple, num_tables: int, t: Transcript, label: bytes,
                    eq_point: Array, terms: Any, coeffs: Array, p: Params
                    ) -> tuple[Array, Array, SumcheckProof, Transcript]:
-    """`core.prove_sumcheck` over the tables `build` gives chunk by chunk (the same proof)."""
+    """`core.prove_sumcheck` over the tables `build` gives chunk by chunk (the same proof); the
+    eq point and coefficients come from the transcript (trusted: no host sync)."""
     ck = _chunking(p)
     fc, prf, t = sumcheck.prove_chunked(build, ck, args, ck.chunks, ck.chunk_len, num_tables, t,
-                                        eq_point, label=label,
-                                        terms=tuple(map(tuple, terms)), coeffs=coeffs)
+                                        eq_point, label=label, terms=tuple(map(tuple, terms)),
+                                        coeffs=coeffs, trusted=True)
     return fc.point, fc.values, prf, t
 
 
@@ -571,7 +567,7 @@ def prove(
     lam_b, t = t.challenge(b"lambda_products")
     names_b = _product_tables(p)
     r_b, fin_b, pr_b, t = _prove_chunked(
-        _product_chunk, (tuple(adv[k] for k in names_b), w_b), len(names_b) + 1, t,
+        _product_chunk, tuple(adv[k] for k in names_b), len(names_b) + 1, t,
         SOFTMAX + b"/products", w_b, product_terms(p), _product_coeffs(lam_b, p), p)
     for i, name in enumerate(names_b):
         add(name, r_b, fin_b[i])
@@ -582,7 +578,7 @@ def prove(
     c = _powers(lam, 5)
     lc, vc = _linear_coeffs(c, p)
     id_args = (adv["argmax"], adv[_exp_name(p)], s, adv["shift"], adv["probs"],
-               tuple(adv[k] for k in _lin_names(p)), lc, vc, w)
+               tuple(adv[k] for k in _lin_names(p)), lc, vc)
     r, fin_a, pr_a, t = _prove_chunked(_identity_chunk, id_args, 8, t, SOFTMAX + b"/identities",
                                        w, IDENTITY_TERMS, _identity_coeffs(c, p), p)
     z = _row_sums(p, adv[_exp_name(p)])
@@ -602,7 +598,7 @@ def prove(
     mu, t = t.challenge(b"mu")
     rp = _row_point(r, p)
     r3, fin_r, pr_r, t = _prove_chunked(
-        _row_chunk, (adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)], rp), 6, t,
+        _row_chunk, (adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)]), 6, t,
         SOFTMAX + b"/rows", rp, ROW_TERMS, _row_coeffs(mu), p)
     for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
         add(name, r3, fin_r[i])
