@@ -68,7 +68,7 @@ def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode:
         "bench": "range_lookup", "device": device, "mode": mode, "eager": eager,
         "log_n": log_n, "log_table": log_table,
         "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
-        "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h + 1,
+        "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h,
         "commitment_rows": int(prf.multiplicity_commitment.shape[0])}), flush=True)
     if trace:
         from bench_sumcheck_parts import _summarize_trace

@@ -93,9 +93,10 @@ def test_honest_layer_verifies(honest):
 # openings that reduce every claim to its row and share one inner-product argument per
 # (generator set, row width), and the prover's randomness drawn with `prng` (SHA-256 expansion
 # of 256-bit keys: new masks and blinds, hence new bytes and state), and the masks opened by a
-# Σ-protocol instead of the inner-product argument (unpadded masks, other messages).
-GOLDEN_PROOF = "d845a425ec3585e4f59426b9a257e1aa9664df5708ea189ac4472bcd9367a8c7"
-GOLDEN_STATE = "b24f62b407aaf6401638b575d786544e76e13d5cd3a0ad41b0ca5e00a4044aa4"
+# Σ-protocol instead of the inner-product argument (unpadded masks, other messages), and the
+# lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps).
+GOLDEN_PROOF = "2b3f7cbb1eb64cca7ee0484776a4d51813ca07f86f35d0b519fdb89d89c76118"
+GOLDEN_STATE = "67a4f08ec94c682f56aeef2d2e56922966544b38e07ef67c87ebe95b3cad8e03"
 
 
 def test_layer_proof_bytes_pinned(honest):

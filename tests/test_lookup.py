@@ -291,7 +291,7 @@ def test_root_forced_to_zero_is_caught_by_the_next_layer(honest, range_gens):
     bad = _with(prf, layer1=field.encode([p0b, p1b, q0, q1]))
     with pytest.raises(LookupRejected) as e:
         _verify(bad, range_gens)
-    assert (e.value.check, e.value.layer) == ("layer_sumcheck", 2)
+    assert (e.value.check, e.value.layer) == ("layer_sumcheck", 1)
 
 
 def test_zero_root_denominator(honest, range_gens):
@@ -318,14 +318,14 @@ def test_modified_layer_finals(honest, range_gens, layer):
         bad = _with(prf, layer_finals=_bump(prf.layer_finals, (layer, col)))
         with pytest.raises(LookupRejected) as e:
             _verify(bad, range_gens)
-        assert e.value.check == "layer_sumcheck" and e.value.layer == layer + 2
+        assert e.value.check == "layer_sumcheck" and e.value.layer == layer + 1
 
 
 def test_modified_leaf_claims(honest, range_gens):
     _, prf = honest
     with pytest.raises(LookupRejected, match="leaf_check"):
         _verify(_with(prf, column_values=_bump(prf.column_values, (0, 0))), range_gens)
-    with pytest.raises(LookupRejected, match="leaf_check"):
+    with pytest.raises(LookupRejected, match="table_check"):  # m's value meets the merge's
         _verify(_with(prf, multiplicity_value=_bump(prf.multiplicity_value[None], 0)[0]),
                 range_gens)
 

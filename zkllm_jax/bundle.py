@@ -3,7 +3,7 @@
 Layout (integers big-endian):
 
     magic     4 bytes  b"ZKLP"
-    version   u16      2
+    version   u16      3 (2 before the lookups' two-tree layout: the proof bytes differ)
     header    u32 length + UTF-8 JSON: format version, model digest, zero_knowledge flag,
               tokens (the proven sequence), prompt_tokens (how many of them are the prompt),
               generated (the generated token ids), logits shape, batch_layers (layers per
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"ZKLP"
-VERSION = 2
+VERSION = 3  # 3: the lookups' witness and table trees (lookup.py, "Tree"); v2 proofs do not verify
 _MAX_HEADER = 1 << 24
 
 

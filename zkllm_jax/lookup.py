@@ -11,44 +11,52 @@ witness pair (x, y) is looked up as x + β·y with a second challenge β (claims
 come back). Several columns into one table are one argument (their elements are concatenated).
 
 Only m is committed (int32, the small-scalar MSM): no inverses, no full-width field vectors.
-The fractions are summed by a binary tree proven layer by layer (GKR):
+The fractions are summed by a binary tree proven layer by layer (GKR).
 
-  leaves (h + 1 variables, the top one selecting the side):
-      witness side, index (block i, element e):  p = 1 (0 on padding),  q = α − s
-      table side, index j:                       p = −m_j,              q = α − t_j
+Tree. The witness side and the table side are two trees that meet at level b (level L holds 2^L
+fractions; a ⊕ b below is the fraction sum (p_a·q_b + p_b·q_a, q_a·q_b)):
+  leaves W_h, h = max(c + κ, b) variables, index (block i, element e):
+      p = 1 (0 on padding),  q = α − s
+  W_L = lo ⊕ hi of W_(L+1), lo/hi its halves split on the top variable, for b <= L < h;
+  the table side T, b variables, index j:  p = −m_j,  q = α − t_j;
+  the merge  F_b = W_b ⊕ T  (pairing index x of both), then F_L from F_(L+1) as above, to F_1.
   Every padding entry (per-axis padding of a column, unused blocks, the table's tail) is the
   zero-weight fraction 0/(α − 0), so m counts real elements only and the claims below are on the
-  columns' ordinary zero-padded MLEs.
-  layer L − 1 from layer L (halves lo/hi split on the top variable):
-      p' = p_lo·q_hi + p_hi·q_lo,   q' = q_lo·q_hi.
+  columns' ordinary zero-padded MLEs. A single tree over both sides would hold 2^(h+1) leaves,
+  the table side padded from 2^b to 2^h: with b far below h (a 2^16 range table, 2^27 witness
+  entries) every large level would be twice the size.
 
-Proof of one layer: from claims P = p'(ρ), Q = q'(ρ), a challenge λ and one instance of the
+Proof of one level: from claims P = p_L(ρ), Q = q_L(ρ), a challenge λ and one instance of the
 sumcheck engine,  Σ_x eq(ρ, x)·[p_lo·q_hi + p_hi·q_lo + λ·q_lo·q_hi](x) = P + λ·Q  (degree 3),
 which ends in p_lo, p_hi, q_lo, q_hi at ρ'; a challenge μ moves to ρ = (ρ', μ) with
-P = (1−μ)·p_lo + μ·p_hi and Q likewise. The root layer (two fractions) is sent in the clear; the
-verifier checks q_root ≠ 0 and p_root = 0.
+P = (1−μ)·p_lo + μ·p_hi and Q likewise. The steps have 1, ..., b variables (F_1 .. F_b; the b-th
+is the merge, its lo/hi the sides W_b and T), then b, ..., h − 1 (W_b .. W_(h−1)). The merge
+step ends in W_b's values at its point r, which the next step takes as its claims at ρ = r (no
+μ), and T's: the verifier checks q_T(r) = α − t(r) (the table's MLE) and p_T(r) = −m(r) (the
+opening of m at r). The root layer (F_1, two fractions) is sent in the clear; the verifier
+checks q_root ≠ 0 and p_root = 0.
 
-Leaf check. At the leaf point (r', r_top) the verifier rebuilds p and q from: the columns' MLE
-values (sent by the prover and RETURNED to the caller as claims: a lookup never assumes how its
-inputs are committed), the padding indicators (closed form, O(log n)), the table's MLE (closed
-form for range tables; O(table size) through `mle.evaluate` for mapping tables) and m's MLE,
-whose opening is part of the proof (a Hyrax opening of the multiplicity commitment). Opening m
-here keeps the verifier self-contained; batching m-openings of several lookups at one point is
-a later optimisation.
+Leaf check. At the leaf point r (h coordinates) the verifier rebuilds p and q from the columns'
+MLE values (sent by the prover and RETURNED to the caller as claims: a lookup never assumes how
+its inputs are committed) and the padding indicators (closed form, O(log n)). The table's MLE
+(closed form for range tables; O(table size) through `mle.evaluate` for mapping tables) and m's
+MLE, whose opening is part of the proof (a Hyrax opening of the multiplicity commitment), are
+checked at the merge. Opening m here keeps the verifier self-contained; batching m-openings of
+several lookups at one point is a later optimisation.
 
 Transcript order: begin("logup-gkr", [kind, M, K, W, h, b, c, κ, per column: ndim, dims...]);
 absorb the table digest; absorb the multiplicity commitment; [β]; α; absorb layer 1; μ; per
-layer: λ, the engine's instance (label "logup-gkr/layer"), μ; absorb the column values; the
-Hyrax opening of m at r'[0:b].
+step: λ, the engine's instance (label "logup-gkr/layer"), μ (none after the merge); absorb the
+column values; the Hyrax opening of m at the merge point.
 
 Precondition (soundness): the looked-up columns must be fixed before `prove` draws α, i.e.
 committed or determined by data already absorbed into the transcript. The returned claims must
 then be checked against those commitments or reduced further.
 
 Sizes: with h = max(c + κ, b) (c: the columns' common variable count, κ = ceil(log2 K),
-b = max(1, ceil(log2 M))) the proof holds 2·h·(h+1) + 4 field elements of GKR layers, K·W column
-values, the commitment (2^(b − c_m) points) and the opening (2·c_m + 1 points, 3 scalars with
-m's value): see `proof_bytes`.
+b = max(1, ceil(log2 M))) the proof holds 4·(b + h(h−1)/2) + 4·h + 4 field elements of the h
+layer steps, K·W column values, the commitment (2^(b − c_m) points) and the opening (2·c_m + 1
+points, 3 scalars with m's value): see `proof_bytes`.
 """
 
 from __future__ import annotations
@@ -81,8 +89,8 @@ _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 class LookupError(ValueError):
     """A lookup proof was rejected: `check` names the failed check (`shape`, `root_denominator`,
-    `root_sum`, `layer_sumcheck`, `leaf_check`, `multiplicity_opening`); `layer` and `round`
-    locate a failed layer sumcheck. Inside this module it shadows the builtin of the same name.
+    `root_sum`, `layer_sumcheck`, `table_check`, `leaf_check`, `multiplicity_opening`);
+    `layer` (the step, from 1) and `round` locate a failed layer sumcheck. Inside this module it shadows the builtin of the same name.
     """
 
     def __init__(self, check: str, detail: str, layer: int | None = None,
@@ -287,7 +295,7 @@ class Layout:
     c: int  # common column variables
     kappa: int  # block variables (K columns)
     b: int  # table-side variables
-    h: int  # leaves have h + 1 variables
+    h: int  # the witness leaves' variables (h >= b)
     width: int  # W: 1 (range) or 2 (mapping)
 
     @property
@@ -300,6 +308,11 @@ class Layout:
         for s in self.shapes:
             p += [len(s), *s]
         return p
+
+
+def step_sizes(lay: Layout) -> list[int]:
+    """The variables of each layer sumcheck, in order: 1..b (the last the merge), then b..h−1."""
+    return list(range(1, lay.b + 1)) + list(range(lay.b, lay.h))
 
 
 def layout(table: Table, shapes: Sequence[Sequence[int]]) -> Layout:
@@ -334,10 +347,10 @@ class LookupProof:
     """A LogUp-GKR proof (flat, for the byte format).
 
     multiplicity_commitment: G1[2^(b − c_m)] Hyrax rows of m; layer1: Fr[4] = (p[0], p[1], q[0],
-    q[1]) of the two-fraction layer; layer_messages: Fr[h(h+1)/2, 4] the layer sumchecks' round
-    messages (layer L contributes L − 1 rounds, L = 2..h+1); layer_finals: Fr[h, 4] their final
-    values (p_lo, p_hi, q_lo, q_hi); column_values: Fr[K, W] the columns' MLEs at the returned
-    point; multiplicity_value: m's MLE at r'[0:b]; opening_*: the Hyrax opening of m there.
+    q[1]) of the two-fraction layer; layer_messages: Fr[b + h(h−1)/2, 4] the layer steps' round
+    messages (`step_sizes` rounds each); layer_finals: Fr[h, 4] their final values (p_lo, p_hi,
+    q_lo, q_hi); column_values: Fr[K, W] the columns' MLEs at the returned point;
+    multiplicity_value: m's MLE at the merge point; opening_*: the Hyrax opening of m there.
     """
 
     multiplicity_commitment: Array
@@ -373,7 +386,7 @@ class LookupClaims:
 def proof_bytes(lay: Layout, col_vars_m: int) -> int:
     """Payload bytes of a proof (`proof.header_bytes(LookupProof)` adds the headers)."""
     h, b = lay.h, lay.b
-    scalars = 4 + 4 * h * (h + 1) // 2 + 4 * h + lay.num_cols * lay.width + 1 + 2
+    scalars = 4 + 4 * sum(step_sizes(lay)) + 4 * h + lay.num_cols * lay.width + 1 + 2
     points = (1 << (b - col_vars_m)) + 2 * col_vars_m + 1
     return 32 * scalars + 48 * points
 
@@ -392,99 +405,114 @@ def _padded_column(x: Array, c: int) -> Array:
 
 
 class _Leaves(NamedTuple):
-    """Static: how the leaf layer is cut into chunks of `chunk_len` entries per table."""
+    """Static: how the leaf level's two halves (split on the top variable) are cut into chunks
+    of `chunk_len` entries each."""
 
     chunk_len: int
     width: int  # 2 for mapping tables (x + β·y)
-    size: int  # the table's entries
 
     @staticmethod
-    def of(lay: Layout, table: Table) -> _Leaves:
-        return _Leaves(sumcheck.chunk_len(1 << lay.h), lay.width, table.size)
+    def of(lay: Layout) -> _Leaves:
+        return _Leaves(sumcheck.chunk_len(1 << max(0, lay.h - 1)), lay.width)
 
     def chunks(self, lay: Layout) -> int:
-        return (1 << lay.h) // self.chunk_len
+        return max(1, (1 << (lay.h - 1)) // self.chunk_len)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
 def _leaf_args(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
                beta: Array | None) -> tuple:
-    """What the leaf chunks are built from: the witness side as int32[2^h] (the columns padded
-    and concatenated: values, second values, the real-element indicator) and the table side's
-    values and −m (Fr[M, 8]); leaves past the table are zero-weight fractions 0/(α − 0)."""
-    half = 1 << lay.h
+    """What the leaves and the table side are built from: the witness as int32[2^h] (the columns
+    padded and concatenated: values, second values, the real-element indicator), α, β, and the
+    table side's fractions (−m_j, α − t_j) as Fr[2, 2^b] (its tail the zero-weight 0/α)."""
+    n = 1 << lay.h
     blocks = 1 << lay.kappa
     fill = [jnp.zeros((1 << lay.c,), jnp.int32)] * (blocks - len(xs))
-    pad_w = (0, half - (blocks << lay.c))
+    pad_w = (0, n - (blocks << lay.c))
 
     def side(cols):
         return jnp.pad(jnp.concatenate([_padded_column(v, lay.c) for v in cols] + fill), pad_w)
 
     sy = side(ys) if lay.width == 2 else None
     ones = side([jnp.ones(x.shape, jnp.int32) for x in xs])
-    neg_m = field.neg(field.encode(m_pad[: table.size]))
-    return side(xs), sy, ones, _table_values(table, beta), neg_m, alpha, beta
+    pad_t = ((0, (1 << lay.b) - table.size), (0, 0))
+    t_vals = jnp.pad(_table_values(table, beta), pad_t)
+    table_side = jnp.stack([field.neg(field.encode(m_pad)), field.sub(alpha, t_vals)])
+    return (side(xs), sy, ones, alpha, beta), table_side
+
+
+def _witness(args: tuple, start: Array, size: int) -> tuple[Array, Array]:
+    """Leaves [start, start + size) of the witness side: p = 1 (0 on padding), q = α − s."""
+    sx, sy, ones, alpha, beta = args
+
+    def part(a: Array) -> Array:
+        return jax.lax.dynamic_slice_in_dim(a, start, size)
+
+    s = field.encode(part(sx))
+    if sy is not None:
+        s = field.add(s, field.mul(field.encode(part(sy)), beta))
+    return field.encode(part(ones)), field.sub(alpha, s)
 
 
 def _leaf_chunk(lv: _Leaves, args: tuple, c: Array) -> Array:
-    """Chunk c of the leaf layer as the sumcheck sees it: Fr[4, B, 8] = (p_lo, p_hi, q_lo,
-    q_hi), the halves split on the top variable, i.e. the witness side (lo) and the table side
-    (hi); the sumcheck appends eq(rho, ·)."""
-    sx, sy, ones, t_vals, neg_m, alpha, beta = args
+    """Chunk c of the leaf level's halves as the last sumcheck sees them: Fr[4, B, 8] =
+    (p_lo, p_hi, q_lo, q_hi), lo and hi split on the top variable (the sumcheck appends eq)."""
     b = lv.chunk_len
-
-    def part(a: Array) -> Array:
-        return jax.lax.dynamic_slice_in_dim(a, c * b, b)
-
-    s = field.encode(part(sx))
-    if lv.width == 2:
-        s = field.add(s, field.mul(field.encode(part(sy)), beta))
-    idx = c * b + jnp.arange(b)
-    inside = (idx < lv.size)[:, None]
-    j = jnp.minimum(idx, lv.size - 1)
-    tv = jnp.where(inside, t_vals[j], 0)
-    nm = jnp.where(inside, neg_m[j], 0)
-    return jnp.stack([field.encode(part(ones)), nm, field.sub(alpha, s), field.sub(alpha, tv)])
+    half = args[0].shape[0] // 2
+    p_lo, q_lo = _witness(args, c * b, b)
+    p_hi, q_hi = _witness(args, half + c * b, b)
+    return jnp.stack([p_lo, p_hi, q_lo, q_hi])
 
 
 def _layer_chunk(b: int, args: tuple, c: Array) -> Array:
-    """Chunk c of an upper layer's tables (Fr[4, b, 8])."""
+    """Chunk c of a level's halves (Fr[4, b, 8])."""
     (tabs,) = args
     return jax.lax.dynamic_slice_in_dim(tabs, c * b, b, axis=1)
 
 
-def _products(tabs: Array) -> tuple[Array, Array]:
-    """p' = p_lo·q_hi + p_hi·q_lo, q' = q_lo·q_hi of (p_lo, p_hi, q_lo, q_hi)."""
+def _products(tabs: Array) -> Array:
+    """(p', q') = (p_lo·q_hi + p_hi·q_lo, q_lo·q_hi) of (p_lo, p_hi, q_lo, q_hi): Fr[2, n, 8]."""
     p = field.add(field.mul(tabs[0], tabs[3]), field.mul(tabs[1], tabs[2]))
-    return p, field.mul(tabs[2], tabs[3])
+    return jnp.stack([p, field.mul(tabs[2], tabs[3])])
 
 
-def _next_layer(tabs: Array) -> Array:
-    """The layer above, in the same form (halved on its top variable)."""
-    p, q = _products(tabs)
-    n = p.shape[0]
-    return jnp.stack([p, q]).reshape(4, n // 2, field.LIMBS)
+def _halves(level: Array) -> Array:
+    """A level (p, q) Fr[2, 2^L, 8] as its halves (p_lo, p_hi, q_lo, q_hi) Fr[4, 2^(L−1), 8]."""
+    return level.reshape(4, level.shape[1] // 2, field.LIMBS)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _upper_layers(lay: Layout, lv: _Leaves, args: tuple) -> list[Array]:
-    """Every layer above the leaves, each as Fr[4, n, 8] = (p_lo, p_hi, q_lo, q_hi) (its p and
-    q halved on the top variable): [the two-fraction layer (n = 1), ..., the layer of 2^h
-    fractions]. The first layer is computed chunk by chunk from the leaves, which never exist
-    whole (`_leaf_chunk` rebuilds them for the last sumcheck)."""
-    b = lv.chunk_len
+def _levels(lay: Layout, lv: _Leaves, args: tuple, table_side: Array) -> tuple[list, Array, list]:
+    """The tree above the leaves (module docstring, "Tree"), as each sumcheck's tables:
+    ([halves of F_2, ..., F_b] for steps 1..b−1, the merge step's (p_W, −m, q_W, α − t) at
+    level b, [halves of W_(b+1), ..., W_(h−1)] for steps b..h−2) and layer 1 (halves of F_1).
+    W_(h−1) is computed chunk by chunk from the leaves, which never exist whole (`_leaf_chunk`
+    rebuilds them for the last sumcheck)."""
+    h, b = lay.h, lay.b
+    if h == b:  # the leaves are W_b
+        w = jnp.stack(_witness(args, jnp.int32(0), 1 << h))
+        w_levels = []
+    else:
+        cb = lv.chunk_len
 
-    def body(c: Array, out: Array) -> Array:
-        p, q = _products(_leaf_chunk(lv, args, c))
-        return jax.lax.dynamic_update_slice_in_dim(out, jnp.stack([p, q]), c * b, axis=1)
+        def body(c: Array, out: Array) -> Array:
+            return jax.lax.dynamic_update_slice_in_dim(out, _products(_leaf_chunk(lv, args, c)),
+                                                       c * cb, axis=1)
 
-    pq = jax.lax.fori_loop(0, lv.chunks(lay), body, field.zeros((2, 1 << lay.h)))
-    tabs = pq.reshape(4, 1 << (lay.h - 1), field.LIMBS)
-    layers = [tabs]
-    while tabs.shape[1] > 1:
-        tabs = _next_layer(tabs)
-        layers.append(tabs)
-    return layers[::-1]
+        w = jax.lax.fori_loop(0, lv.chunks(lay), body, field.zeros((2, 1 << (h - 1))))
+        w_levels = [w]  # W_(h−1) down to W_(b+1)
+        while w.shape[1] > 1 << b:
+            w = _products(_halves(w))
+            w_levels.append(w)
+        w_levels.pop()  # W_b itself is the merge step's lo half
+    merge = jnp.stack([w[0], table_side[0], w[1], table_side[1]])
+    f = _products(merge)
+    f_levels = [f]  # F_b down to F_1
+    while f.shape[1] > 2:
+        f = _products(_halves(f))
+        f_levels.append(f)
+    steps_f = [_halves(x) for x in f_levels[::-1][1:]]
+    return steps_f, merge, [_halves(x) for x in w_levels[::-1]], _halves(f_levels[-1])
 
 
 def prove(
@@ -550,26 +578,30 @@ def prove_with_multiplicities(
     alpha, t = t.challenge(b"alpha")
     xs = tuple(x for _, x, _ in cols_)
     ys = tuple(y for _, _, y in cols_) if table.kind == MAPPING else ()
-    lv = _Leaves.of(lay, table)
-    leaf_args = _leaf_args(lay, table, xs, ys, m_pad, alpha, beta)
-    layers = _upper_layers(lay, lv, leaf_args)
-    layer1 = layers[0].reshape(4, field.LIMBS)  # (p[0], p[1], q[0], q[1])
-    layers[0] = None
+    lv = _Leaves.of(lay)
+    leaf_args, table_side = _leaf_args(lay, table, xs, ys, m_pad, alpha, beta)
+    steps_f, merge, steps_w, layer1 = _levels(lay, lv, leaf_args, table_side)
+    layer1 = layer1.reshape(4, field.LIMBS)  # (p[0], p[1], q[0], q[1])
+    del table_side
     t = t.absorb_field(b"layer1", layer1)
     mu, t = t.challenge(b"mu")
     rho = mu[None]
     msgs, finals, masks = [], [], []
-    coeffs = None
-    for k in range(1, lay.h + 1):
+    r_table = None
+    # steps 1..b−1 (F), the merge at b, then b..h−1 (W; the last from the leaves): module
+    # docstring, "Tree". Each step's tables are freed once summed.
+    tables = [*steps_f, merge, *steps_w] + ([None] if lay.h > lay.b else [])
+    del steps_f, merge, steps_w
+    for i, k in enumerate(step_sizes(lay)):
         lam, t = t.challenge(b"lambda")
         coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
-        if k < lay.h:  # large layers are summed chunk by chunk, like the leaves
+        if tables[i] is not None:  # large levels are summed chunk by chunk, like the leaves
             n = 1 << k
-            b = sumcheck.chunk_len(n)
+            cb = sumcheck.chunk_len(n)
             fc, prf, t = sumcheck.prove_chunked(
-                _layer_chunk, b, (layers[k],), n // b, b, 5, t, rho,
+                _layer_chunk, cb, (tables[i],), n // cb, cb, 5, t, rho,
                 label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs, trusted=True)
-            layers[k] = None  # each layer is summed once: free it as we go
+            tables[i] = None
         else:  # the leaves, rebuilt from the columns chunk by chunk
             fc, prf, t = sumcheck.prove_chunked(
                 _leaf_chunk, lv, leaf_args, lv.chunks(lay), lv.chunk_len, 5, t, rho,
@@ -577,12 +609,15 @@ def prove_with_multiplicities(
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)
+        if i == lay.b - 1:  # the merge: W_b's claims continue at r; the table side's are checked
+            rho = r_table = fc.point
+            continue
         mu, t = t.challenge(b"mu")
         rho = jnp.concatenate([fc.point, mu[None]])
     point = rho[: lay.c]
     values = _column_values(lay, xs, ys, point)
     t = t.absorb_field(b"columns", values)
-    m_val, op, t = commit.prove_opening([cm], [wit], rho[: lay.b], gens, t, k_open)
+    m_val, op, t = commit.prove_opening([cm], [wit], r_table, gens, t, k_open)
     proof = LookupProof(
         multiplicity_commitment=cm.rows, layer1=layer1,
         layer_messages=jnp.concatenate(msgs), layer_finals=jnp.stack(finals),
@@ -698,13 +733,13 @@ def verify(
     big_p, big_q = ((1 - mu) * p0 + mu * p1) % R, ((1 - mu) * q0 + mu * q1) % R
     rho = mu_fr[None]
     off = 0
-    for layer in range(2, h + 2):
-        nv = layer - 1
+    table_p = r_table = None
+    for i, nv in enumerate(step_sizes(lay)):
         lam_fr, t = t.challenge(b"lambda")
         lam = int(field.decode(lam_fr))
         prf = SumcheckProof(messages=proof.layer_messages[off : off + nv],
-                            final_evals=proof.layer_finals[layer - 2],
-                            mask=proof.layer_masks[layer - 2] if t.zk else None)
+                            final_evals=proof.layer_finals[i],
+                            mask=proof.layer_masks[i] if t.zk else None)
         off += nv
         try:
             fc, t = sumcheck.verify(
@@ -712,17 +747,26 @@ def verify(
                 eq_point=rho, label=LAYER_LABEL, terms=LAYER_TERMS,
                 coeffs=jnp.concatenate([field.ones((2,)), lam_fr[None]]))
         except SumcheckError as e:
-            raise LookupError("layer_sumcheck", str(e), layer=layer, round=e.round) from e
+            raise LookupError("layer_sumcheck", str(e), layer=i + 1, round=e.round) from e
         plo, phi, qlo, qhi = _ints(prf.final_evals)
+        if i == b - 1:  # the merge: (p_W, −m, q_W, α − t) at r; W_b's claims continue there
+            r_table = fc.point
+            if qhi != (alpha - _table_mle_int(table, _ints(r_table), beta)) % R:
+                raise LookupError("table_check", "the table side's denominator at the merge "
+                                  "point is not α minus the table's MLE")
+            table_p, big_p, big_q, rho = phi, plo, qlo, r_table
+            continue
         mu_fr, t = t.challenge(b"mu")
         mu = int(field.decode(mu_fr))
         big_p, big_q = ((1 - mu) * plo + mu * phi) % R, ((1 - mu) * qlo + mu * qhi) % R
         rho = jnp.concatenate([fc.point, mu_fr[None]])
 
-    r = _ints(rho)
-    rp, r_top = r[:h], r[h]
+    rp = _ints(rho)
     vals = _ints(proof.column_values)
     m_val = _ints(proof.multiplicity_value)[0]
+    if (table_p + m_val) % R != 0:
+        raise LookupError("table_check", "the table side's numerator at the merge point is not "
+                          "minus the multiplicities' opened value")
     z_w = _zero_tail(rp, lay.c + lay.kappa, h)
     ind, s = 0, 0
     for i, (shape, ci) in enumerate(zip(lay.shapes, lay.col_vars)):
@@ -732,18 +776,14 @@ def verify(
         if lay.width == 2:
             v = v + beta * vals[2 * i + 1]
         s = (s + w * v) % R
-    z_t = _zero_tail(rp, b, h)
-    t_val = z_t * _table_mle_int(table, rp[:b], beta) % R
-    want_p = ((1 - r_top) * z_w * ind - r_top * z_t * m_val) % R
-    want_q = (alpha - (1 - r_top) * z_w * s - r_top * t_val) % R
-    if want_p != big_p or want_q != big_q:
-        raise LookupError("leaf_check", "the leaves rebuilt from the column values, the table "
-                          "and the multiplicities differ from the last layer's claims")
+    if z_w * ind % R != big_p or (alpha - z_w * s) % R != big_q:
+        raise LookupError("leaf_check", "the leaves rebuilt from the column values differ from "
+                          "the last layer's claims")
     t = t.absorb_field(b"columns", proof.column_values)
     op = commit.OpeningProof(left=proof.opening_left, right=proof.opening_right,
                              a=proof.opening_a, z1=proof.opening_z1, z2=proof.opening_z2)
     try:
-        t = commit.verify_opening([cm], rho[:b], proof.multiplicity_value[None], op, gens, t)
+        t = commit.verify_opening([cm], r_table, proof.multiplicity_value[None], op, gens, t)
     except commit.OpeningError as e:
         raise LookupError("multiplicity_opening", str(e)) from e
     claims = LookupClaims(point=rho[: lay.c], values=proof.column_values, col_vars=lay.col_vars)
@@ -755,7 +795,7 @@ def _check_shapes(proof: LookupProof, lay: Layout, b: int, c_m: int) -> None:
     want = {
         "multiplicity_commitment": (1 << (b - c_m), 3, curve.FP_LIMBS),
         "layer1": (4, field.LIMBS),
-        "layer_messages": (h * (h + 1) // 2, 4, field.LIMBS),
+        "layer_messages": (sum(step_sizes(lay)), 4, field.LIMBS),
         "layer_finals": (h, 4, field.LIMBS),
         "column_values": (lay.num_cols, lay.width, field.LIMBS),
         "multiplicity_value": (field.LIMBS,),
@@ -775,5 +815,5 @@ __all__ = [
     "GENERATOR_TAG", "LAYER_TERMS", "Layout", "LookupClaims", "LookupError", "LookupProof",
     "Table", "check_witness", "layout", "mapping_table", "multiplicities", "prefix_indicator",
     "proof_bytes", "prove", "prove_with_multiplicities", "range_table", "setup",
-    "shape_indicator", "verify",
+    "shape_indicator", "step_sizes", "verify",
 ]

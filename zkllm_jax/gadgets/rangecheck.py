@@ -61,8 +61,8 @@ from ..transcript import Transcript
 Array = jax.Array
 PIECE_BITS = 16
 # At most 2^MAX_LOOKUP_LOG witness entries per lookup argument (a protocol constant: prover
-# and verifier derive the same chunks from it). The LogUp-GKR prover holds the layers above
-# its leaves, about 4 x 2^27 field elements (16 GiB) for 2^27 entries (the leaves are built
+# and verifier derive the same chunks from it). The LogUp-GKR prover holds the levels above
+# its leaves, about 2 x 2^27 field elements (8 GiB) for 2^27 entries (the leaves are built
 # chunk by chunk); longer ranges are proven as several lookups into the same table (module
 # docstring, "Chunks"). Each lookup costs a sequence of h masked layer sumchecks whatever its
 # size, so fewer, larger lookups are faster: 2^26 made a 7B layer's 2048 tokens 41 lookups.
