@@ -282,6 +282,27 @@ def test_wrong_multiplicities(honest, range_gens):
         _verify(prf, range_gens)
 
 
+def test_shifted_table_side_is_caught_at_the_merge(monkeypatch):
+    # A prover whose table side is t + 1 looks up values in [1, 16] "in" [0, 16): with matching
+    # multiplicities every fraction cancels and every layer is consistent, so only the merge's
+    # check of the table side against the public table can reject.
+    table = lookup.range_table(0, 4)
+    gens = lookup.setup(table)
+    x = jnp.asarray(RNG.integers(1, 17, size=64), jnp.int32).at[0].set(16)
+    m = jnp.asarray(np.bincount(np.asarray(x) - 1, minlength=16), jnp.int32)
+    real = lookup._table_values
+    monkeypatch.setattr(lookup, "_table_values", lambda t, beta: field.add(real(t, beta),
+                                                                           field.ones((t.size,))))
+    lookup._leaf_args.clear_cache()  # its compiled copy would keep the honest table values
+    try:
+        _, prf, _ = lookup.prove_with_multiplicities(table, x, m, T0, gens, _key(6))
+    finally:
+        monkeypatch.undo()
+        lookup._leaf_args.clear_cache()
+    with pytest.raises(LookupRejected, match="table_check: the table side's denominator"):
+        lookup.verify(table, [x.shape], prf, T0, gens)
+
+
 def test_root_forced_to_zero_is_caught_by_the_next_layer(honest, range_gens):
     _, prf = honest
     p0, _, q0, q1 = (int(v) for v in field.decode(prf.layer1))

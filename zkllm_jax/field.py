@@ -48,8 +48,11 @@ def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def check(x: Any, name: str = "x") -> Array:
-    """Validate a field array: uint32 dtype, trailing axis of 8 limbs, not empty, canonical."""
+def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
+    """Validate a field array: uint32 dtype, trailing axis of 8 limbs, not empty, canonical.
+
+    canonical=False skips the last check, for values this process computed with field ops (on
+    a concrete array it is an eager pass that waits for the device to catch up)."""
     if not hasattr(x, "dtype") or not hasattr(x, "shape"):
         raise TypeError(f"{name}: expected a uint32[..., 8] field array, got {type(x).__name__}")
     if x.dtype != jnp.uint32:
@@ -58,7 +61,7 @@ def check(x: Any, name: str = "x") -> Array:
         raise ValueError(f"{name}: field arrays are uint32[..., 8], got shape {tuple(x.shape)}")
     if x.size == 0:
         raise ValueError(f"{name}: empty field array (shape {tuple(x.shape)})")
-    if _is_concrete(x):
+    if canonical and _is_concrete(x):
         # Concrete arrays may also arrive inside a trace (closed over by a jitted function):
         # evaluate the check eagerly even then.
         with jax.ensure_compile_time_eval():

@@ -65,7 +65,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -404,21 +404,6 @@ def _padded_column(x: Array, c: int) -> Array:
     return jnp.pad(x, (0, (1 << c) - x.shape[0]))
 
 
-class _Leaves(NamedTuple):
-    """Static: how the leaf level's two halves (split on the top variable) are cut into chunks
-    of `chunk_len` entries each."""
-
-    chunk_len: int
-    width: int  # 2 for mapping tables (x + β·y)
-
-    @staticmethod
-    def of(lay: Layout) -> _Leaves:
-        return _Leaves(sumcheck.chunk_len(1 << max(0, lay.h - 1)), lay.width)
-
-    def chunks(self, lay: Layout) -> int:
-        return max(1, (1 << (lay.h - 1)) // self.chunk_len)
-
-
 @functools.partial(jax.jit, static_argnums=(0,))
 def _leaf_args(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
                beta: Array | None) -> tuple:
@@ -454,10 +439,9 @@ def _witness(args: tuple, start: Array, size: int) -> tuple[Array, Array]:
     return field.encode(part(ones)), field.sub(alpha, s)
 
 
-def _leaf_chunk(lv: _Leaves, args: tuple, c: Array) -> Array:
-    """Chunk c of the leaf level's halves as the last sumcheck sees them: Fr[4, B, 8] =
+def _leaf_chunk(b: int, args: tuple, c: Array) -> Array:
+    """Chunk c of the leaf level's halves as the last sumcheck sees them: Fr[4, b, 8] =
     (p_lo, p_hi, q_lo, q_hi), lo and hi split on the top variable (the sumcheck appends eq)."""
-    b = lv.chunk_len
     half = args[0].shape[0] // 2
     p_lo, q_lo = _witness(args, c * b, b)
     p_hi, q_hi = _witness(args, half + c * b, b)
@@ -481,8 +465,8 @@ def _halves(level: Array) -> Array:
     return level.reshape(4, level.shape[1] // 2, field.LIMBS)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _levels(lay: Layout, lv: _Leaves, args: tuple, table_side: Array) -> tuple[list, Array, list]:
+@functools.partial(jax.jit, static_argnums=(0,))
+def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, list]:
     """The tree above the leaves (module docstring, "Tree"), as each sumcheck's tables:
     ([halves of F_2, ..., F_b] for steps 1..b−1, the merge step's (p_W, −m, q_W, α − t) at
     level b, [halves of W_(b+1), ..., W_(h−1)] for steps b..h−2) and layer 1 (halves of F_1).
@@ -493,13 +477,13 @@ def _levels(lay: Layout, lv: _Leaves, args: tuple, table_side: Array) -> tuple[l
         w = jnp.stack(_witness(args, jnp.int32(0), 1 << h))
         w_levels = []
     else:
-        cb = lv.chunk_len
+        cb = sumcheck.chunk_len(1 << (h - 1))  # as the last step's chunks
 
         def body(c: Array, out: Array) -> Array:
-            return jax.lax.dynamic_update_slice_in_dim(out, _products(_leaf_chunk(lv, args, c)),
+            return jax.lax.dynamic_update_slice_in_dim(out, _products(_leaf_chunk(cb, args, c)),
                                                        c * cb, axis=1)
 
-        w = jax.lax.fori_loop(0, lv.chunks(lay), body, field.zeros((2, 1 << (h - 1))))
+        w = jax.lax.fori_loop(0, (1 << (h - 1)) // cb, body, field.zeros((2, 1 << (h - 1))))
         w_levels = [w]  # W_(h−1) down to W_(b+1)
         while w.shape[1] > 1 << b:
             w = _products(_halves(w))
@@ -578,9 +562,8 @@ def prove_with_multiplicities(
     alpha, t = t.challenge(b"alpha")
     xs = tuple(x for _, x, _ in cols_)
     ys = tuple(y for _, _, y in cols_) if table.kind == MAPPING else ()
-    lv = _Leaves.of(lay)
     leaf_args, table_side = _leaf_args(lay, table, xs, ys, m_pad, alpha, beta)
-    steps_f, merge, steps_w, layer1 = _levels(lay, lv, leaf_args, table_side)
+    steps_f, merge, steps_w, layer1 = _levels(lay, leaf_args, table_side)
     layer1 = layer1.reshape(4, field.LIMBS)  # (p[0], p[1], q[0], q[1])
     del table_side
     t = t.absorb_field(b"layer1", layer1)
@@ -595,17 +578,15 @@ def prove_with_multiplicities(
     for i, k in enumerate(step_sizes(lay)):
         lam, t = t.challenge(b"lambda")
         coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
-        if tables[i] is not None:  # large levels are summed chunk by chunk, like the leaves
-            n = 1 << k
-            cb = sumcheck.chunk_len(n)
-            fc, prf, t = sumcheck.prove_chunked(
-                _layer_chunk, cb, (tables[i],), n // cb, cb, 5, t, rho,
-                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs, trusted=True)
-            tables[i] = None
-        else:  # the leaves, rebuilt from the columns chunk by chunk
-            fc, prf, t = sumcheck.prove_chunked(
-                _leaf_chunk, lv, leaf_args, lv.chunks(lay), lv.chunk_len, 5, t, rho,
-                label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs, trusted=True)
+        n = 1 << k
+        cb = sumcheck.chunk_len(n)
+        # every level is summed chunk by chunk; the leaves are rebuilt from the columns
+        build, args = (_layer_chunk, (tables[i],)) if tables[i] is not None else \
+            (_leaf_chunk, leaf_args)
+        tables[i] = None
+        fc, prf, t = sumcheck.prove_chunked(build, cb, args, n // cb, cb, 5, t, rho,
+                                            label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs,
+                                            trusted=True)
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)

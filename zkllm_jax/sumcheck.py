@@ -183,7 +183,7 @@ def _shape_params(k: int, m: int, terms: Terms, has_eq: bool) -> list[int]:
 def _check_coeffs(coeffs: Any, terms: Terms, trusted: bool = False) -> Array:
     if coeffs is None:
         return field.ones((len(terms),))
-    coeffs = _field_arg(coeffs, "coeffs", trusted)
+    coeffs = field.check(coeffs, "coeffs", canonical=not trusted)
     if coeffs.shape != (len(terms), field.LIMBS):
         raise ValueError(f"sumcheck: coeffs must be Fr[{len(terms)}, 8] (one per term), got "
                          f"{tuple(coeffs.shape)}")
@@ -436,7 +436,7 @@ def prove_chunked(
         raise ValueError(f"sumcheck: tables with the eq table are 2..{MAX_NATIVE_TABLES}, got "
                          f"{num_tables}")
     m = n.bit_length() - 1
-    eq_point = _field_arg(eq_point, "eq_point", trusted)
+    eq_point = field.check(eq_point, "eq_point", canonical=not trusted)
     if eq_point.shape != (m, field.LIMBS):
         raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
     # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2; at least one round after
@@ -446,17 +446,6 @@ def prove_chunked(
     coeffs = _check_coeffs(coeffs, terms, trusted)
     return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,
                           eq_point, coeffs, lazy, _label_bytes(label), terms)
-
-
-def _field_arg(x: Any, name: str, trusted: bool) -> Array:
-    """field.check(x), or for a trusted value only its type and shape (no host sync)."""
-    if not trusted:
-        return field.check(x, name)
-    if getattr(x, "dtype", None) != jnp.uint32 or getattr(x, "ndim", 0) < 1 or \
-            x.shape[-1] != field.LIMBS:
-        raise TypeError(f"{name}: expected a uint32[..., 8] field array, got "
-                        f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}")
-    return jnp.asarray(x)
 
 
 # one compiled program: the chunk loops are lax loops, and the tables (built canonical by the
