@@ -2,6 +2,7 @@
 
     python benchmarks/bench_core.py                  # CPU: sumcheck 2^20, Hyrax 2^20
     python benchmarks/bench_core.py --device gpu     # GPU: sumcheck 2^24 (deg 2), fold 2^27
+    python benchmarks/bench_core.py --device gpu --parts hyrax --log-n 16 24   # openings
 
 Times are wall-clock medians after a warm-up (compilation excluded), with block_until_ready.
 Prints one JSON object per measurement.
@@ -84,19 +85,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--log-n", type=int, default=None, help="override the size (log2)")
+    ap.add_argument("--log-n", type=int, nargs="+", default=None,
+                    help="override the size (log2); several sizes run one after another")
+    ap.add_argument("--parts", nargs="+", choices=("sumcheck", "fold", "hyrax"), default=None,
+                    help="what to run (default: sumcheck and fold on the GPU, sumcheck and "
+                    "hyrax on the CPU)")
     args = ap.parse_args()
-    if args.device == "gpu":
-        if not any(d.platform == "gpu" for d in jax.devices()):
-            raise SystemExit("bench_core: --device gpu but JAX sees no GPU")
-        with jax.default_device(next(d for d in jax.devices() if d.platform == "gpu")):
-            bench_sumcheck(args.log_n or 24, max(args.reps, 5), "gpu")
-            bench_fold(27 if args.log_n is None else args.log_n + 3, max(args.reps, 5), "gpu")
-    else:
-        with jax.default_device(jax.devices("cpu")[0]):
-            bench_sumcheck(args.log_n or 20, args.reps, "cpu")
-            bench_hyrax(args.log_n or 20, args.reps, "cpu")
-
+    gpu = args.device == "gpu"
+    if gpu and not any(d.platform == "gpu" for d in jax.devices()):
+        raise SystemExit("bench_core: --device gpu but JAX sees no GPU")
+    dev = next(d for d in jax.devices() if d.platform == "gpu") if gpu else jax.devices("cpu")[0]
+    parts = args.parts or (["sumcheck", "fold"] if gpu else ["sumcheck", "hyrax"])
+    reps = max(args.reps, 5) if gpu else args.reps
+    with jax.default_device(dev):
+        for log_n in args.log_n or [None]:
+            if "sumcheck" in parts:
+                bench_sumcheck(log_n or (24 if gpu else 20), reps, args.device)
+            if "fold" in parts:
+                bench_fold(log_n + 3 if log_n else (27 if gpu else 23), reps, args.device)
+            if "hyrax" in parts:
+                bench_hyrax(log_n or 20, reps, args.device)
 
 if __name__ == "__main__":
     main()

@@ -39,6 +39,12 @@ def _timeit(fn, reps: int) -> tuple[float, float]:
     return statistics.median(times), first
 
 
+def _peak_bytes() -> int | None:
+    """XLA's peak bytes in use on the default device so far (None where it keeps no stats)."""
+    stats = jax.devices()[0].memory_stats() if jax.default_backend() != "cpu" else None
+    return stats.get("peak_bytes_in_use") if stats else None
+
+
 def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode: str,
                        eager: bool, trace: str | None = None) -> None:
     from zkllm_jax import lookup, proof
@@ -69,7 +75,8 @@ def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode:
         "log_n": log_n, "log_table": log_table,
         "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
         "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h,
-        "commitment_rows": int(prf.multiplicity_commitment.shape[0])}), flush=True)
+        "commitment_rows": int(prf.multiplicity_commitment.shape[0]),
+        "peak_device_bytes": _peak_bytes()}), flush=True)
     if trace:
         from bench_sumcheck_parts import _summarize_trace
 

@@ -173,6 +173,35 @@ def test_chunked_leaves_give_the_same_proof(silu, range_gens, monkeypatch, zk):
         assert _same_state(tv, tp)
 
 
+@pytest.mark.parametrize("zk", [False, True])
+def test_rebuilt_levels_give_the_same_proof(range_gens, monkeypatch, zk):
+    """Witness levels larger than 2^KEEP_LOG are not kept but rebuilt from the leaves by the
+    steps that sum over them (as for 2^28-entry lookups on a GPU): the same proof and
+    transcript as with every level kept, in chunks too, and the proof verifies."""
+    x = _range_values((4096,))  # h = 12 leaf variables, b = 8
+    t0 = ZK if zk else T0
+    _, prf1, t1 = lookup.prove(RANGE, x, t0, range_gens, _key(8))
+    lay = lookup.layout(RANGE, [x.shape])
+    monkeypatch.setattr(lookup, "KEEP_LOG", 9)
+    monkeypatch.setattr(sumcheck, "CHUNK_LOG", 3)
+    assert lookup._rebuilt(lay) == 2  # W_11 and W_10 rebuilt, W_9 kept
+    depths = []
+    subtree = lookup._subtree
+
+    def spy(args, depth, start, size):
+        depths.append(depth)
+        return subtree(args, depth, start, size)
+
+    monkeypatch.setattr(lookup, "_subtree", spy)
+    jax.clear_caches()  # _levels is jitted on the layout: trace it again with KEEP_LOG = 9
+    _, prf, tp = lookup.prove(RANGE, x, t0, range_gens, _key(8))
+    assert set(depths) == {0, 1, 2}  # leaves, W_11 (2 leaves an entry), W_10 (4): never kept
+    assert proof.tree_to_bytes(prf) == proof.tree_to_bytes(prf1)
+    assert _same_state(tp, t1)
+    _, tv = lookup.verify(RANGE, [x.shape], prf, t0, range_gens)
+    assert _same_state(tv, tp)
+
+
 # --- witness errors ----------------------------------------------------------------------------
 
 

@@ -118,7 +118,10 @@ def evaluate(x: Any, point: Any) -> Array:
 
 def evaluate_many(xs: Sequence[Any], point: Any) -> Array:
     """The MLEs of equally shaped tensors at one flat point, Fr[K, 8]: one contraction of the
-    stacked tensors instead of K evaluations (the same values as `evaluate` one by one)."""
+    stacked tensors instead of K evaluations (the same values as `evaluate` one by one).
+    int32 tensors are folded natively one by one (`mle.evaluate_i32`), never as field copies."""
+    if all(getattr(x, "dtype", None) == jnp.int32 for x in xs):
+        return jnp.stack([mle.evaluate_i32(jnp.asarray(x), point) for x in xs])
     fx = as_field(jnp.stack([jnp.asarray(x) for x in xs]))
     shape = fx.shape[1:-1]
     if num_vars(shape) == 0:

@@ -46,8 +46,11 @@ once per sumcheck, are latency-bound on a GPU (an MSM costs milliseconds there a
 so the MSM count is what matters. δ does not depend on the transcript, so a caller may compute
 it with C in one batched MSM (`commit_vectors`).
 
-The prover folds generators with one scalar multiplication per pair, carrying the common x⁻¹
-factor as a scalar (G = σ·G″ with G″ ← G″_lo + x²·G″_hi, σ ← σ·x⁻¹).
+The prover never folds generators: after r rounds they are σ·G_r with G_r[i] = Σ_j s_j·G[i +
+j·2^(c−r)] (s the tensor product of (1, x_t²), σ = Π x_t⁻¹), so each round's L and R are one
+batched MSM over the original generators' strided halves and A is one MSM; the verifier's
+final check is one MSM that must vanish. On a GPU a batch of scalar multiplications is a
+latency-bound chain of ~4 ms, the same as an MSM of a few thousand points.
 """
 
 from __future__ import annotations
@@ -419,44 +422,57 @@ def _ipa_prove(v: Array, a: Array, beta: Array, gens: Generators, w: Array, t: T
 
     v: the folded rows, a: eq(u_col); len(v) = 2^c; steps 3–4 of the module docstring.
     """
-    c = v.shape[0].bit_length() - 1
-    u1 = curve.scalar_mul(gens.u, w)
-    g = gens.g[: 1 << c]
+    n = v.shape[0]
+    c = n.bit_length() - 1
+    g = gens.g[:n]
+    ends = jnp.stack([gens.u, gens.h])
     sigma = field.ones(())
+    # After r rounds the generators are σ·G_r with G_r[i] = Σ_j s[j]·G[i + j·m], m = 2^(c−r):
+    # each cross term is one MSM over the original generators (their strided halves) and no
+    # generator is ever folded (a batch of scalar multiplications is a latency-bound chain on a
+    # GPU, and the MSMs cost the same at any small size).
+    s = field.ones((1,))
     keys = prng.split(key, 2 * c + 2)
     lefts, rights = [], []
     for rnd in range(c):
         h = v.shape[0] // 2
         v_lo, v_hi, a_lo, a_hi = v[:h], v[h:], a[:h], a[h:]
-        g_lo, g_hi = g[:h], g[h:]
         lam = field.random(keys[2 * rnd])
         mu = field.random(keys[2 * rnd + 1])
         c_l, c_r = field.inner_product(v_lo, a_hi), field.inner_product(v_hi, a_lo)
-        # the current generators are σ·g, so their coefficients carry σ
-        s_lo, s_hi = field.mul(v_lo, sigma), field.mul(v_hi, sigma)
-        pts_l = jnp.concatenate([g_hi, u1[None], gens.h[None]])
-        pts_r = jnp.concatenate([g_lo, u1[None], gens.h[None]])
-        left = curve.msm(pts_l, jnp.concatenate([s_lo, c_l[None], lam[None]]))
-        right = curve.msm(pts_r, jnp.concatenate([s_hi, c_r[None], mu[None]]))
+        halves = g.reshape(s.shape[0], 2, h, 3, curve.FP_LIMBS)
+        s_sig = field.mul(s, sigma)
+        # the coefficient of G[i + (2j + half)·h] is σ·s_j·v_half[i]
+        lo_hi = field.mul(s_sig[None, :, None], jnp.stack([v_lo, v_hi])[:, None])
+        lo_hi = lo_hi.reshape(2, -1, field.LIMBS)
+        pts = jnp.stack([halves[:, 1].reshape(-1, 3, curve.FP_LIMBS),
+                         halves[:, 0].reshape(-1, 3, curve.FP_LIMBS)])
+        pts = jnp.concatenate([pts, jnp.broadcast_to(ends, (2, 2, 3, curve.FP_LIMBS))], axis=1)
+        scal = jnp.stack([
+            jnp.concatenate([lo_hi[0], field.mul(c_l, w)[None], lam[None]]),
+            jnp.concatenate([lo_hi[1], field.mul(c_r, w)[None], mu[None]]),
+        ])
+        left, right = curve.msm(pts, scal)
         t = t.absorb_points(b"L", left).absorb_points(b"R", right)
         x, t = t.challenge(b"x")
         xi = field.inv(x)
         x2, xi2 = field.mul(x, x), field.mul(xi, xi)
         v = field.add(field.mul(v_lo, x), field.mul(v_hi, xi))
         a = field.add(field.mul(a_lo, xi), field.mul(a_hi, x))
-        g = curve.add(g_lo, curve.scalar_mul(g_hi, x2))
+        s = jnp.stack([s, field.mul(s, x2)], axis=1).reshape(-1, field.LIMBS)
         sigma = field.mul(sigma, xi)
         beta = field.add(beta, field.add(field.mul(x2, lam), field.mul(xi2, mu)))
         lefts.append(left)
         rights.append(right)
-    # Schnorr proof of knowledge of (v, β) with P = v·(G + a·U') + β·H, G = σ·g[0]
-    d, s = field.random(keys[-2]), field.random(keys[-1])
-    base = curve.add(curve.scalar_mul(g[0], sigma), curve.scalar_mul(u1, a[0]))
-    big_a = curve.add(curve.scalar_mul(base, d), curve.scalar_mul(gens.h, s))
+    # Schnorr proof of knowledge of (v, β) with P = v·(G + a·U') + β·H, G = σ·⟨s, G⟩:
+    # A = d·(G + a·U') + s_b·H is one MSM
+    d, s_b = field.random(keys[-2]), field.random(keys[-1])
+    big_a = curve.msm(jnp.concatenate([g, ends]), jnp.concatenate([
+        field.mul(s, field.mul(d, sigma)), field.mul(field.mul(d, a[0]), w)[None], s_b[None]]))
     t = t.absorb_points(b"A", big_a)
     e, t = t.challenge(b"e")
     z1 = field.add(d, field.mul(e, v[0]))
-    z2 = field.add(s, field.mul(e, beta))
+    z2 = field.add(s_b, field.mul(e, beta))
     empty = jnp.zeros((0, 3, curve.FP_LIMBS), jnp.uint32)
     proof = OpeningProof(
         left=jnp.stack(lefts) if lefts else empty,
@@ -501,20 +517,20 @@ def verify_opening(
 def _verify_core(commitments, point, values, proof, gens, transcript):
     n, c = commitments[0].num_vars, commitments[0].col_vars
     t, rho, w = _begin(transcript, commitments, point, values)
-    u1 = curve.scalar_mul(gens.u, w)
     eq_row = mle.eq_table(point[c:]) if n > c else field.ones((1,))
-    # P = Σ_k ρ_k Σ_i eq_row_i C_{k,i} + y·U' as one MSM
+    # P = Σ_k ρ_k Σ_i eq_row_i C_{k,i} + y·U'
     scal = field.mul(rho[:, None, :], eq_row[None, :, :]).reshape(-1, field.LIMBS)
     y = field.sum(field.mul(values, rho), axis=0)
-    pts = jnp.concatenate([jnp.concatenate([cm.rows for cm in commitments]), u1[None]])
-    p = curve.msm(pts, jnp.concatenate([scal, y[None]]))
-    return _ipa_verify(p, proof, gens, u1, point[:c], t)
+    rows = jnp.concatenate([cm.rows for cm in commitments])
+    return _ipa_verify(rows, scal, y, proof, gens, w, point[:c], t)
 
 
-def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, u_col: Array,
-                t: Transcript) -> tuple[Array, Transcript]:
-    """The verifier's side of `_ipa_prove` for P (the opened point, y·U' included) and
-    a = eq(u_col). Returns (ok, transcript)."""
+def _ipa_verify(rows: Array, scal: Array, y: Array, proof: OpeningProof, gens: Generators,
+                w: Array, u_col: Array, t: Transcript) -> tuple[Array, Transcript]:
+    """The verifier's side of `_ipa_prove` for P = ⟨scal, rows⟩ + y·U' and a = eq(u_col).
+
+    The final check z1·(G + a·U') + z2·H = A + e·(P + Σ x²·L + x⁻²·R) is one MSM that must
+    vanish. Returns (ok, transcript)."""
     c = u_col.shape[0]
     xs = []
     for rnd in range(c):
@@ -524,29 +540,31 @@ def _ipa_verify(p: Array, proof: OpeningProof, gens: Generators, u1: Array, u_co
     if c:
         x = jnp.stack(xs)
         xi = field.inv(x)
-        p = curve.add(p, curve.msm(jnp.concatenate([proof.left, proof.right]),
-                                   jnp.concatenate([field.mul(x, x), field.mul(xi, xi)])))
         # s_vec: round t binds index bit c−1−t with (x_t⁻¹, x_t); build from bit 0 upwards
         svec = field.ones((1,))
         for bit in range(c):
             rnd = c - 1 - bit
             pair = jnp.stack([xi[rnd], x[rnd]])
             svec = field.mul(pair[:, None, :], svec[None]).reshape(-1, field.LIMBS)
-        g_fin = curve.msm(gens.g[: 1 << c], svec)
         # eq(u_col) folds to Π_t (x_t⁻¹(1 − u_t) + x_t·u_t); bit j pairs with round c−1−j
         terms = field.add(field.mul(xi[::-1], field.sub(field.ones(()), u_col)),
                           field.mul(x[::-1], u_col))
         a_fin = terms[0]
         for j in range(1, c):
             a_fin = field.mul(a_fin, terms[j])
+        cross = jnp.concatenate([field.mul(x, x), field.mul(xi, xi)])
     else:  # one column: a = eq() = (1)
-        g_fin, a_fin = gens.g[0], field.ones(())
+        svec, a_fin, cross = field.ones((1,)), field.ones(()), field.zeros((0,))
     t = t.absorb_points(b"A", proof.a)
     e, t = t.challenge(b"e")
-    base = curve.add(g_fin, curve.scalar_mul(u1, a_fin))
-    lhs = curve.add(curve.scalar_mul(base, proof.z1), curve.scalar_mul(gens.h, proof.z2))
-    rhs = curve.add(proof.a, curve.scalar_mul(p, e))
-    return curve.eq(lhs, rhs), t
+    minus_e = field.neg(e)
+    u_coef = field.mul(w, field.sub(field.mul(proof.z1, a_fin), field.mul(e, y)))
+    pts = jnp.concatenate([gens.g[: 1 << c], jnp.stack([gens.u, gens.h, proof.a]), rows,
+                           proof.left, proof.right])
+    sc = jnp.concatenate([field.mul(svec, proof.z1), u_coef[None], proof.z2[None],
+                          field.neg(field.ones((1,))), field.mul(scal, minus_e),
+                          field.mul(cross, minus_e)])
+    return curve.eq(curve.msm(pts, sc), curve.identity()), t
 
 
 # --- vector commitments (short, e.g. sumcheck masks) -------------------------------------------

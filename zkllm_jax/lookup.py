@@ -53,6 +53,11 @@ Precondition (soundness): the looked-up columns must be fixed before `prove` dra
 committed or determined by data already absorbed into the transcript. The returned claims must
 then be checked against those commitments or reduced further.
 
+Prover memory: the levels W_L with at most 2^KEEP_LOG fractions are kept (8 GiB in all at
+KEEP_LOG = 26); larger ones, and the leaves, are rebuilt from the int32 witness in each pass of
+the step that sums over them (`_leaf_chunk`), and the columns' values are folded from int32
+(`mle.evaluate_i32`), so no field copy of a column is made.
+
 Sizes: with h = max(c + κ, b) (c: the columns' common variable count, κ = ceil(log2 K),
 b = max(1, ceil(log2 M))) the proof holds 4·(b + h(h−1)/2) + 4·h + 4 field elements of the h
 layer steps, K·W column values, the commitment (2^(b − c_m) points) and the opening (2·c_m + 1
@@ -83,6 +88,11 @@ LAYER_LABEL = b"logup-gkr/layer"
 GENERATOR_TAG = b"zkllm-jax/lookup/multiplicities"
 # p_lo·q_hi + p_hi·q_lo + λ·q_lo·q_hi over the tables [p_lo, p_hi, q_lo, q_hi]
 LAYER_TERMS = ((0, 3), (1, 2), (2, 3))
+# The prover keeps the witness levels of at most 2^KEEP_LOG fractions (2^26: 4 GiB, the kept
+# levels 8 GiB in all) and rebuilds larger ones from the int32 leaves in each pass of the step
+# that sums over them: a 2^28-entry lookup holds what a 2^27 one does. Prover-only (the proof
+# is the same whatever it is).
+KEEP_LOG = 26
 RANGE, MAPPING = 0, 1
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -439,12 +449,26 @@ def _witness(args: tuple, start: Array, size: int) -> tuple[Array, Array]:
     return field.encode(part(ones)), field.sub(alpha, s)
 
 
-def _leaf_chunk(b: int, args: tuple, c: Array) -> Array:
-    """Chunk c of the leaf level's halves as the last sumcheck sees them: Fr[4, b, 8] =
-    (p_lo, p_hi, q_lo, q_hi), lo and hi split on the top variable (the sumcheck appends eq)."""
-    half = args[0].shape[0] // 2
-    p_lo, q_lo = _witness(args, c * b, b)
-    p_hi, q_hi = _witness(args, half + c * b, b)
+def _subtree(args: tuple, depth: int, start: Array, size: int) -> tuple[Array, Array]:
+    """W_(h−depth)[start, start + size) rebuilt from the leaves: W_(L−1)[i] = W_L[i] ⊕
+    W_L[i + 2^(L−1)] (split on the top variable), 2^depth leaves per entry."""
+    if depth == 0:
+        return _witness(args, start, size)
+    stride = args[0].shape[0] >> depth  # 2^(h − depth)
+    p0, q0 = _subtree(args, depth - 1, start, size)
+    p1, q1 = _subtree(args, depth - 1, start + stride, size)
+    return field.add(field.mul(p0, q1), field.mul(p1, q0)), field.mul(q0, q1)
+
+
+def _leaf_chunk(aux: tuple[int, int], args: tuple, c: Array) -> Array:
+    """Chunk c (aux = (its length b, depth)) of level W_(h−depth)'s halves as the step that sums
+    over them sees them: Fr[4, b, 8] = (p_lo, p_hi, q_lo, q_hi), lo and hi split on the top
+    variable (the sumcheck appends eq). Depth 0 is the leaves; deeper levels are too large to
+    keep and are rebuilt from the int32 witness in every pass."""
+    b, depth = aux
+    half = args[0].shape[0] >> (depth + 1)
+    p_lo, q_lo = _subtree(args, depth, c * b, b)
+    p_hi, q_hi = _subtree(args, depth, half + c * b, b)
     return jnp.stack([p_lo, p_hi, q_lo, q_hi])
 
 
@@ -465,26 +489,35 @@ def _halves(level: Array) -> Array:
     return level.reshape(4, level.shape[1] // 2, field.LIMBS)
 
 
+def _rebuilt(lay: Layout) -> int:
+    """How many witness levels below the leaves are rebuilt rather than kept: W_L is kept only if
+    it has at most 2^KEEP_LOG entries (and W_b always is)."""
+    return max(0, min(lay.h - 1 - KEEP_LOG, lay.h - 1 - lay.b))
+
+
 @functools.partial(jax.jit, static_argnums=(0,))
 def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, list]:
     """The tree above the leaves (module docstring, "Tree"), as each sumcheck's tables:
     ([halves of F_2, ..., F_b] for steps 1..b−1, the merge step's (p_W, −m, q_W, α − t) at
-    level b, [halves of W_(b+1), ..., W_(h−1)] for steps b..h−2) and layer 1 (halves of F_1).
-    W_(h−1) is computed chunk by chunk from the leaves, which never exist whole (`_leaf_chunk`
-    rebuilds them for the last sumcheck)."""
+    level b, [halves of W_(b+1), ..., W_(h−1)] for steps b..h−2, None for the levels rebuilt
+    from the leaves) and layer 1 (halves of F_1). The first kept level is computed chunk by
+    chunk from the leaves, which never exist whole (`_leaf_chunk` rebuilds them, and the
+    levels above the kept ones, for the steps that sum over them)."""
     h, b = lay.h, lay.b
     if h == b:  # the leaves are W_b
         w = jnp.stack(_witness(args, jnp.int32(0), 1 << h))
         w_levels = []
     else:
-        cb = sumcheck.chunk_len(1 << (h - 1))  # as the last step's chunks
+        d = _rebuilt(lay)
+        top = h - 1 - d  # the first kept level
+        cb = sumcheck.chunk_len(1 << top)
 
         def body(c: Array, out: Array) -> Array:
-            return jax.lax.dynamic_update_slice_in_dim(out, _products(_leaf_chunk(cb, args, c)),
-                                                       c * cb, axis=1)
+            chunk = _products(_leaf_chunk((cb, d), args, c))
+            return jax.lax.dynamic_update_slice_in_dim(out, chunk, c * cb, axis=1)
 
-        w = jax.lax.fori_loop(0, (1 << (h - 1)) // cb, body, field.zeros((2, 1 << (h - 1))))
-        w_levels = [w]  # W_(h−1) down to W_(b+1)
+        w = jax.lax.fori_loop(0, (1 << top) // cb, body, field.zeros((2, 1 << top)))
+        w_levels = [w]  # W_top down to W_(b+1)
         while w.shape[1] > 1 << b:
             w = _products(_halves(w))
             w_levels.append(w)
@@ -496,7 +529,8 @@ def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, l
         f = _products(_halves(f))
         f_levels.append(f)
     steps_f = [_halves(x) for x in f_levels[::-1][1:]]
-    return steps_f, merge, [_halves(x) for x in w_levels[::-1]], _halves(f_levels[-1])
+    steps_w = [_halves(x) for x in w_levels[::-1]] + [None] * (_rebuilt(lay) if h > b else 0)
+    return steps_f, merge, steps_w, _halves(f_levels[-1])
 
 
 def prove(
@@ -580,11 +614,12 @@ def prove_with_multiplicities(
         coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
         n = 1 << k
         cb = sumcheck.chunk_len(n)
-        # every level is summed chunk by chunk; the leaves are rebuilt from the columns
-        build, args = (_layer_chunk, (tables[i],)) if tables[i] is not None else \
-            (_leaf_chunk, leaf_args)
+        # every level is summed chunk by chunk; the leaves and the levels not kept are
+        # rebuilt from the columns (this step sums over W_(k+1))
+        build, aux, args = (_layer_chunk, cb, (tables[i],)) if tables[i] is not None else \
+            (_leaf_chunk, (cb, lay.h - k - 1), leaf_args)
         tables[i] = None
-        fc, prf, t = sumcheck.prove_chunked(build, cb, args, n // cb, cb, 5, t, rho,
+        fc, prf, t = sumcheck.prove_chunked(build, aux, args, n // cb, cb, 5, t, rho,
                                             label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs,
                                             trusted=True)
         msgs.append(prf.messages)
@@ -615,7 +650,7 @@ def _column_values(lay: Layout, xs: tuple, ys: tuple, point: Array) -> Array:
     vals = []
     for i, ci in enumerate(lay.col_vars):
         cols = (xs[i],) if lay.width == 1 else (xs[i], ys[i])
-        row = [mle.evaluate(field.encode(_padded_column(v, ci)), point[:ci]) for v in cols]
+        row = [mle.evaluate_i32(v, point[:ci]) for v in cols]
         vals.append(jnp.stack(row))
     return jnp.stack(vals)
 

@@ -61,11 +61,13 @@ from ..transcript import Transcript
 Array = jax.Array
 PIECE_BITS = 16
 # At most 2^MAX_LOOKUP_LOG witness entries per lookup argument (a protocol constant: prover
-# and verifier derive the same chunks from it). The LogUp-GKR prover holds the levels above
-# its leaves, about 2 x 2^27 field elements (8 GiB) for 2^27 entries (the leaves are built
-# chunk by chunk); longer ranges are proven as several lookups into the same table (module
-# docstring, "Chunks"). Each lookup costs a sequence of h masked layer sumchecks whatever its
-# size, so fewer, larger lookups are faster: 2^26 made a 7B layer's 2048 tokens 41 lookups.
+# and verifier derive the same chunks from it). Longer ranges are proven as several lookups
+# into the same table (module docstring, "Chunks"). Each lookup costs a sequence of h masked
+# layer sumchecks whatever its size, so fewer, larger lookups are faster (2^26 made a 7B
+# layer's 2048 tokens 41 lookups, 2^27 makes them 21), but memory grows with them: on an H100
+# one 2^28 lookup proves in 1.35 s keeping all its levels (peak 24.8 GB) or 1.51 s rebuilding
+# the largest (`lookup.KEEP_LOG`, 16.1 GB), two 2^27 ones in 1.74 s; with 2^28 (11 lookups)
+# that layer proved in 35.5-36.9 s but peaked at 58.1 GB (BENCHMARKS.md, 2026-11-27).
 MAX_LOOKUP_LOG = 27
 
 
