@@ -193,8 +193,11 @@ def test_rebuilt_levels_give_the_same_proof(range_gens, monkeypatch, zk):
         return subtree(args, depth, start, size)
 
     monkeypatch.setattr(lookup, "_subtree", spy)
-    jax.clear_caches()  # _levels is jitted on the layout: trace it again with KEEP_LOG = 9
-    _, prf, tp = lookup.prove(RANGE, x, t0, range_gens, _key(8))
+    lookup._levels.clear_cache()  # jitted on the layout: trace it again with KEEP_LOG = 9
+    try:
+        _, prf, tp = lookup.prove(RANGE, x, t0, range_gens, _key(8))
+    finally:
+        lookup._levels.clear_cache()
     assert set(depths) == {0, 1, 2}  # leaves, W_11 (2 leaves an entry), W_10 (4): never kept
     assert proof.tree_to_bytes(prf) == proof.tree_to_bytes(prf1)
     assert _same_state(tp, t1)

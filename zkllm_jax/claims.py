@@ -116,11 +116,17 @@ def evaluate(x: Any, point: Any) -> Array:
     return mle.evaluate_tensor(fx, mle.split_point(point, shape))
 
 
+# From this many entries an int32 tensor is evaluated without a field copy (below, the one
+# stacked contraction dispatches fewer ops, which the eager CPU prover feels)
+_NATIVE_EVAL = 1 << 22
+
+
 def evaluate_many(xs: Sequence[Any], point: Any) -> Array:
     """The MLEs of equally shaped tensors at one flat point, Fr[K, 8]: one contraction of the
     stacked tensors instead of K evaluations (the same values as `evaluate` one by one).
-    int32 tensors are folded natively one by one (`mle.evaluate_i32`), never as field copies."""
-    if all(getattr(x, "dtype", None) == jnp.int32 for x in xs):
+    Large int32 tensors are folded natively one by one (`mle.evaluate_i32`): their field copy
+    would be 8× their size (4 GiB for a 2^27-entry advice tensor)."""
+    if all(getattr(x, "dtype", None) == jnp.int32 and x.size >= _NATIVE_EVAL for x in xs):
         return jnp.stack([mle.evaluate_i32(jnp.asarray(x), point) for x in xs])
     fx = as_field(jnp.stack([jnp.asarray(x) for x in xs]))
     shape = fx.shape[1:-1]

