@@ -193,12 +193,11 @@ def layout(shape: Sequence[int], cols: int | None = None) -> tuple[int, int]:
 
 def _padded_flat(x: Any, is_int: bool) -> Array:
     """Per-axis zero padding and row-major flattening (the MLE convention)."""
-    shape = x.shape if is_int else x.shape[:-1]
-    widths = [(0, (1 << mle.num_vars(d)) - d) for d in shape]
-    if not is_int:
-        widths.append((0, 0))
-    x = jnp.pad(x, widths)
-    return x.reshape(-1) if is_int else x.reshape(-1, field.LIMBS)
+    if is_int:
+        return mle.flat_i32(x)
+    # not mle.table: x was checked already, and its eager canonical check is a pass over it
+    widths = [(0, (1 << mle.num_vars(d)) - d) for d in x.shape[:-1]] + [(0, 0)]
+    return jnp.pad(x, widths).reshape(-1, field.LIMBS)
 
 
 def _inspect(tensor: Any, cols: int | None) -> tuple[Any, bool, int, int]:

@@ -410,7 +410,7 @@ def _begin(transcript: Transcript, table: Table, lay: Layout) -> Transcript:
 
 def _padded_column(x: Array, c: int) -> Array:
     """Per-axis zero padding and flattening (the MLE convention), then padding to 2^c."""
-    x = jnp.pad(x, [(0, (1 << mle.num_vars(d)) - d) for d in x.shape]).reshape(-1)
+    x = mle.flat_i32(x)
     return jnp.pad(x, (0, (1 << c) - x.shape[0]))
 
 
@@ -504,11 +504,11 @@ def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, l
     chunk from the leaves, which never exist whole (`_leaf_chunk` rebuilds them, and the
     levels above the kept ones, for the steps that sum over them)."""
     h, b = lay.h, lay.b
+    d = _rebuilt(lay)  # 0 when h == b
     if h == b:  # the leaves are W_b
         w = jnp.stack(_witness(args, jnp.int32(0), 1 << h))
         w_levels = []
     else:
-        d = _rebuilt(lay)
         top = h - 1 - d  # the first kept level
         cb = sumcheck.chunk_len(1 << top)
 
@@ -529,7 +529,7 @@ def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, l
         f = _products(_halves(f))
         f_levels.append(f)
     steps_f = [_halves(x) for x in f_levels[::-1][1:]]
-    steps_w = [_halves(x) for x in w_levels[::-1]] + [None] * (_rebuilt(lay) if h > b else 0)
+    steps_w = [_halves(x) for x in w_levels[::-1]] + [None] * d
     return steps_f, merge, steps_w, _halves(f_levels[-1])
 
 

@@ -152,6 +152,12 @@ def _evaluate(tab: Array, point: Array) -> Array:
     return tab[0]
 
 
+def flat_i32(x: Array) -> Array:
+    """An integer tensor zero-padded per axis to powers of two and flattened row-major: the
+    entries of its MLE table, still as integers."""
+    return jnp.pad(x, [(0, (1 << num_vars(d)) - d) for d in x.shape]).reshape(-1)
+
+
 def evaluate_i32(x: Any, point: Any) -> Array:
     """The MLE of an int32 tensor (per-axis zero padding, flat row-major) at a flat point.
 
@@ -162,9 +168,8 @@ def evaluate_i32(x: Any, point: Any) -> Array:
     if not hasattr(x, "dtype") or x.dtype != jnp.int32:
         raise TypeError(f"evaluate_i32: expected an int32 tensor, got "
                         f"{getattr(x, 'dtype', type(x).__name__)}")
-    ks = [num_vars(d) for d in x.shape]
-    n = sum(ks)
-    flat = jnp.pad(x, [(0, (1 << k) - d) for k, d in zip(ks, x.shape)]).reshape(-1)
+    n = sum(num_vars(d) for d in x.shape)
+    flat = flat_i32(x)
     if n == 0:  # one entry: no variables, an empty point
         if getattr(point, "shape", (0,))[0] != 0:
             raise ValueError(f"point: expected 0 coordinates, got {point.shape[0]}")
