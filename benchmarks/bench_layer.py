@@ -59,10 +59,20 @@ def _diagnose(dev) -> None:
         print(f"(diagnostics failed: {e})", file=sys.stderr)
 
 
+def log_cache_clears() -> None:
+    """Print codecache's notes (when it drops every compiled executable, so that the next steps
+    recompile) to stderr with the time."""
+    import logging
+
+    logging.basicConfig(format="  %(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("zkllm_jax.codecache").setLevel(logging.INFO)
+
+
 def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
            once: bool = False, modes: tuple[str, ...] = ("zk",)) -> dict:
     import jax
 
+    log_cache_clears()
     dev = jax.devices(device)[0]
     try:
         return _single(shape, seq, device, jit, verify_on, once, modes)

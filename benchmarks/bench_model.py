@@ -8,7 +8,7 @@ embeddings) and "7b" (LLaMA-2-7B's: 32 layers, hidden 4096, 32 heads, vocab 3200
 random weights (`--layers N` keeps the first N layers). The weights are committed with
 `weights.commit_all`, the sequence is proven with `model.prove` (`--batch-layers` as in the CLI)
 and checked with `model.verify`; the proof bytes are the tree format `zkllm prove` writes.
-Prints one JSON line.
+Prints one JSON line when the prove is done, and with the verifier a second, complete one.
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ def main() -> None:
     ap.add_argument("--jit", action="store_true", help="one compiled layer prover")
     ap.add_argument("--devices", type=int, default=1,
                     help="split the layers over N devices (a layer mesh)")
+    ap.add_argument("--mesh", action="store_true",
+                    help="use a layer mesh even for one device (the sharded code path, so one "
+                    "device's run compares with N devices' like for like)")
+    ap.add_argument("--steps", action="store_true",
+                    help="also time each layer's steps (the prover waits for the device after "
+                    "each; per-step times are muddled when several devices report at once)")
     ap.add_argument("--no-verify", action="store_true", help="skip the verifier (timing runs)")
     ap.add_argument("--baseline", action="store_true",
                     help="with --devices N: also prove on the first device alone (mesh none) "
@@ -70,11 +76,13 @@ def main() -> None:
 
     import jax
     import numpy as np
+    from bench_layer import log_cache_clears
     from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, run
 
     from zkllm_jax import model, shard, weights
     from zkllm_jax.transcript import Transcript
 
+    log_cache_clears()
     dev = jax.devices(args.device)[0]
     jax.config.update("jax_default_device", dev)
     kw = dict(SHAPES[args.shape])
@@ -82,7 +90,8 @@ def main() -> None:
         kw["num_hidden_layers"] = args.layers
     cfg = LlamaConfig(**kw, rms_norm_eps=1e-5, max_position_embeddings=4096)
     fx = FixedPointConfig()
-    mesh = shard.layer_mesh(jax.devices(args.device)[:args.devices]) if args.devices > 1 else None
+    mesh = (shard.layer_mesh(jax.devices(args.device)[:args.devices])
+            if args.devices > 1 or args.mesh else None)
     if mesh is not None and not args.batch_layers:
         args.batch_layers = cfg.num_hidden_layers // args.devices  # one finish per device
     out: dict = {"shape": args.shape, "layers": cfg.num_hidden_layers, "seq": args.seq,
@@ -124,7 +133,8 @@ def main() -> None:
         cur[0] = {}
         t0 = last[0] = time.perf_counter()
         p, t = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
-                           jax.random.PRNGKey(3), jit=args.jit, mesh=m, progress=say)
+                           jax.random.PRNGKey(3), jit=args.jit, mesh=m, progress=say,
+                           step_progress=say if args.steps else None)
         jax.block_until_ready(t.state)
         return p, t, round(time.perf_counter() - t0, 2), cur[0]
 
@@ -155,8 +165,8 @@ def main() -> None:
         used = mesh.devices.flat if mesh is not None else [dev]
         out["peak_device_mib"] = [round(d.memory_stats().get("peak_bytes_in_use", 0) / 2**20)
                                   for d in used]
+    print(json.dumps(out), flush=True)  # the prover's numbers, before a (long) verification
     if args.no_verify:
-        print(json.dumps(out))
         return
     vdev = jax.devices("cpu")[0] if args.verify_on == "cpu" else dev
     with jax.default_device(vdev):

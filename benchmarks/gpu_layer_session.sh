@@ -10,6 +10,8 @@
 # for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
 # them, after a check that they load and agree with the CPU on a field product; otherwise (or if
 # that check fails) it is built here with CUDA (about 150 s on 16 cores).
+# SITE (default /tmp/site) is that copy's folder: give concurrent sessions (one per GPU, with
+# CUDA_VISIBLE_DEVICES) different ones.
 # Every length runs in its own process (bench_layer.py), with JAX's persistent compilation
 # cache shared between them and the proof verified on the host CPU.
 set -uo pipefail
@@ -39,12 +41,13 @@ assert (g == c).all(), "GPU and CPU products differ"
 print("cuda module OK:", jax.devices())'
 ok=0
 if [ -n "${PREBUILT:-}" ] && ls "$PREBUILT"/_native_cuda*.so > /dev/null 2>&1; then
-  rm -rf /tmp/site && mkdir -p /tmp/site
-  cp -r "$SRC/zkllm_jax" /tmp/site/ && rm -rf /tmp/site/zkllm_jax/models && cp -r "$SRC/models" /tmp/site/zkllm_jax/models
-  cp "$PREBUILT"/_native_*.so /tmp/site/zkllm_jax/
-  (cd /tmp && PYTHONPATH=/tmp/site python3 -c "$check") 2>&1 | tail -3 | tee -a "$LOG" \
-    && (cd /tmp && PYTHONPATH=/tmp/site python3 -c "$check" > /dev/null 2>&1) && ok=1
-  if [ $ok = 1 ]; then export PYTHONPATH=/tmp/site; echo "using prebuilt modules" | tee -a "$LOG"; fi
+  SITE=${SITE:-/tmp/site}
+  rm -rf "$SITE" && mkdir -p "$SITE"
+  cp -r "$SRC/zkllm_jax" "$SITE/" && rm -rf "$SITE/zkllm_jax/models" && cp -r "$SRC/models" "$SITE/zkllm_jax/models"
+  cp "$PREBUILT"/_native_*.so "$SITE/zkllm_jax/"
+  (cd /tmp && PYTHONPATH=$SITE python3 -c "$check") 2>&1 | tail -3 | tee -a "$LOG" \
+    && (cd /tmp && PYTHONPATH=$SITE python3 -c "$check" > /dev/null 2>&1) && ok=1
+  if [ $ok = 1 ]; then export PYTHONPATH=$SITE; echo "using prebuilt modules" | tee -a "$LOG"; fi
 fi
 if [ $ok = 0 ]; then
   t=$(date +%s)

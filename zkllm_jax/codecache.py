@@ -12,6 +12,7 @@ it costs one read of /proc/self/maps.
 from __future__ import annotations
 
 import gc
+import logging
 from typing import Any
 
 import jax
@@ -21,6 +22,7 @@ LIMIT = "/proc/sys/vm/max_map_count"
 # A SmolLM2 layer's executables hold about half the default limit, so the layers (which reuse
 # them) stay below this and only the phase changes that compile anew (the finish) clear.
 THRESHOLD = 0.6
+_log = logging.getLogger(__name__)
 
 
 def map_usage() -> float | None:
@@ -46,6 +48,9 @@ def relieve(state: Any = None, threshold: float = THRESHOLD) -> bool:
     usage = map_usage()
     if usage is None or usage < threshold:
         return False
+    # a later call recompiles (or reads back from the persistent cache) every executable it
+    # needs, which can cost minutes: say so, for whoever times the next step
+    _log.info("cleared JAX's compiled executables at %.0f%% of vm.max_map_count", 100 * usage)
     jax.clear_caches()
     gc.collect()
     return True

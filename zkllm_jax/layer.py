@@ -654,10 +654,12 @@ def _pending(sp: Spec, pub: Public, cl: ClaimSet, coms: Mapping[str, commit.Comm
                    tables={k: (pub.silu, swiglu.generators(pub.silu)) for k in lk})
 
 
-def prove_steps_arrays(sp: Spec, *args: Any, check_witness: bool = True) -> tuple:
+def prove_steps_arrays(sp: Spec, *args: Any, check_witness: bool = True,
+                       progress: Any = None) -> tuple:
     """`prove_steps` with the pending work's array parts only (claims, commitments, columns,
-    witnesses), for `jax.jit` / `jax.eval_shape`; `with_static` rebuilds the `Pending`."""
-    prf, p, out_wit, t = prove_steps(sp, *args, check_witness=check_witness)
+    witnesses), for `jax.jit` / `jax.eval_shape`; `with_static` rebuilds the `Pending`.
+    progress: as `prove_steps`' (eager use only)."""
+    prf, p, out_wit, t = prove_steps(sp, *args, check_witness=check_witness, progress=progress)
     return prf, (p.claims, p.commitments, p.columns, p.witnesses), out_wit, t
 
 

@@ -444,6 +444,13 @@ def _head_branch(sp, weights, weight_coms, wit, logits, in_com, in_wit, t0, keys
     return head, pending.rename(hp, _head_names(sp)), t
 
 
+def _step_say(step_progress: Callable[[str], None] | None, i: int
+              ) -> Callable[[str], None] | None:
+    """Layer i's per-step progress ("layer i: <step>"), or None (the steps then run without
+    waiting for the device between them)."""
+    return None if step_progress is None else (lambda s: step_progress(f"layer {i}: {s}"))
+
+
 def _layer_pending(sp: ModelSpec, i: int, parts: tuple, pub: layer.Public) -> Pending:
     return pending.rename(layer.with_static(sp.layer, parts, pub), _layer_names(sp, i))
 
@@ -472,11 +479,14 @@ def prove(
     jit: bool = False,
     mesh: Any = None,
     progress: Callable[[str], None] | None = None,
+    step_progress: Callable[[str], None] | None = None,
 ) -> tuple[ModelProof, Transcript]:
     """Prove the whole forward; weights and their commitments/witnesses by global HF name.
 
     progress(step) is called after each step ("embed", "layer i", "head", and "finish g:
-    range_check|lookups|openings").
+    range_check|lookups|openings"); step_progress(step), if given, without jit after each group
+    of a layer's steps ("layer i: commit", "layer i: softmax", ..., `layer.prove`'s names),
+    waiting for the device each time (for per-step timings).
 
     wit: `models.run(...)`'s witness; tables: `models.build_tables(...)`; jit: run every layer
     through one compiled prover (all layers share a spec, so it compiles once).
@@ -496,7 +506,7 @@ def prove(
     keys = _Keys.split(sp, key)
     if mesh is not None:
         return _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits,
-                              wit, pub, t0, keys, mesh, jit, say)
+                              wit, pub, t0, keys, mesh, jit, say, step_progress)
     emb, in_wit, t_emb = _embed_branch(sp, weights, weight_coms, weight_wits, weight_gens, tokens,
                                        wit, t0, keys, not jit)
     say("embed")
@@ -514,7 +524,7 @@ def prove(
                 sp.layer, {n: weights[g_] for n, g_ in names.items()},
                 {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names),
                 _layer_slice(wit["layers"], i), in_com, in_wit, pub, t0.fork(b"layer", i),
-                keys.layers[i])
+                keys.layers[i], **({} if jit else {"progress": _step_say(step_progress, i)}))
             pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
             layer_proofs.append(prf)
             ends.append(t)
@@ -564,14 +574,16 @@ def _layer_inputs(sp: ModelSpec, weights: Mapping[str, Any],
 
 
 def _layer_from_inputs(ls: layer.Spec, x: tuple, pub: layer.Public, zk: bool,
-                       check_witness: bool) -> tuple:
+                       check_witness: bool, progress: Callable[[str], None] | None = None
+                       ) -> tuple:
     """One layer's steps from `_layer_inputs`: its input's pieces are recommitted with the
-    previous layer's keys (so a device needs nothing from the device holding that layer)."""
+    previous layer's keys (so a device needs nothing from the device holding that layer).
+    progress: called after each group of steps (eager use only)."""
     w, wc, lw, in_keys, state, k = x
     in_com, in_wit = layer.commit_pieces(lw["input"], layer.advice_generators(ls), in_keys)
     prf, parts, _, t = layer.prove_steps_arrays(
         ls, w, wc, dict.fromkeys(layer.WEIGHTS), lw, in_com, in_wit, pub,
-        Transcript(state=state, zk=zk), k, check_witness=check_witness)
+        Transcript(state=state, zk=zk), k, check_witness=check_witness, progress=progress)
     return prf, parts, t.state
 
 
@@ -582,7 +594,7 @@ def _sharded_steps(ls: layer.Spec, mesh: Any, zk: bool) -> Callable:
 
 
 def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits, wit, pub,
-                   t0, keys, mesh, jit, say):
+                   t0, keys, mesh, jit, say, step_progress=None):
     """`prove` with the layers split over `mesh`. jit: every layer's steps in one SPMD program
     (`shard.map_layers`); otherwise each device proves its layers eagerly. Then each device
     proves its groups' finishes (and the embedding on the first, the head on the last)."""
@@ -613,7 +625,8 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
             for i in range(d * per, (d + 1) * per):
                 codecache.relieve(t0.state)
                 per_layer[i] = _layer_from_inputs(sp.layer, jax.device_put(inputs(i), dev),
-                                                  pub_d, t0.zk, True)
+                                                  pub_d, t0.zk, True,
+                                                  _step_say(step_progress, i))
                 say(f"layer {i}")
         if d == 0:
             res["embed"] = _embed_branch(sp, weights, weight_coms, wwits, weight_gens, tokens,
