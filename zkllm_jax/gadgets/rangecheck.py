@@ -63,12 +63,12 @@ PIECE_BITS = 16
 # At most 2^MAX_LOOKUP_LOG witness entries per lookup argument (a protocol constant: prover
 # and verifier derive the same chunks from it). Longer ranges are proven as several lookups
 # into the same table (module docstring, "Chunks"). Each lookup costs a sequence of h masked
-# layer sumchecks whatever its size, so fewer, larger lookups are faster (2^26 made a 7B
-# layer's 2048 tokens 41 lookups, 2^27 makes them 21), but memory grows with them: on an H100
-# one 2^28 lookup proves in 1.35 s keeping all its levels (peak 24.8 GB) or 1.51 s rebuilding
-# the largest (`lookup.KEEP_LOG`, 16.1 GB), two 2^27 ones in 1.74 s; with 2^28 (11 lookups)
-# that layer proved in 35.5-36.9 s but peaked at 58.1 GB (BENCHMARKS.md, 2026-11-27).
-MAX_LOOKUP_LOG = 27
+# layer sumchecks whatever its size, so fewer, larger lookups are faster: a 7B layer's 2048
+# tokens need 41 lookups at 2^26, 21 at 2^27 and 11 at 2^28. Memory grows with the size; with
+# the largest levels rebuilt (`lookup.KEEP_LOG`) and the columns folded as int32
+# (`mle.evaluate_i32`), that layer proved on an H100 in 36.2 s at 2^28 (range checks 16.7 s)
+# and 40.4 s at 2^27 (19.4 s; another call), both peaking at about 41,970 MiB (BENCHMARKS.md).
+MAX_LOOKUP_LOG = 28
 
 
 class Range(NamedTuple):
