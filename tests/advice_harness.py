@@ -3,11 +3,15 @@ end to end (the nonlinear gadgets' tests: rmsnorm, swiglu, softmax)."""
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
-from gadget_harness import T0, i32, leaf_cases
+import pytest
+from gadget_harness import T0, i32, leaf_cases, tampered
 
 from zkllm_jax import claims, commit
+from zkllm_jax.claims import GadgetError
 
 
 def commit_advice(adv: dict, gens: commit.Generators, seed: int = 70):
@@ -46,4 +50,29 @@ def lean_cases(proof):
     return keep
 
 
-__all__ = ["commit_advice", "gens_for", "lean_cases", "open_claims", "verify_open"]
+def kind_cases(proof):
+    """`lean_cases` cut to one case per kind of leaf: per part (the path's first attribute) and
+    leaf name (its last attribute), the first. Every kind of message of every sub-protocol is
+    still tampered once; the full `lean_cases` sweep runs in the slow target."""
+    seen, out = set(), []
+    for name, where in lean_cases(proof):
+        attrs = re.findall(r"\.(\w+)", name)
+        kind = (attrs[0], attrs[-1])
+        if kind not in seen:
+            seen.add(kind)
+            out.append((name, where))
+    return out
+
+
+def sweep(proof, cases, parts, check) -> None:
+    """Each part names a path among the cases, and check(proof) rejects (GadgetError) the proof
+    tampered at each case."""
+    for part in parts:
+        assert any(n.startswith("." + part) for n, _ in cases), part
+    for case in cases:
+        with pytest.raises(GadgetError):
+            check(tampered(proof, case))
+
+
+__all__ = ["commit_advice", "gens_for", "kind_cases", "lean_cases", "open_claims", "sweep",
+           "verify_open"]

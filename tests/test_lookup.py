@@ -153,7 +153,9 @@ def test_jit_gives_the_same_proof_bytes(range_gens):
     assert _same_state(te, tj)
 
 
-@pytest.mark.parametrize("zk", [False, True])
+# the plain mode (for benchmarks) in the slow target: the default suite's zero-knowledge run covers
+# the same chunking with masks on top
+@pytest.mark.parametrize("zk", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_chunked_leaves_give_the_same_proof(silu, range_gens, monkeypatch, zk):
     """The leaves and large layers summed in chunks (as at 2^27 entries, where they do not fit
     a GPU whole) give the same proof and transcript as one chunk, for a batched mapping
@@ -173,7 +175,7 @@ def test_chunked_leaves_give_the_same_proof(silu, range_gens, monkeypatch, zk):
         assert _same_state(tv, tp)
 
 
-@pytest.mark.parametrize("zk", [False, True])
+@pytest.mark.parametrize("zk", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_rebuilt_levels_give_the_same_proof(range_gens, monkeypatch, zk):
     """Witness levels larger than 2^KEEP_LOG are not kept but rebuilt from the leaves by the
     steps that sum over them (as for 2^28-entry lookups on a GPU): the same proof and
