@@ -524,7 +524,7 @@ def prove(
                 sp.layer, {n: weights[g_] for n, g_ in names.items()},
                 {n: weight_coms[g_] for n, g_ in names.items()}, dict.fromkeys(names),
                 _layer_slice(wit["layers"], i), in_com, in_wit, pub, t0.fork(b"layer", i),
-                keys.layers[i], **({} if jit else {"progress": _step_say(step_progress, i)}))
+                keys.layers[i], progress=_step_say(None if jit else step_progress, i))
             pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
             layer_proofs.append(prf)
             ends.append(t)
@@ -594,7 +594,7 @@ def _sharded_steps(ls: layer.Spec, mesh: Any, zk: bool) -> Callable:
 
 
 def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits, wit, pub,
-                   t0, keys, mesh, jit, say, step_progress=None):
+                   t0, keys, mesh, jit, say, step_progress):
     """`prove` with the layers split over `mesh`. jit: every layer's steps in one SPMD program
     (`shard.map_layers`); otherwise each device proves its layers eagerly. Then each device
     proves its groups' finishes (and the embedding on the first, the head on the last)."""
