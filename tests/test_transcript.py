@@ -32,8 +32,16 @@ class RefTranscript:
     def _absorb(self, label, kind, shape, payload):
         msg = (b"\x01" + self.s + self._lp(label) + bytes([kind]) + len(shape).to_bytes(4, "big")
                + b"".join(d.to_bytes(8, "big") for d in shape) + len(payload).to_bytes(8, "big")
-               + payload)
+               + self._digest_long(payload))
         self.s = hashlib.sha256(msg).digest()
+
+    @staticmethod
+    def _digest_long(p: bytes) -> bytes:
+        while len(p) > 1 << 16:
+            chunks = [p[i:i + (1 << 16)] for i in range(0, len(p), 1 << 16)]
+            chunks[-1] = chunks[-1].ljust(1 << 16, b"\0")
+            p = b"".join(hashlib.sha256(b"\x04" + c).digest() for c in chunks)
+        return p
 
     def absorb_bytes(self, label, data):
         self._absorb(label, 0, (len(data),), data)
@@ -108,6 +116,33 @@ def test_matches_hashlib_reference():
     ref = _ref_script(RefTranscript(b"zkllm-test"), F_INTS, (2, 3),
                       [_py_compressed(k) for k in KS], b"hello\x00world")
     assert [int(v) for v in field.decode(got)] == ref
+
+
+@pytest.mark.parametrize("n", [1 << 16, (1 << 16) + 1, 3 * (1 << 16) + 7, 2049 * (1 << 16)])
+def test_long_payloads_match_the_reference(n):
+    """Payloads over 2^16 bytes are absorbed through their chunks' digests (two levels for
+    the largest: 2049 digests are themselves over 2^16 bytes); a changed byte in the first or
+    last chunk, or one more zero byte, changes the state."""
+    data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8)
+    ref = RefTranscript(b"long")
+    ref.absorb_bytes(b"p", data.tobytes())
+    t = Transcript.new(b"long")
+    got = t.absorb_bytes(b"p", data)
+    assert bytes(np.asarray(got.state)) == ref.s
+    for i in (0, n - 1):
+        bad = data.copy()
+        bad[i] ^= 1
+        assert bytes(np.asarray(t.absorb_bytes(b"p", bad).state)) != ref.s
+    longer = np.concatenate([data, np.zeros(1, np.uint8)])
+    assert bytes(np.asarray(t.absorb_bytes(b"p", longer).state)) != ref.s
+
+
+def test_long_field_payload_matches_the_reference():
+    ints = [(7 ** i) % R for i in range(2049)]  # 2049·32 bytes: just over one chunk
+    ref = RefTranscript(b"long")
+    ref.absorb_field(b"f", ints, (2049,))
+    got = Transcript.new(b"long").absorb_field(b"f", field.encode(np.array(ints, dtype=object)))
+    assert bytes(np.asarray(got.state)) == ref.s
 
 
 def test_jit_matches_eager():

@@ -3,7 +3,8 @@
 Layout (integers big-endian):
 
     magic     4 bytes  b"ZKLP"
-    version   u16      3 (2 before the lookups' two-tree layout: the proof bytes differ)
+    version   u16      4 (3 before the transcript absorbed long payloads by chunk digests, 2
+                       before the lookups' two-tree layout: older proofs do not verify)
     header    u32 length + UTF-8 JSON: format version, model digest, zero_knowledge flag,
               tokens (the proven sequence), prompt_tokens (how many of them are the prompt),
               generated (the generated token ids), logits shape, batch_layers (layers per
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"ZKLP"
-VERSION = 3  # 3: the lookups' witness and table trees (lookup.py, "Tree"); v2 proofs do not verify
+VERSION = 4  # 4: long transcript payloads by chunk digests; 3: the lookups' two trees
 _MAX_HEADER = 1 << 24
 
 

@@ -432,7 +432,7 @@ def template(sp: Spec, kind: str, cfg: Any, fx: Any, pub: Public,
 # from the proof's commitments and compares.
 
 FILE_MAGIC = b"ZKLS"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: long transcript payloads by chunk digests (v1 files do not verify)
 _HEX = frozenset("0123456789abcdef")
 
 
