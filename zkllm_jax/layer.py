@@ -577,6 +577,9 @@ def prove_steps(
     names: "w/<weight>", "in/lo", "in/hi", advice names) for a batched `pending.prove_finish`.
     The proof's `ranges` and `openings` are empty."""
     adv = advice(sp, wit)
+    if progress is not None:
+        jax.block_until_ready(adv)
+        progress("advice")
     agens = advice_generators(sp)
     k_com, k_sm, k_sw = prng.split(key, 3)
     coms, wits = commit_tensors(adv, agens, k_com)

@@ -581,6 +581,9 @@ def _layer_from_inputs(ls: layer.Spec, x: tuple, pub: layer.Public, zk: bool,
     progress: called after each group of steps (eager use only)."""
     w, wc, lw, in_keys, state, k = x
     in_com, in_wit = layer.commit_pieces(lw["input"], layer.advice_generators(ls), in_keys)
+    if progress is not None:
+        jax.block_until_ready(in_com)
+        progress("input pieces")
     prf, parts, _, t = layer.prove_steps_arrays(
         ls, w, wc, dict.fromkeys(layer.WEIGHTS), lw, in_com, in_wit, pub,
         Transcript(state=state, zk=zk), k, check_witness=check_witness, progress=progress)
@@ -624,9 +627,13 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
             pub_d = jax.device_put(pub, dev)
             for i in range(d * per, (d + 1) * per):
                 codecache.relieve(t0.state)
-                per_layer[i] = _layer_from_inputs(sp.layer, jax.device_put(inputs(i), dev),
-                                                  pub_d, t0.zk, True,
-                                                  _step_say(step_progress, i))
+                x = jax.device_put(inputs(i), dev)
+                step_say = _step_say(step_progress, i)
+                if step_say is not None:
+                    jax.block_until_ready(x)
+                    step_say("inputs")
+                per_layer[i] = _layer_from_inputs(sp.layer, x, pub_d, t0.zk, True, step_say)
+                del x
                 say(f"layer {i}")
         if d == 0:
             res["embed"] = _embed_branch(sp, weights, weight_coms, wwits, weight_gens, tokens,
