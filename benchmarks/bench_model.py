@@ -62,6 +62,9 @@ def main() -> None:
     ap.add_argument("--mesh", action="store_true",
                     help="use a layer mesh even for one device (the sharded code path, so one "
                     "device's run compares with N devices' like for like)")
+    ap.add_argument("--stream", action="store_true",
+                    help="remake each layer's witness when it is proven (models.run(stream=True)) "
+                    "instead of holding every layer's: whole 7B-shaped models at 2048 tokens")
     ap.add_argument("--steps", action="store_true",
                     help="also time each layer's steps (the prover waits for the device after "
                     "each; per-step times are muddled when several devices report at once)")
@@ -95,14 +98,15 @@ def main() -> None:
     if mesh is not None and not args.batch_layers:
         args.batch_layers = cfg.num_hidden_layers // args.devices  # one finish per device
     out: dict = {"shape": args.shape, "layers": cfg.num_hidden_layers, "seq": args.seq,
-                 "device": str(dev), "devices": args.devices, "jit": args.jit}
+                 "device": str(dev), "devices": args.devices, "jit": args.jit,
+                 "stream": args.stream}
     t0 = time.perf_counter()
     from zkllm_jax.models.convert import quantize_params
 
     params = quantize_params(_params(cfg, 0), cfg, fx)
     toks = np.random.default_rng(1).integers(0, cfg.vocab_size, args.seq).astype(np.int32)
     tables = build_tables(cfg, fx, args.seq)
-    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
+    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed", stream=args.stream)
     wit = jax.tree_util.tree_map(np.asarray, wit)
     logits = np.asarray(logits)
     out["forward_s"] = round(time.perf_counter() - t0, 2)

@@ -8,7 +8,17 @@ from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig, ModelFo
 from .convert import load_gguf, load_hf, load_params, quantize_params, save_params
 from .flax_llama import LlamaForCausalLM
 from .generate import greedy
-from .llama import STEPS, KVCache, check_ranges, forward, init_cache, presplit, run, run_step
+from .llama import (
+    STEPS,
+    KVCache,
+    LayerWitnesses,
+    check_ranges,
+    forward,
+    init_cache,
+    presplit,
+    run,
+    run_step,
+)
 from .loader import Model, load_model, smollm2_path
 from .tables import build_tables
 
@@ -17,6 +27,7 @@ __all__ = [
     "FixedPointConfig",
     "FixedPointRangeError",
     "KVCache",
+    "LayerWitnesses",
     "LlamaConfig",
     "LlamaForCausalLM",
     "Model",

@@ -196,13 +196,21 @@ def check_ranges(checks) -> None:
         raise FixedPointRangeError(f"{name}: |value| reached {arr[0]:.6g}, bound is {arr[1]:.6g}")
 
 
-def run(params, tables, tokens, *, cfg, fx, mode, with_witness=True, check=True):
+def run(params, tables, tokens, *, cfg, fx, mode, with_witness=True, check=True, stream=False):
     """One forward over the whole sequence (no cache reuse); the prover's entry point.
 
     Returns (logits, witness). Raises FixedPointRangeError if any value left its range.
+
+    stream (fixed mode, with the witness): witness["layers"] is a `LayerWitnesses` that remakes
+    layer i's witness from its input when the prover asks for it, instead of every layer's
+    stacked (a 7B layer's is 10.3 GiB at 2048 tokens). The same integers either way.
     """
     tokens = jnp.asarray(np.asarray(tokens, np.int32))
     validate_tokens(tokens, cfg)
+    if stream:
+        if mode != "fixed" or not with_witness:
+            raise ValueError("run: stream=True needs mode='fixed' and with_witness=True")
+        return _run_streamed(params, tables, tokens, cfg=cfg, fx=fx, check=check)
     cache = init_cache(cfg, tokens.shape[0], mode)
     logits, _, wit, chk = forward(
         params,
@@ -218,6 +226,81 @@ def run(params, tables, tokens, *, cfg, fx, mode, with_witness=True, check=True)
     if check and mode == "fixed":
         check_ranges(chk)
     return logits, wit
+
+
+@partial(jax.jit, static_argnames=("cfg", "fx"))
+def _embed_fixed(params, tables, tokens, *, cfg, fx):
+    return make_ops("fixed", cfg, fx, tables).embed(params["model"]["embed_tokens"]["weight"],
+                                                    tokens)
+
+
+@partial(jax.jit, static_argnames=("cfg", "fx", "with_witness"))
+def _layer_fixed(params, tables, layer, h, *, cfg, fx, with_witness):
+    """Decoder layer `layer` on its input h (T, D), as `forward` runs it from position 0:
+    (output, witness or {}, checks)."""
+    ops = make_ops("fixed", cfg, fx, tables)
+    lp = jax.tree_util.tree_map(lambda a: a[layer], params["model"]["layers"])
+    t = h.shape[0]
+    kc = vc = jnp.zeros((cfg.num_key_value_heads, t, cfg.head_dim), jnp.int32)
+    h, _, _, wit = _layer(ops, cfg, lp, h, jnp.arange(t, dtype=jnp.int32), kc, vc, jnp.int32(0))
+    return h, wit if with_witness else {}, ops.checks
+
+
+@partial(jax.jit, static_argnames=("cfg", "fx"))
+def _head_fixed(params, tables, h, *, cfg, fx):
+    ops = make_ops("fixed", cfg, fx, tables)
+    x, w_norm = ops.rmsnorm("norm", h, params["model"]["norm"]["weight"])
+    head = params["lm_head"]["weight"] if "lm_head" in params else params["model"][
+        "embed_tokens"]["weight"]
+    logits, w_head = ops.linear("lm_head", x, head)
+    return logits, w_norm, w_head, ops.checks
+
+
+class LayerWitnesses:
+    """The layers' part of a fixed-point witness, made one layer at a time: `layer(i)` remakes
+    layer i's witness (what `run`'s stacked witness["layers"] holds at index i) from its input,
+    kept on the host (T·D int32 per layer), so a prover holds one layer's witness at a time.
+
+    A pytree without leaves: `jax.tree_util.tree_map` over a witness passes it through whole.
+    """
+
+    def __init__(self, params, tables, inputs: list, output, *, cfg: LlamaConfig,
+                 fx: FixedPointConfig):
+        self._params, self._tables, self._inputs = params, tables, inputs
+        self.output = output  # the last layer's output (T, D): the final norm's input
+        self._cfg, self._fx = cfg, fx
+
+    def __len__(self) -> int:
+        return len(self._inputs)
+
+    def layer(self, i: int) -> dict:
+        """Layer i's witness (on the default device)."""
+        if not 0 <= i < len(self._inputs):
+            raise IndexError(f"LayerWitnesses: layer {i} of {len(self._inputs)}")
+        return _layer_fixed(self._params, self._tables, jnp.int32(i),
+                            jnp.asarray(self._inputs[i]), cfg=self._cfg, fx=self._fx,
+                            with_witness=True)[1]
+
+
+jax.tree_util.register_pytree_node(LayerWitnesses, lambda s: ((), s), lambda s, _: s)
+
+
+def _run_streamed(params, tables, tokens, *, cfg, fx, check):
+    """`run` in fixed mode with witness["layers"] a `LayerWitnesses`: one pass keeps each
+    layer's input; the prover's pass remakes each layer's witness from it."""
+    h, w_embed = _embed_fixed(params, tables, tokens, cfg=cfg, fx=fx)
+    inputs, checks = [], []
+    for i in range(cfg.num_hidden_layers):
+        inputs.append(np.asarray(h))
+        h, _, chk = _layer_fixed(params, tables, jnp.int32(i), h, cfg=cfg, fx=fx,
+                                 with_witness=False)
+        checks.append(chk)
+    logits, w_norm, w_head, fchk = _head_fixed(params, tables, h, cfg=cfg, fx=fx)
+    if check:
+        check_ranges({"layers": jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *checks),
+                      "final": fchk})
+    layers = LayerWitnesses(params, tables, inputs, h, cfg=cfg, fx=fx)
+    return logits, {"embed": w_embed, "layers": layers, "norm": w_norm, "lm_head": w_head}
 
 
 STEPS = ("rmsnorm_input", "self_attn", "rmsnorm_post", "ffn", "skip")

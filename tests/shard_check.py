@@ -1,9 +1,10 @@
 """Run by tests/test_shard.py in a fresh process with XLA_FLAGS set to four host devices
 (`--xla_force_host_platform_device_count=4` must be set before JAX starts).
 
-`main single|mesh2`: proves a tiny 2-layer tied GQA model layer by layer on the default device,
-or with its layers split over two of the four devices (one process each: a process holding
-both runs' compiled code nears vm.max_map_count), and prints one JSON line: each run's proof hash,
+`main single|mesh2|stream|mesh2-stream`: proves a tiny 2-layer tied GQA model layer by layer on
+the default device, or with its layers split over two of the four devices (one process each: a
+process holding both runs' compiled code nears vm.max_map_count), from the stacked witness or
+from a streamed one (`run(..., stream=True)`), and prints one JSON line: each run's proof hash,
 final transcript state and whether the verifier accepted its bytes; a verification of the
 layer proofs swapped; the errors for layer splits that cannot work. `helpers`: the mesh pieces
 on a small custom-call workload over meshes of 4, 2 and 1 devices.
@@ -19,9 +20,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def _tiny() -> dict:
-    """A tiny 2-layer tied GQA model with random weights: its forward on 4 tokens and its
-    weight commitments."""
+def _tiny(stream: bool = False) -> dict:
+    """A tiny 2-layer tied GQA model with random weights: its forward on 4 tokens (the layers'
+    witness streamed if asked) and its weight commitments."""
     import jax
     import numpy as np
     from gadget_harness import random_params
@@ -36,7 +37,7 @@ def _tiny() -> dict:
     params = random_params(cfg, 0)
     toks = np.array([1, 5, 9, 3], np.int32)
     tables = build_tables(cfg, fx, len(toks))
-    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed")
+    logits, wit = run(params, tables, toks, cfg=cfg, fx=fx, mode="fixed", stream=stream)
     ts = weights.tensors(params, cfg)
     seed = b"\x09" * 32
     return {"cfg": cfg, "fx": fx, "toks": toks, "tables": tables, "logits": np.asarray(logits),
@@ -52,14 +53,14 @@ def main(which: str) -> None:
     from zkllm_jax.layer import LayerError
     from zkllm_jax.transcript import Transcript
 
-    m = _tiny()
+    m = _tiny(which.endswith("stream"))
     cfg, fx, toks, tables, logits, wit, ts, coms = (
         m[k] for k in ("cfg", "fx", "toks", "tables", "logits", "wit", "ts", "coms"))
     wgens = weights.generators(weights.max_cols(ts))
     lazy = weights.LazyWitnesses(ts, m["seed"])
     t_start = Transcript.new(b"test/shard")
     sp = model.spec(cfg, fx, len(toks), batch=1)
-    mesh = {"single": None, "mesh2": shard.layer_mesh(2)}[which]
+    mesh = shard.layer_mesh(2) if which.startswith("mesh2") else None
     prf, t_end = model.prove(sp, ts, coms, lazy, wgens, tables, toks, logits, wit, t_start,
                              jax.random.PRNGKey(3), mesh=mesh)
     data = model.to_bytes(prf)
@@ -70,7 +71,7 @@ def main(which: str) -> None:
                          "state": np.asarray(t_end.state).tobytes().hex(),
                          "verified": bool(np.array_equal(np.asarray(tv.state),
                                                          np.asarray(t_end.state)))}}
-    if which == "single":
+    if which != "mesh2":
         print(json.dumps(out))
         return
     # the layers' branches are bound: proofs of layers 0 and 1 swapped are rejected

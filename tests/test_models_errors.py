@@ -166,7 +166,8 @@ def test_weight_outside_fixed_point_range(tmp_path):
         quantize_params(m.params, m.cfg, FX)
 
 
-def test_activation_outside_fixed_point_range(tmp_path):
+@pytest.mark.parametrize("stream", [False, True])
+def test_activation_outside_fixed_point_range(tmp_path, stream):
     t = flat_tensors(CFG)
     for i in range(CFG.num_hidden_layers):
         t[f"model.layers.{i}.post_attention_layernorm.weight"][:] = 100.0
@@ -183,8 +184,11 @@ def test_activation_outside_fixed_point_range(tmp_path):
             cfg=m.cfg,
             fx=FX,
             mode="fixed",
-            with_witness=False,
+            with_witness=stream,
+            stream=stream,
         )
+    with pytest.raises(ValueError, match="stream=True needs mode='fixed' and with_witness=True"):
+        run(m.params, {}, toks, cfg=m.cfg, fx=FX, mode="fixed", with_witness=False, stream=True)
 
 
 def test_bad_tokens_and_length():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from zkllm_jax.models import (
     FixedPointConfig,
+    LayerWitnesses,
     build_tables,
     greedy,
     load_model,
@@ -154,6 +155,28 @@ def test_cached_decoding_equals_full_forward(tiny):
     full = np.asarray(full)
     for i, lg in enumerate(step_logits):
         np.testing.assert_array_equal(lg, full[len(prompt) - 1 + i])
+
+
+def test_streamed_witness_equals_the_stacked_one(tiny_fixed):
+    """run(stream=True): the same logits and embedding/head witness, and each layer's witness
+    remade on demand equals the stacked witness at that layer; tree_map passes it through."""
+    _, m, _, logits, w = tiny_fixed
+    fm = m.to_fixed(FX)
+    s_logits, s = run(fm.params, build_tables(m.cfg, FX, len(TOKENS)), TOKENS, cfg=m.cfg, fx=FX,
+                      mode="fixed", stream=True)
+    np.testing.assert_array_equal(np.asarray(s_logits), logits)
+    s = jax.tree_util.tree_map(np.asarray, s)
+    assert isinstance(s["layers"], LayerWitnesses) and len(s["layers"]) == m.cfg.num_hidden_layers
+    for part in ("embed", "norm", "lm_head"):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, s[part], w[part])
+    for i in (2, 0, 1):  # any order
+        got = s["layers"].layer(i)
+        want = jax.tree_util.tree_map(lambda a, i=i: a[i], w["layers"])
+        assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got, want)
+    np.testing.assert_array_equal(np.asarray(s["layers"].output), w["layers"]["out"][-1])
+    with pytest.raises(IndexError, match="layer 3 of 3"):
+        s["layers"].layer(3)
 
 
 def test_witness_layout_and_identities(tiny_fixed):

@@ -6,10 +6,11 @@ process with `--xla_force_host_platform_device_count=4`:
   layer, cutting back per device, one thread per device) equal the per-layer computation on
   meshes of 4, 2 and 1 devices; the model's SPMD layer program traces and lowers (compiling it
   takes many minutes on a CPU: it is for GPUs, `bench_model.py --devices N --jit`);
-- slow (`pytest -m slow tests/test_shard.py`, about 9 minutes on 2 cores: every device
+- slow (`pytest -m slow tests/test_shard.py`, about 15 minutes on 2 cores: every device
   compiles its own eager prover): a whole tiny model proven with its layers on two devices gives
-  the one-device proof byte for byte, and it verifies; swapped layer proofs are rejected;
-  impossible splits are named.
+  the one-device proof byte for byte, and it verifies; so do both from a streamed witness
+  (`run(..., stream=True)`: each layer's witness remade when proven); swapped layer proofs are
+  rejected; impossible splits are named.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def test_mesh_pieces_on_four_host_devices():
 
 @pytest.fixture(scope="module")
 def model_result():
-    return {**_check("single"), **_check("mesh2")}
+    return {**_check("single"), **_check("mesh2"), **_check("stream"), **_check("mesh2-stream")}
 
 
 @pytest.mark.slow
@@ -61,6 +62,15 @@ def test_sharded_model_proof_equals_the_single_device_proof(model_result):
     assert one["verified"] and two["verified"]
     assert two["proof"] == one["proof"]
     assert two["state"] == one["state"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["stream", "mesh2-stream"])
+def test_streamed_witness_gives_the_same_proof(model_result, which):
+    one, got = model_result["single"], model_result[which]
+    assert got["verified"]
+    assert got["proof"] == one["proof"]
+    assert got["state"] == one["state"]
 
 
 @pytest.mark.slow

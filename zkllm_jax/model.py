@@ -53,6 +53,7 @@ from .claims import Claim, ClaimSet, GadgetError
 from .gadgets import embedding, matmul, rangecheck, rescale, rmsnorm
 from .gadgets.embedding import EmbeddingProof
 from .layer import LayerError, LayerProof
+from .models import LayerWitnesses
 from .pending import Finish, Pending
 from .transcript import Transcript
 
@@ -337,7 +338,15 @@ def verify_head(sp: ModelSpec, wcoms: Mapping[str, commit.Commitment], logits: A
 
 
 def _layer_slice(tree: Any, i: int) -> Any:
+    """Layer i's witness from witness["layers"]: stacked, or a `models.LayerWitnesses`."""
+    if isinstance(tree, LayerWitnesses):
+        return tree.layer(i)
     return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+def _final_hidden(layers: Any) -> Any:
+    """The last layer's output from witness["layers"] (the final norm's input)."""
+    return layers.output if isinstance(layers, LayerWitnesses) else layers["out"][-1]
 
 
 def _input_name(i: int) -> str:
@@ -439,7 +448,7 @@ def _head_branch(sp, weights, weight_coms, wit, logits, in_com, in_wit, t0, keys
     head, hp, t = prove_head(
         sp, put(weights[NORM_NAME]), put(weights[sp.head_name]),
         put({"norm": weight_coms[NORM_NAME], "head": weight_coms[sp.head_name]}),
-        {"norm": None, "head": None}, put(wit["layers"]["out"][-1]), put(wit["norm"]),
+        {"norm": None, "head": None}, put(_final_hidden(wit["layers"])), put(wit["norm"]),
         put(wit["lm_head"]), put(logits), in_com, in_wit, t0.fork(b"head", 0), keys.head)
     return head, pending.rename(hp, _head_names(sp)), t
 
