@@ -234,12 +234,17 @@ def _embed_fixed(params, tables, tokens, *, cfg, fx):
                                                     tokens)
 
 
+def _layer_params(params, i: int):
+    """Layer i's params, sliced where they are, so that a call on another device moves one
+    layer's weights, not the model's."""
+    return jax.tree_util.tree_map(lambda a: a[i], params["model"]["layers"])
+
+
 @partial(jax.jit, static_argnames=("cfg", "fx", "with_witness"))
-def _layer_fixed(params, tables, layer, h, *, cfg, fx, with_witness):
-    """Decoder layer `layer` on its input h (T, D), as `forward` runs it from position 0:
-    (output, witness or {}, checks)."""
+def _layer_fixed(lp, tables, h, *, cfg, fx, with_witness):
+    """A decoder layer (its params lp) on its input h (T, D), as `forward` runs it from
+    position 0: (output, witness or {}, checks)."""
     ops = make_ops("fixed", cfg, fx, tables)
-    lp = jax.tree_util.tree_map(lambda a: a[layer], params["model"]["layers"])
     t = h.shape[0]
     kc = vc = jnp.zeros((cfg.num_key_value_heads, t, cfg.head_dim), jnp.int32)
     h, _, _, wit = _layer(ops, cfg, lp, h, jnp.arange(t, dtype=jnp.int32), kc, vc, jnp.int32(0))
@@ -277,7 +282,7 @@ class LayerWitnesses:
         """Layer i's witness (on the default device)."""
         if not 0 <= i < len(self._inputs):
             raise IndexError(f"LayerWitnesses: layer {i} of {len(self._inputs)}")
-        return _layer_fixed(self._params, self._tables, jnp.int32(i),
+        return _layer_fixed(_layer_params(self._params, i), self._tables,
                             jnp.asarray(self._inputs[i]), cfg=self._cfg, fx=self._fx,
                             with_witness=True)[1]
 
@@ -292,7 +297,7 @@ def _run_streamed(params, tables, tokens, *, cfg, fx, check):
     inputs, checks = [], []
     for i in range(cfg.num_hidden_layers):
         inputs.append(np.asarray(h))
-        h, _, chk = _layer_fixed(params, tables, jnp.int32(i), h, cfg=cfg, fx=fx,
+        h, _, chk = _layer_fixed(_layer_params(params, i), tables, h, cfg=cfg, fx=fx,
                                  with_witness=False)
         checks.append(chk)
     logits, w_norm, w_head, fchk = _head_fixed(params, tables, h, cfg=cfg, fx=fx)
