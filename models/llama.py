@@ -102,6 +102,20 @@ def _layer(ops, cfg: LlamaConfig, lp, h, pos, kc, vc, start):
     return h, kc, vc, wit
 
 
+def _head_weight(params):
+    """lm_head's weight: its own, or the embedding table when tied."""
+    return (params["lm_head"]["weight"] if "lm_head" in params
+            else params["model"]["embed_tokens"]["weight"])
+
+
+def _final(ops, params, h):
+    """The final norm and lm_head on the last layer's output: (logits, norm witness, lm_head
+    witness)."""
+    x, w_norm = ops.rmsnorm("norm", h, params["model"]["norm"]["weight"])
+    logits, w_head = ops.linear("lm_head", x, _head_weight(params))
+    return logits, w_norm, w_head
+
+
 @partial(jax.jit, static_argnames=("cfg", "fx", "mode", "with_witness", "last_only"))
 def forward(
     params,
@@ -138,9 +152,7 @@ def forward(
     ops.checks = {}
     if last_only:
         h = h[-1:]
-    x, w_norm = ops.rmsnorm("norm", h, m["norm"]["weight"])
-    head = params["lm_head"]["weight"] if "lm_head" in params else m["embed_tokens"]["weight"]
-    logits, w_head = ops.linear("lm_head", x, head)
+    logits, w_norm, w_head = _final(ops, params, h)
     checks = {"layers": chk_layers, "final": ops.checks}
     wit = {}
     if with_witness and ops.fixed:
@@ -167,12 +179,7 @@ def presplit(params, fx: FixedPointConfig):
 
     out = {"model": dict(params["model"])}
     out["model"]["layers"] = tu.tree_map_with_path(per_layer, params["model"]["layers"])
-    head = (
-        params["lm_head"]["weight"]
-        if "lm_head" in params
-        else params["model"]["embed_tokens"]["weight"]
-    )
-    out["lm_head"] = {"weight": split(head)}
+    out["lm_head"] = {"weight": split(_head_weight(params))}
     return out
 
 
@@ -254,11 +261,7 @@ def _layer_fixed(lp, tables, h, *, cfg, fx, with_witness):
 @partial(jax.jit, static_argnames=("cfg", "fx"))
 def _head_fixed(params, tables, h, *, cfg, fx):
     ops = make_ops("fixed", cfg, fx, tables)
-    x, w_norm = ops.rmsnorm("norm", h, params["model"]["norm"]["weight"])
-    head = params["lm_head"]["weight"] if "lm_head" in params else params["model"][
-        "embed_tokens"]["weight"]
-    logits, w_head = ops.linear("lm_head", x, head)
-    return logits, w_norm, w_head, ops.checks
+    return (*_final(ops, params, h), ops.checks)
 
 
 class LayerWitnesses:
