@@ -1,6 +1,8 @@
 """End to end through the CLI in separate processes on a tiny tied GQA model with a word-level
 tokenizer: commit → prove → verify ACCEPTs; corrupted, truncated, empty, mismatched and edited
-proof files are REJECTed (exit 1) or give a clear error (exit 2), never a traceback or ACCEPT."""
+proof files are REJECTed (exit 1) or give a clear error (exit 2), never a traceback or ACCEPT.
+The fixture's proof is made with `--stream` (layer witnesses remade when proven); the slow
+tests' proves and the README's main command (tests/test_smollm2_e2e.py) hold them stacked."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def run(tmp_path_factory):
         assert r.returncode == 0, r.stderr
     r = _zkllm("prove", "--model", "tiny.safetensors", "--commitments", "coms-tiny",
                "--prompt", PROMPT, "--max-new-tokens", "3", "--out", "p.zkp", "--json",
-               "report.json", cwd=d, cache=cache)
+               "report.json", "--stream", cwd=d, cache=cache)
     assert r.returncode == 0, r.stderr
     return d, cache, r
 
@@ -73,6 +75,7 @@ def test_prove_report(run):
     rep = json.loads((d / "report.json").read_text())
     assert rep["prompt_tokens"] == 4 and rep["generated_tokens"] == 3
     assert rep["proven_tokens"] == 6 and rep["proof_bytes"] > 0
+    assert rep["stream"] is True  # the fixture's proof is made from streamed layer witnesses
     assert "output: " in r.stdout
 
 
@@ -182,6 +185,8 @@ def test_plain_proof_is_rejected_unless_expected(run):
     ("verify", "--commitments", "coms-tiny", "--proof", "missing.zkp"),
     ("prove", "--model", "other.safetensors", "--commitments", "coms-tiny", "--prompt", "w1",
      "--out", "x.zkp"),
+    ("prove", "--model", "tiny.safetensors", "--commitments", "coms-tiny", "--prompt", "w1",
+     "--out", "x.zkp", "--stream", "--devices", "2", "--jit", "on"),
 ])
 def test_bad_inputs_give_clear_errors(run, args):
     d, cache, _ = run

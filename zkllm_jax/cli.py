@@ -284,6 +284,10 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     from zkllm_jax import bundle, model, prng, weights
     from zkllm_jax.models import build_tables, greedy, load_model, run
 
+    if args.stream and args.devices > 1 and args.jit == "on":
+        # the SPMD program takes every layer's witness at once, which is what --stream avoids
+        raise ValueError("--stream with --devices N needs --jit off (or auto): one SPMD "
+                         "program over the mesh would hold every layer's witness at once")
     _select_device(args.device)
     t0 = time.perf_counter()
     m, coms = weights.load(args.commitments)
@@ -302,7 +306,8 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     seq = np.asarray(ids + gen[:-1], np.int32)
     t1 = time.perf_counter()
     tables = build_tables(mdl.cfg, mdl.fx, len(seq))
-    logits, wit = run(mdl.params, tables, seq, cfg=mdl.cfg, fx=mdl.fx, mode="fixed")
+    logits, wit = run(mdl.params, tables, seq, cfg=mdl.cfg, fx=mdl.fx, mode="fixed",
+                      stream=args.stream)
     logits = np.asarray(logits)
     if gen and bundle.greedy_tokens(logits, len(ids)) != gen:
         raise RuntimeError("internal error: the full forward disagrees with cached decoding")
@@ -311,7 +316,8 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     wgens = weights.generators(m.generator_count)
     lazy = weights.LazyWitnesses(ts, seed)
     prog = _Progress(args.quiet, sp.num_layers + 2 + 3 * len(sp.groups()))
-    use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu")
+    use_jit = args.jit == "on" or (args.jit == "auto" and jax.devices()[0].platform == "gpu"
+                                   and not (args.stream and mesh is not None))
     t2 = time.perf_counter()
     key = prng.fresh()
     prf, _ = model.prove(sp, ts, coms, lazy, wgens, tables, seq, logits, wit,
@@ -330,6 +336,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
               "prove_seconds": round(t3 - t2, 3), "proof_bytes": len(data),
               "file_bytes": len(blob), "peak_memory_mb": round(_peak_mb(), 1),
               "zero_knowledge": not args.plain, "device": str(jax.devices()[0]), "jit": use_jit,
+              "stream": args.stream,
               "step_seconds": prog.times}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
@@ -374,6 +381,10 @@ def _add_prove(sub) -> None:
                    help="split the layers over the first N devices (a layer mesh; the layers "
                    "must split evenly; with --jit, one SPMD program proves every layer). The proof is the same "
                    "for any N")
+    p.add_argument("--stream", action="store_true",
+                   help="keep only each layer's input and remake that layer's witness when it "
+                   "is proven (one more forward per layer), instead of holding every layer's "
+                   "witness: for large models and long prompts. The proof is the same")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_prove)
 
