@@ -69,13 +69,14 @@ def log_cache_clears() -> None:
 
 
 def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
-           once: bool = False, modes: tuple[str, ...] = ("zk",)) -> dict:
+           once: bool = False, modes: tuple[str, ...] = ("zk",), digits: str | None = None
+           ) -> dict:
     import jax
 
     log_cache_clears()
     dev = jax.devices(device)[0]
     try:
-        return _single(shape, seq, device, jit, verify_on, once, modes)
+        return _single(shape, seq, device, jit, verify_on, once, modes, digits)
     except Exception:
         _diagnose(dev)
         raise
@@ -94,10 +95,10 @@ def _stage(msg: str, t0: list, dev=None) -> None:
 
 
 def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: bool,
-            modes: tuple[str, ...]) -> dict:
+            modes: tuple[str, ...], digits: str | None = None) -> dict:
     import jax
     from bench_models import _load
-    from zkllm_jax.models import run
+    from zkllm_jax.models import FixedPointConfig, run
 
     from zkllm_jax import layer, model, weights
     from zkllm_jax.transcript import Transcript
@@ -105,7 +106,9 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
     dev = jax.devices(device)[0]
     jax.config.update("jax_default_device", dev)
     clock = [time.perf_counter()]
-    m, fx, _, tables, ids = _load(shape, seq, "fixed")
+    fx = (FixedPointConfig(softmax_digit_bits=tuple(int(b) for b in digits.split(",")))
+          if digits else None)
+    m, fx, _, tables, ids = _load(shape, seq, "fixed", fx)
     _stage("model loaded", clock, dev)
     t0 = time.perf_counter()
     _, wit = run(m.params, tables, ids, cfg=m.cfg, fx=fx, mode="fixed")
@@ -131,6 +134,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
                                             layer.advice_generators(sp.layer),
                                             jax.random.PRNGKey(2))
     out: dict = {"shape": shape, "seq": seq, "device": str(dev), "jit": jit,
+                 "softmax_digit_bits": list(fx.softmax_digit_bits),
                  "forward_s": round(t_fwd, 3), "weight_commit_s": round(t_wcommit, 3)}
     for mode in modes:
         t_start = Transcript.new(b"bench/layer", zk=mode == "zk")
@@ -242,11 +246,14 @@ def main() -> None:
                    "compilation included, is the one reported)")
     p.add_argument("--modes", nargs="+", choices=("zk", "plain"), default=["zk"],
                    help="proof modes to run on the same layer in one process (e.g. plain zk)")
+    p.add_argument("--softmax-digits", metavar="B,B[,B]",
+                   help="the softmax's exp digit widths (FixedPointConfig.softmax_digit_bits; "
+                   "default: the config's), to compare digit layouts on one layer")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
         print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
-                                                  a.once, tuple(a.modes))),
+                                                  a.once, tuple(a.modes), a.softmax_digits)),
               flush=True)
         return
     env = dict(os.environ)
@@ -269,7 +276,8 @@ def _run_single(a: argparse.Namespace, seq: int, mode: str, env: dict) -> dict |
     """One length in one mode, in a fresh process; None (and the reason printed) on failure."""
     cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
            "--verify-on", a.verify_on, "--single", str(seq), "--modes", mode] + (
-               ["--jit"] if a.jit else []) + (["--once"] if a.once else [])
+               ["--jit"] if a.jit else []) + (["--once"] if a.once else []) + (
+               ["--softmax-digits", a.softmax_digits] if a.softmax_digits else [])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
                            timeout=a.timeout)

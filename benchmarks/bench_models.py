@@ -28,13 +28,15 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _load(shape: str, seq: int, mode: str):
+def _load(shape: str, seq: int, mode: str, fx=None):
+    """The model of `shape`, its fixed-point config (`fx`, default FixedPointConfig()), params
+    (presplit in fixed mode), tables and `seq` token ids."""
     import jax
     import numpy as np
     from zkllm_jax.models import FixedPointConfig, LlamaConfig, build_tables, load_model
     from zkllm_jax.models.loader import Model
 
-    fx = FixedPointConfig()
+    fx = fx or FixedPointConfig()
     if shape == "smollm2":
         m = load_model("smollm2")
         ids = m.tokenizer.encode(_text()).ids
