@@ -4,7 +4,8 @@
     python benchmarks/bench_model.py --device gpu --shape smollm2 --seq 8 --verify-on cpu
 
 Shapes: "smollm2" (SmolLM2-135M's config: 30 layers, hidden 576, GQA 9 on 3, vocab 49152, tied
-embeddings) and "7b" (LLaMA-2-7B's: 32 layers, hidden 4096, 32 heads, vocab 32000), each with
+embeddings), "7b" (LLaMA-2-7B's: 32 layers, hidden 4096, 32 heads, vocab 32000) and "13b"
+(LLaMA-2-13B's: 40 layers, hidden 5120, 40 heads, FFN 13824, vocab 32000), each with
 random weights (`--layers N` keeps the first N layers). The weights are committed with
 `weights.commit_all`, the sequence is proven with `model.prove` (`--batch-layers` as in the CLI)
 and checked with `model.verify`; the proof bytes are the tree format `zkllm prove` writes.
@@ -29,6 +30,9 @@ SHAPES = {
     "7b": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
            "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
            "tie_word_embeddings": False},
+    "13b": {"vocab_size": 32000, "hidden_size": 5120, "intermediate_size": 13824,
+            "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 40,
+            "tie_word_embeddings": False},
 }
 
 
