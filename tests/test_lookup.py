@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from zkllm_jax import field, lookup, mle, proof, sumcheck
+from zkllm_jax import ffi, field, lookup, mle, proof, sumcheck
 from zkllm_jax.lookup import LookupError as LookupRejected
 from zkllm_jax.lookup import LookupProof
 from zkllm_jax.proof import ProofFormatError
@@ -187,24 +190,95 @@ def test_rebuilt_levels_give_the_same_proof(range_gens, monkeypatch, zk):
     monkeypatch.setattr(lookup, "KEEP_LOG", 9)
     monkeypatch.setattr(sumcheck, "CHUNK_LOG", 3)
     assert lookup._rebuilt(lay) == 2  # W_11 and W_10 rebuilt, W_9 kept
-    depths = []
-    subtree = lookup._subtree
+    steps, levels = [], []
+    leaf_pass, level = lookup._LeafRounds._pass, lookup._level
 
-    def spy(args, depth, start, size):
-        depths.append(depth)
-        return subtree(args, depth, start, size)
+    def spy_pass(self, *a, **kw):
+        steps.append(self.aux[0])
+        return leaf_pass(self, *a, **kw)
 
-    monkeypatch.setattr(lookup, "_subtree", spy)
-    lookup._levels.clear_cache()  # jitted on the layout: trace it again with KEEP_LOG = 9
+    def spy_level(lay_, args, depth):
+        levels.append(depth)
+        return level(lay_, args, depth)
+
+    monkeypatch.setattr(lookup._LeafRounds, "_pass", spy_pass)
+    monkeypatch.setattr(lookup, "_level", spy_level)
+    # jitted on the layout and the step: trace them again with KEEP_LOG = 9 and the spies
+    jitted = (lookup._levels, sumcheck._prove_source, sumcheck._prove)
+    for f in jitted:
+        f.clear_cache()
     try:
         _, prf, tp = lookup.prove(RANGE, x, t0, range_gens, _key(8))
     finally:
-        lookup._levels.clear_cache()
-    assert set(depths) == {0, 1, 2}  # leaves, W_11 (2 leaves an entry), W_10 (4): never kept
+        for f in jitted:
+            f.clear_cache()
+    # the steps over the leaves, W_11 (2 leaves an entry) and W_10 (4) rebuild them; W_9, the
+    # first kept level, is made from 8 leaves an entry
+    assert set(steps) == {0, 1, 2} and levels == [3]
     assert proof.tree_to_bytes(prf) == proof.tree_to_bytes(prf1)
     assert _same_state(tp, t1)
     _, tv = lookup.verify(RANGE, [x.shape], prf, t0, range_gens)
     assert _same_state(tv, tp)
+
+
+def _bits(a):
+    return jax.lax.bitcast_convert_type(jnp.asarray(a, jnp.int32), jnp.uint32)
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_native_leaf_passes_match_field_ops(width):
+    """The native passes that rebuild a lookup's levels from int32 leaves (zkllm/logup.h) agree
+    with the same levels, stacks, folds and round polynomials made by field ops, at every depth
+    and number of lazy folds: any int32 values, indicators that are not all one."""
+    rng = np.random.default_rng(11)
+    h = 7
+    x = rng.integers(-(2**31), 2**31, 1 << h, dtype=np.int64).astype(np.int32)
+    y = rng.integers(-(2**31), 2**31, 1 << h, dtype=np.int64).astype(np.int32)
+    ones = (rng.random(1 << h) < 0.8).astype(np.int32)
+    alpha, beta = (field.encode(int(v)) for v in rng.integers(1, 2**62, 2))
+    s = field.encode(jnp.asarray(x))
+    if width == 2:
+        s = field.add(s, field.mul(field.encode(jnp.asarray(y)), beta))
+    level = jnp.stack([field.encode(jnp.asarray(ones)), field.sub(alpha, s)])
+    args = (_bits(x), _bits(y) if width == 2 else jnp.zeros((1,), jnp.uint32), _bits(ones),
+            jnp.stack([alpha, beta if width == 2 else field.zeros(())]))
+    lay = SimpleNamespace(h=h, width=width)
+    coeffs = field.encode([1, 1, int(rng.integers(2, 2**62))])
+    kw = {"terms": lookup.LAYER_TERMS, "has_eq": True}
+    for depth in range(4):
+        assert (np.asarray(lookup._level(lay, args, depth)) == np.asarray(level)).all(), depth
+        k = h - depth - 1
+        eq_point = field.encode([int(v) for v in rng.integers(0, 2**62, k)])
+        stack = jnp.concatenate([lookup._halves(level), mle.eq_table(eq_point)[None]])
+        low = min(k, 3)
+        for folds in range(min(4, k)):
+            point = tuple(field.encode(int(v)) for v in rng.integers(0, 2**62, folds))
+            want = stack
+            for r in point:
+                want = mle.fold_unchecked(want, r)
+            src = lookup._LeafRounds((depth, width), args, mle.eq_table(eq_point[:low]),
+                                     mle.eq_table(eq_point[low:]), 2)
+            assert src.num_vars == k
+            assert (np.asarray(src.fold(point)) == np.asarray(want)).all(), (depth, folds)
+            evals = sumcheck.round_evals(want, coeffs, **kw)
+            got = src.evals(point, coeffs, kw)
+            assert (np.asarray(got) == np.asarray(evals)).all(), (depth, folds)
+        level = lookup._products(lookup._halves(level))
+
+
+def test_native_leaf_pass_shape_errors():
+    """The native passes name a malformed operand instead of reading past it."""
+    args = (_bits(np.zeros(16)), jnp.zeros((1,), jnp.uint32), _bits(np.ones(8)),
+            jnp.stack([field.ones(()), field.zeros(())]))
+    with pytest.raises(Exception, match="x, y and ones must have the same length"):
+        jax.block_until_ready(lookup._level(SimpleNamespace(h=4, width=1), args, 0))
+    args = (args[0], args[1], _bits(np.ones(16)), args[3])
+    out = jax.ShapeDtypeStruct((2, 1, field.LIMBS), jnp.uint32)
+    with pytest.raises(Exception, match="depth must be in"):
+        jax.block_until_ready(ffi.call("zk_fr_logup_level", out, *args, depth=5, width=1))
+    src = lookup._LeafRounds((1, 1), args, field.ones((4,)), field.ones((2,)), 2)
+    with pytest.raises(Exception, match=re.escape("must number 2·|eq|·2^depth")):
+        jax.block_until_ready(src.fold(()))
 
 
 # --- witness errors ----------------------------------------------------------------------------
@@ -460,6 +534,33 @@ def test_gpu_matches_cpu(silu):
             for dev in (cpu, gpu)]
     assert outs[0] == outs[1]
     lookup.verify(table, [p[0].shape for p in pairs], proof.from_bytes(outs[1]), T0, gens)
+
+
+@pytest.mark.gpu
+def test_gpu_rebuilt_levels_match_cpu(range_gens, monkeypatch):
+    """A range lookup whose leaves and two levels are rebuilt by the native passes (every depth
+    and lazy fold the 2^28-entry lookups use) gives the CPU's proof bytes on the GPU."""
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("no GPU")
+    x = _range_values((4096,))
+    monkeypatch.setattr(lookup, "KEEP_LOG", 9)
+    jitted = (lookup._levels, sumcheck._prove_source, sumcheck._prove)
+    for f in jitted:
+        f.clear_cache()
+    cpu = jax.devices("cpu")[0]
+    gpu = next(d for d in jax.devices() if d.platform == "gpu")
+
+    def prove_on(dev):
+        with jax.default_device(dev):
+            cols, t, gens, key = jax.device_put((x, ZK, range_gens, _key(4)), dev)
+            return proof.tree_to_bytes(lookup.prove(RANGE, cols, t, gens, key)[1])
+
+    try:
+        outs = [prove_on(dev) for dev in (cpu, gpu)]
+    finally:
+        for f in jitted:
+            f.clear_cache()
+    assert outs[0] == outs[1]
 
 
 # --- zero knowledge -----------------------------------------------------------------------------

@@ -55,7 +55,9 @@ then be checked against those commitments or reduced further.
 
 Prover memory: the levels W_L with at most 2^KEEP_LOG fractions are kept (8 GiB in all at
 KEEP_LOG = 26); larger ones, and the leaves, are rebuilt from the int32 witness in each pass of
-the step that sums over them (`_leaf_chunk`), and the columns' values are folded from int32
+the step that sums over them, entry by entry inside native passes (`_LeafRounds`, `_level`:
+zkllm/logup.h; a pass reads the leaves' int32 words, not a level's field tables), and the
+columns' values are folded from int32
 (`mle.evaluate_i32`), so no field copy of a column is made.
 
 Sizes: with h = max(c + κ, b) (c: the columns' common variable count, κ = ceil(log2 K),
@@ -77,7 +79,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import commit, curve, field, mle, prng, sumcheck
+from . import commit, curve, ffi, field, mle, prng, sumcheck
 from .sumcheck import SumcheckError, SumcheckProof
 from .transcript import Transcript
 
@@ -417,59 +419,77 @@ def _padded_column(x: Array, c: int) -> Array:
 @functools.partial(jax.jit, static_argnums=(0,))
 def _leaf_args(lay: Layout, table: Table, xs: tuple, ys: tuple, m_pad: Array, alpha: Array,
                beta: Array | None) -> tuple:
-    """What the leaves and the table side are built from: the witness as int32[2^h] (the columns
-    padded and concatenated: values, second values, the real-element indicator), α, β, and the
-    table side's fractions (−m_j, α − t_j) as Fr[2, 2^b] (its tail the zero-weight 0/α)."""
+    """What the leaves and the table side are built from: the witness as uint32[2^h] bit
+    patterns of int32 (the columns padded and concatenated: values, second values or a
+    one-entry placeholder, the real-element indicator), (α, β) as Fr[2, 8] (β = 0 for range
+    tables), and the table side's fractions (−m_j, α − t_j) as Fr[2, 2^b] (its tail the
+    zero-weight 0/α)."""
     n = 1 << lay.h
     blocks = 1 << lay.kappa
     fill = [jnp.zeros((1 << lay.c,), jnp.int32)] * (blocks - len(xs))
     pad_w = (0, n - (blocks << lay.c))
 
     def side(cols):
-        return jnp.pad(jnp.concatenate([_padded_column(v, lay.c) for v in cols] + fill), pad_w)
+        flat = jnp.pad(jnp.concatenate([_padded_column(v, lay.c) for v in cols] + fill), pad_w)
+        return jax.lax.bitcast_convert_type(flat, jnp.uint32)
 
-    sy = side(ys) if lay.width == 2 else None
+    sy = side(ys) if lay.width == 2 else jnp.zeros((1,), jnp.uint32)
     ones = side([jnp.ones(x.shape, jnp.int32) for x in xs])
+    ab = jnp.stack([alpha, beta if beta is not None else field.zeros(())])
     pad_t = ((0, (1 << lay.b) - table.size), (0, 0))
     t_vals = jnp.pad(_table_values(table, beta), pad_t)
     table_side = jnp.stack([field.neg(field.encode(m_pad)), field.sub(alpha, t_vals)])
-    return (side(xs), sy, ones, alpha, beta), table_side
+    return (side(xs), sy, ones, ab), table_side
 
 
-def _witness(args: tuple, start: Array, size: int) -> tuple[Array, Array]:
-    """Leaves [start, start + size) of the witness side: p = 1 (0 on padding), q = α − s."""
-    sx, sy, ones, alpha, beta = args
-
-    def part(a: Array) -> Array:
-        return jax.lax.dynamic_slice_in_dim(a, start, size)
-
-    s = field.encode(part(sx))
-    if sy is not None:
-        s = field.add(s, field.mul(field.encode(part(sy)), beta))
-    return field.encode(part(ones)), field.sub(alpha, s)
+def _level(lay: Layout, args: tuple, depth: int) -> Array:
+    """W_(h−depth) as (p, q) Fr[2, 2^(h−depth), 8], rebuilt from the leaves in one native pass
+    (leaf i: p = 1, 0 on padding; q = α − s_i; zkllm/logup.h)."""
+    out = jax.ShapeDtypeStruct((2, 1 << (lay.h - depth), field.LIMBS), jnp.uint32)
+    return ffi.call("zk_fr_logup_level", out, *args, vmap_method="sequential", depth=depth,
+                    width=lay.width)
 
 
-def _subtree(args: tuple, depth: int, start: Array, size: int) -> tuple[Array, Array]:
-    """W_(h−depth)[start, start + size) rebuilt from the leaves: W_(L−1)[i] = W_L[i] ⊕
-    W_L[i + 2^(L−1)] (split on the top variable), 2^depth leaves per entry."""
-    if depth == 0:
-        return _witness(args, start, size)
-    stride = args[0].shape[0] >> depth  # 2^(h − depth)
-    p0, q0 = _subtree(args, depth - 1, start, size)
-    p1, q1 = _subtree(args, depth - 1, start + stride, size)
-    return field.add(field.mul(p0, q1), field.mul(p1, q0)), field.mul(q0, q1)
+@jax.tree_util.register_pytree_node_class
+class _LeafRounds:
+    """The stack [p_lo, p_hi, q_lo, q_hi, eq] of the step that sums over W_(h−depth)'s halves
+    (aux = (depth, width)), for `sumcheck.prove_source`: levels too large to keep, and the
+    leaves, are rebuilt from the int32 witness entry by entry inside each native pass
+    (zkllm/logup.h), so the stack exists only once folded `lazy` times."""
 
+    num_tables = 5
 
-def _leaf_chunk(aux: tuple[int, int], args: tuple, c: Array) -> Array:
-    """Chunk c (aux = (its length b, depth)) of level W_(h−depth)'s halves as the step that sums
-    over them sees them: Fr[4, b, 8] = (p_lo, p_hi, q_lo, q_hi), lo and hi split on the top
-    variable (the sumcheck appends eq). Depth 0 is the leaves; deeper levels are too large to
-    keep and are rebuilt from the int32 witness in every pass."""
-    b, depth = aux
-    half = args[0].shape[0] >> (depth + 1)
-    p_lo, q_lo = _subtree(args, depth, c * b, b)
-    p_hi, q_hi = _subtree(args, depth, half + c * b, b)
-    return jnp.stack([p_lo, p_hi, q_lo, q_hi])
+    def __init__(self, aux: tuple[int, int], args: tuple, eq_low: Array, eq_high: Array,
+                 lazy: int):
+        self.aux, self.args, self.lazy = aux, tuple(args), lazy
+        self.eq_low, self.eq_high = eq_low, eq_high
+        self.num_vars = (eq_low.shape[0] * eq_high.shape[0]).bit_length() - 1
+
+    def tree_flatten(self) -> tuple:
+        return (self.args, self.eq_low, self.eq_high), (self.aux, self.lazy)
+
+    @classmethod
+    def tree_unflatten(cls, static: tuple, leaves: tuple) -> _LeafRounds:
+        args, eq_low, eq_high = leaves
+        return cls(static[0], args, eq_low, eq_high, static[1])
+
+    def _pass(self, point: tuple, out: Any, coeffs: Array, terms: np.ndarray,
+              materialize: bool) -> Array:
+        depth, width = self.aux
+        r = jnp.stack(point) if point else field.zeros((1,))
+        return ffi.call("zk_fr_logup_leaf_round", out, *self.args, self.eq_low, self.eq_high, r,
+                        coeffs, vmap_method="sequential", terms=terms, depth=depth, width=width,
+                        folds=len(point), materialize=int(materialize))
+
+    def evals(self, point: tuple, coeffs: Array, kw: dict) -> Array:
+        d = sumcheck.degree(kw["terms"], kw["has_eq"])
+        out = jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32)
+        return self._pass(point, out, coeffs, sumcheck.term_exponents(kw["terms"], 5), False)
+
+    def fold(self, point: tuple) -> Array:
+        n = (1 << self.num_vars) >> len(point)
+        out = jax.ShapeDtypeStruct((5, n, field.LIMBS), jnp.uint32)
+        return self._pass(point, out, field.ones((1,)), np.zeros(1, np.int64), True)
 
 
 def _layer_chunk(b: int, args: tuple, c: Array) -> Array:
@@ -506,17 +526,10 @@ def _levels(lay: Layout, args: tuple, table_side: Array) -> tuple[list, Array, l
     h, b = lay.h, lay.b
     d = _rebuilt(lay)  # 0 when h == b
     if h == b:  # the leaves are W_b
-        w = jnp.stack(_witness(args, jnp.int32(0), 1 << h))
+        w = _level(lay, args, 0)
         w_levels = []
     else:
-        top = h - 1 - d  # the first kept level
-        cb = sumcheck.chunk_len(1 << top)
-
-        def body(c: Array, out: Array) -> Array:
-            chunk = _products(_leaf_chunk((cb, d), args, c))
-            return jax.lax.dynamic_update_slice_in_dim(out, chunk, c * cb, axis=1)
-
-        w = jax.lax.fori_loop(0, (1 << top) // cb, body, field.zeros((2, 1 << top)))
+        w = _level(lay, args, d + 1)  # the first kept level, W_(h−1−d)
         w_levels = [w]  # W_top down to W_(b+1)
         while w.shape[1] > 1 << b:
             w = _products(_halves(w))
@@ -614,14 +627,17 @@ def prove_with_multiplicities(
         coeffs = jnp.concatenate([field.ones((2,)), lam[None]])
         n = 1 << k
         cb = sumcheck.chunk_len(n)
-        # every level is summed chunk by chunk; the leaves and the levels not kept are
-        # rebuilt from the columns (this step sums over W_(k+1))
-        build, aux, args = (_layer_chunk, cb, (tables[i],)) if tables[i] is not None else \
-            (_leaf_chunk, (cb, lay.h - k - 1), leaf_args)
+        # this step sums over W_(k+1): a kept level chunk by chunk, the leaves and the levels
+        # not kept rebuilt from the columns inside native passes
+        if tables[i] is not None:
+            fc, prf, t = sumcheck.prove_chunked(_layer_chunk, cb, (tables[i],), n // cb, cb, 5,
+                                                t, rho, label=LAYER_LABEL, terms=LAYER_TERMS,
+                                                coeffs=coeffs, trusted=True)
+        else:
+            fc, prf, t = sumcheck.prove_source(_LeafRounds, (lay.h - k - 1, lay.width),
+                                               leaf_args, k, t, rho, label=LAYER_LABEL,
+                                               terms=LAYER_TERMS, coeffs=coeffs)
         tables[i] = None
-        fc, prf, t = sumcheck.prove_chunked(build, aux, args, n // cb, cb, 5, t, rho,
-                                            label=LAYER_LABEL, terms=LAYER_TERMS, coeffs=coeffs,
-                                            trusted=True)
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
         masks.append(prf.mask)

@@ -163,7 +163,7 @@ def degree(terms: Terms, has_eq: bool) -> int:
     return max(len(t) for t in terms) + int(has_eq)
 
 
-def _exponents(terms: Terms, num_native: int) -> np.ndarray:
+def term_exponents(terms: Terms, num_native: int) -> np.ndarray:
     """The T×K exponent matrix (flattened int64) the native passes take as an attribute."""
     e = np.zeros((len(terms), num_native), dtype=np.int64)
     for j, term in enumerate(terms):
@@ -213,7 +213,7 @@ def round_evals(
         coeffs = field.ones((len(terms),))
     out = jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32)
     return ffi.call("zk_fr_sumcheck_round", out, tables, coeffs, vmap_method="sequential",
-                    terms=_exponents(terms, tables.shape[0]), num_tables=int(tables.shape[0]),
+                    terms=term_exponents(terms, tables.shape[0]), num_tables=int(tables.shape[0]),
                     has_eq=int(has_eq))
 
 
@@ -234,7 +234,7 @@ def fold_round(
         jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32),
     )
     folded, evals = ffi.call("zk_fr_sumcheck_fold_round", outs, tables, r, coeffs,
-                             vmap_method="sequential", terms=_exponents(terms, k),
+                             vmap_method="sequential", terms=term_exponents(terms, k),
                              num_tables=int(k), has_eq=int(has_eq))
     return folded, evals
 
@@ -469,6 +469,58 @@ def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, 
     return _prove(None, transcript, eq_point, coeffs, label, terms, src)
 
 
+def prove_source(
+    source: Any,
+    aux: Any,
+    args: tuple,
+    num_vars: int,
+    transcript: Transcript,
+    eq_point: Any,
+    *,
+    lazy: int | None = None,
+    label: bytes | str = b"sumcheck",
+    terms: Sequence[Sequence[int]] | None = None,
+    coeffs: Any | None = None,
+) -> tuple[FinalClaims, SumcheckProof, Transcript]:
+    """`prove_chunked` for a stack that native passes rebuild from smaller data (a lookup's
+    witness levels from its int32 leaves): the same proof and transcript as the materialized
+    stack of 2^num_vars entries, its eq table (of eq_point) last.
+
+    source: a static pytree class; `source(aux, args, eq_low, eq_high, lazy)` (eq_low, eq_high:
+    eq of the point's low EQ_LOW_LOG variables and of the rest, so eq[x] = eq_low[x mod B]·
+    eq_high[x / B]) has `num_tables`, `num_vars`, `lazy`, `evals(point, coeffs, kw)` (the next
+    round polynomial of the stack folded with `point`) and `fold(point)` (that stack, eq
+    included). The first `lazy` rounds (default LAZY_ROUNDS) never hold the stack. eq_point and
+    coeffs are trusted (drawn from this prover's transcript): shapes are checked, not values.
+    """
+    m = int(num_vars)
+    if m < 1:
+        raise ValueError(f"sumcheck: a source stack needs at least one variable, got {m}")
+    eq_point = field.check(eq_point, "eq_point", canonical=False)
+    if eq_point.shape != (m, field.LIMBS):
+        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
+    lazy = LAZY_ROUNDS if lazy is None else int(lazy)
+    lazy = max(1, min(lazy, m - 1))
+    num_tables = source.num_tables
+    terms = normalize_terms(terms, num_tables - 1)
+    coeffs = _check_coeffs(coeffs, terms, True)
+    return _prove_source(source, aux, tuple(args), m, transcript, eq_point, coeffs, lazy,
+                         _label_bytes(label), terms)
+
+
+# eq of a source stack's low variables: 2^EQ_LOW_LOG entries, read once per entry of a pass
+EQ_LOW_LOG = 12
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3, 7, 8, 9))
+def _prove_source(source, aux, args, m, transcript, eq_point, coeffs, lazy, label, terms):
+    low = min(m, EQ_LOW_LOG)
+    src = source(aux, args, mle.eq_table(eq_point[:low]), mle.eq_table(eq_point[low:]), lazy)
+    if m < 2:  # one round: the stack is two entries
+        return _prove(src.fold(()), transcript, eq_point, coeffs, label, terms)
+    return _prove(None, transcript, eq_point, coeffs, label, terms, src)
+
+
 def _label_bytes(label: bytes | str) -> bytes:
     return label.encode() if isinstance(label, str) else bytes(label)
 
@@ -541,7 +593,7 @@ def mask_functional(point: Any, d: int) -> Array:
 @functools.partial(jax.jit, static_argnums=(4, 5))
 def _prove(
     stacked: Array | None, transcript: Transcript, eq_point: Array | None, coeffs: Array,
-    label: bytes, terms: Terms, chunked: _Chunked | None = None,
+    label: bytes, terms: Terms, chunked: Any = None,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     has_eq = eq_point is not None
     kw = {"terms": terms, "has_eq": has_eq}

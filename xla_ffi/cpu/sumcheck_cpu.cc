@@ -4,6 +4,12 @@
 // fr_sumcheck_fold_round  tables [K, n, 8], r [8], coeffs [T, 8]   -> folded [K, n/2, 8],
 //                                                                     evals [D+1, 8]
 // fr_mle_fold             tables [B, n, 8], r [8]                  -> folded [B, n/2, 8]
+// fr_logup_level          x, y, ones [N], (α, β) [2, 8]             -> W_(h−d) [2, N/2^d, 8]
+// fr_logup_leaf_round     x, y, ones [N], (α, β), eq_low [B, 8], eq_high [C, 8], r [≥J, 8],
+//                         coeffs [T, 8]  -> the round polynomial [D+1, 8], or (materialize)
+//                         the step's stack folded J times [5, 2^k/2^J, 8]
+// The LogUp-GKR handlers rebuild a lookup's witness levels from the int32 leaves in registers
+// (zkllm/logup.h; attributes depth, width, folds, materialize and the round's terms).
 // Attributes of the round handlers: terms (the T×K exponent matrix, row-major), num_tables (K),
 // has_eq (the last table multiplies every term); see zkllm/sumcheck.h.
 // The fused fold-round folds variable 0 with the previous challenge and evaluates the next round
@@ -13,6 +19,7 @@
 #include <string>
 
 #include "xla/ffi/api/ffi.h"
+#include "zkllm/logup.h"
 #include "zkllm/parallel.h"
 #include "zkllm/sumcheck.h"
 #include "zkllm/sumcheck_args.h"
@@ -21,6 +28,8 @@ namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
 using zk::sumcheck_args::decode;
+using zk::sumcheck_args::logup_leaves;
+using zk::sumcheck_args::logup_round;
 using zk::sumcheck_args::table_dims;
 
 namespace {
@@ -193,6 +202,78 @@ ffi::Error Fold(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
   return ffi::Error::Success();
 }
 
+ffi::Error LogupLevel(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y, ffi::Buffer<ffi::U32> ones,
+                      ffi::Buffer<ffi::U32> ab, ffi::ResultBuffer<ffi::U32> out, int64_t depth,
+                      int64_t width) {
+  zk::logup::Leaves w;
+  size_t n = 0;
+  if (auto err = logup_leaves(x, y, ones, ab, width, depth, w, n); err.failure()) return err;
+  const size_t len = n >> depth;
+  if (out->element_count() != 16 * len)
+    return ffi::Error::InvalidArgument("logup level: the output is [2, N / 2^depth, 8]");
+  w.alpha = Fr::load(ab.typed_data());
+  w.beta = Fr::load(ab.typed_data() + 8);
+  uint32_t* o = out->typed_data();
+  zk::parallel_for(len, 1024, [&](size_t j) {
+    const zk::logup::Frac f = zk::logup::level_entry(w, j, len, (int)depth);
+    f.p.store(o + 8 * j);
+    f.q.store(o + 8 * (len + j));
+  });
+  return ffi::Error::Success();
+}
+
+template <int J>
+void leaf_round_impl(const zk::logup::Step& s, const Fr* r, int64_t materialize,
+                     const sc::Terms& tm, const Fr* coeffs, uint32_t* out) {
+  namespace lg = zk::logup;
+  const size_t items = s.half >> J;
+  if (materialize) {
+    zk::parallel_for(items, 1024, [&](size_t i) {
+      Fr f[lg::kTables];
+      lg::folded<J>(s, i, r, f);
+      for (int t = 0; t < lg::kTables; ++t) f[t].store(out + 8 * (t * items + i));
+    });
+    return;
+  }
+  Totals total;
+  const uint32_t unit = sc::unit_mask(tm, coeffs);
+  zk::parallel_chunks(items / 2, kMinChunk, [&](size_t b, size_t e) {
+    Fr acc[sc::kMaxDegree + 1];
+    for (auto& v : acc) v = Fr::zero();
+    for (size_t i = b; i < e; ++i) lg::accumulate<J>(s, i, r, tm, coeffs, unit, acc);
+    total.add(acc, tm.degree);
+  });
+  total.store(tm, coeffs, out);
+}
+
+ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
+                          ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
+                          ffi::Buffer<ffi::U32> eq_low, ffi::Buffer<ffi::U32> eq_high,
+                          ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
+                          ffi::ResultBuffer<ffi::U32> out, ffi::Span<const int64_t> terms,
+                          int64_t depth, int64_t width, int64_t folds, int64_t materialize) {
+  sc::Terms tm;
+  zk::logup::Step s;
+  if (auto err = logup_round(terms, x, y, ones, ab, eq_low, eq_high, r, coeffs,
+                             out->element_count(), depth, width, folds, materialize, tm, s);
+      err.failure())
+    return err;
+  s.w.alpha = Fr::load(ab.typed_data());
+  s.w.beta = Fr::load(ab.typed_data() + 8);
+  Fr rs[zk::logup::kMaxFolds];
+  for (int64_t j = 0; j < folds; ++j) rs[j] = Fr::load(r.typed_data() + 8 * j);
+  Fr c[sc::kMaxTerms];
+  if (!materialize) load_coeffs(coeffs, tm, c);
+  uint32_t* o = out->typed_data();
+  switch (folds) {
+    case 0: leaf_round_impl<0>(s, rs, materialize, tm, c, o); break;
+    case 1: leaf_round_impl<1>(s, rs, materialize, tm, c, o); break;
+    case 2: leaf_round_impl<2>(s, rs, materialize, tm, c, o); break;
+    default: leaf_round_impl<3>(s, rs, materialize, tm, c, o); break;
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_round_cpu, Round,
@@ -218,3 +299,28 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_mle_fold_cpu, Fold,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_level_cpu, LogupLevel,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<int64_t>("depth")
+                                  .Attr<int64_t>("width"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_leaf_round_cpu, LogupLeafRound,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<ffi::Span<const int64_t>>("terms")
+                                  .Attr<int64_t>("depth")
+                                  .Attr<int64_t>("width")
+                                  .Attr<int64_t>("folds")
+                                  .Attr<int64_t>("materialize"));

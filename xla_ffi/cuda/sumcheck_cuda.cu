@@ -8,6 +8,10 @@
 // fused fold-round folds with the previous challenge and evaluates in the same pass, so each
 // round reads the tables once and writes them halved.
 //
+// The LogUp-GKR passes (fr_logup_level, fr_logup_leaf_round) rebuild a lookup's witness level
+// from its int32 leaves per entry (zkllm/logup.h): a lazy round reads 8–12 bytes a leaf instead
+// of the level's field tables, and no level larger than the kept ones is ever stored.
+//
 // The default instance (one term of all tables, D = K) has its own pass (accumulate_product):
 // exactly D + 1 accumulators, compile-time points, independent products; fewer registers and
 // more resident warps than the term loop, which keeps kEvals accumulators for any degree.
@@ -18,6 +22,7 @@
 
 #include "cuda/map_cuda.cuh"
 #include "xla/ffi/api/ffi.h"
+#include "zkllm/logup.h"
 #include "zkllm/sumcheck.h"
 #include "zkllm/sumcheck_args.h"
 
@@ -25,6 +30,8 @@ namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
 using zk::sumcheck_args::decode;
+using zk::sumcheck_args::logup_leaves;
+using zk::sumcheck_args::logup_round;
 using zk::sumcheck_args::table_dims;
 
 namespace {
@@ -394,6 +401,126 @@ ffi::Error Fold(cudaStream_t s, ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U
   return zk::cuda::last_error("mle fold kernel");
 }
 
+namespace lg = zk::logup;
+
+__device__ __forceinline__ void load_ab(lg::Leaves& w, const uint32_t* ab) {
+  w.alpha = ld(ab);
+  w.beta = ld(ab + 8);
+}
+
+__global__ void logup_level_kernel(lg::Leaves w, const uint32_t* ab, size_t len, int depth,
+                                   uint32_t* o) {
+  load_ab(w, ab);
+  for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < len;
+       j += (size_t)gridDim.x * blockDim.x) {
+    const lg::Frac f = lg::level_entry(w, j, len, depth);
+    st(o + 8 * j, f.p);
+    st(o + 8 * (len + j), f.q);
+  }
+}
+
+template <int J>
+__global__ void logup_fold_kernel(lg::Step s, const uint32_t* ab, const uint32_t* rp,
+                                  size_t items, uint32_t* o) {
+  load_ab(s.w, ab);
+  Fr r[J > 0 ? J : 1];
+#pragma unroll
+  for (int j = 0; j < J; ++j) r[j] = ld(rp + 8 * j);
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < items;
+       i += (size_t)gridDim.x * blockDim.x) {
+    Fr f[lg::kTables];
+    lg::folded<J>(s, i, r, f);
+#pragma unroll
+    for (int t = 0; t < lg::kTables; ++t) st(o + 8 * (t * items + i), f[t]);
+  }
+}
+
+template <int J>
+__global__ void logup_round_kernel(lg::Step s, const uint32_t* ab, const uint32_t* rp,
+                                   const sc::Terms tm, const uint32_t* coeffs, size_t pairs,
+                                   uint32_t* partials, uint32_t* out) {
+  __shared__ Fr c[sc::kMaxTerms];
+  load_coeffs(coeffs, tm.num_terms, c);
+  const uint32_t unit = sc::unit_mask(tm, c);
+  load_ab(s.w, ab);
+  Fr r[J > 0 ? J : 1];
+#pragma unroll
+  for (int j = 0; j < J; ++j) r[j] = ld(rp + 8 * j);
+  Fr acc[kEvals];
+#pragma unroll
+  for (int j = 0; j < kEvals; ++j) acc[j] = Fr::zero();
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < pairs;
+       i += (size_t)gridDim.x * blockDim.x)
+    lg::accumulate<J>(s, i, r, tm, c, unit, acc);
+  finish<kEvals>(acc, tm.degree + 1, c, tm.num_terms, partials, out);
+}
+
+template <int J>
+std::atomic<int> per_sm_logup{0};
+
+template <int J>
+ffi::Error logup_launch(cudaStream_t st_, ffi::ScratchAllocator& scratch, const lg::Step& s,
+                        const uint32_t* ab, const uint32_t* r, int64_t materialize,
+                        const sc::Terms& tm, const uint32_t* coeffs, uint32_t* out) {
+  const size_t items = s.half >> J;
+  if (materialize) {
+    logup_fold_kernel<J><<<zk::cuda::grid_for(items, kBlock), kBlock, 0, st_>>>(s, ab, r, items,
+                                                                              out);
+    return zk::cuda::last_error("logup fold kernel");
+  }
+  unsigned blocks = 0, threads = 0;
+  launch_shape(&logup_round_kernel<J>, per_sm_logup<J>, items / 2, blocks, threads);
+  uint32_t* partials = nullptr;
+  if (blocks > 1) {
+    auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * kEvals * blocks);
+    if (!mem.has_value()) return ffi::Error::Internal("logup: no scratch memory");
+    partials = static_cast<uint32_t*>(*mem);
+  }
+  logup_round_kernel<J><<<blocks, threads, 0, st_>>>(s, ab, r, tm, coeffs, items / 2, partials,
+                                                     out);
+  if (blocks > 1)
+    sum_partials_kernel<kEvals><<<1, kBlock, 0, st_>>>(partials, blocks, tm.degree,
+                                                       tm.num_terms, coeffs, out);
+  return zk::cuda::last_error("logup round kernel");
+}
+
+ffi::Error LogupLevel(cudaStream_t st_, ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
+                      ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
+                      ffi::ResultBuffer<ffi::U32> out, int64_t depth, int64_t width) {
+  lg::Leaves w;
+  size_t n = 0;
+  if (auto err = logup_leaves(x, y, ones, ab, width, depth, w, n); err.failure()) return err;
+  const size_t len = n >> depth;
+  if (out->element_count() != 16 * len)
+    return ffi::Error::InvalidArgument("logup level: the output is [2, N / 2^depth, 8]");
+  logup_level_kernel<<<zk::cuda::grid_for(len, kBlock), kBlock, 0, st_>>>(
+      w, ab.typed_data(), len, (int)depth, out->typed_data());
+  return zk::cuda::last_error("logup level kernel");
+}
+
+ffi::Error LogupLeafRound(cudaStream_t st_, ffi::ScratchAllocator scratch,
+                          ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
+                          ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
+                          ffi::Buffer<ffi::U32> eq_low, ffi::Buffer<ffi::U32> eq_high,
+                          ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
+                          ffi::ResultBuffer<ffi::U32> out, ffi::Span<const int64_t> terms,
+                          int64_t depth, int64_t width, int64_t folds, int64_t materialize) {
+  sc::Terms tm;
+  lg::Step s;
+  if (auto err = logup_round(terms, x, y, ones, ab, eq_low, eq_high, r, coeffs,
+                             out->element_count(), depth, width, folds, materialize, tm, s);
+      err.failure())
+    return err;
+  const uint32_t *pab = ab.typed_data(), *pr = r.typed_data(), *pc = coeffs.typed_data();
+  uint32_t* o = out->typed_data();
+  switch (folds) {
+    case 0: return logup_launch<0>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
+    case 1: return logup_launch<1>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
+    case 2: return logup_launch<2>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
+    default: return logup_launch<3>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
+  }
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_round_cuda, Round,
@@ -424,3 +551,31 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_mle_fold_cuda, Fold,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_level_cuda, LogupLevel,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<int64_t>("depth")
+                                  .Attr<int64_t>("width"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_leaf_round_cuda, LogupLeafRound,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Ctx<ffi::ScratchAllocator>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<ffi::Span<const int64_t>>("terms")
+                                  .Attr<int64_t>("depth")
+                                  .Attr<int64_t>("width")
+                                  .Attr<int64_t>("folds")
+                                  .Attr<int64_t>("materialize"));
