@@ -164,7 +164,7 @@ class FixedPointConfig:
     act_limbs: int = 4
     rsqrt_bits: int | None = None
     softmax_round_bits: int = 8
-    softmax_digit_bits: tuple[int, ...] = (8, 8, 7)
+    softmax_digit_bits: tuple[int, ...] = (11, 11)
     silu_step_bits: int = 10
     silu_table_bits: int = 20
     max_score_bits: int = 29

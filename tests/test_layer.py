@@ -94,9 +94,10 @@ def test_honest_layer_verifies(honest):
 # (generator set, row width), and the prover's randomness drawn with `prng` (SHA-256 expansion
 # of 256-bit keys: new masks and blinds, hence new bytes and state), and the masks opened by a
 # Σ-protocol instead of the inner-product argument (unpadded masks, other messages), and the
-# lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps).
-GOLDEN_PROOF = "2b3f7cbb1eb64cca7ee0484776a4d51813ca07f86f35d0b519fdb89d89c76118"
-GOLDEN_STATE = "67a4f08ec94c682f56aeef2d2e56922966544b38e07ef67c87ebe95b3cad8e03"
+# lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps), and
+# the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors).
+GOLDEN_PROOF = "b33cccf1e02bfcd5bab52403a3ff83284a7272fa72b7f43875cf5718cc51a917"
+GOLDEN_STATE = "a4de26662b070a97f5971f5b2dbee210f29dce1e9d901f07c1e75576796e7974"
 
 
 def test_layer_proof_bytes_pinned(honest):
