@@ -458,6 +458,7 @@ class _LeafRounds:
     (zkllm/logup.h), so the stack exists only once folded `lazy` times."""
 
     num_tables = 5
+    max_lazy = 2  # the native pass folds at most twice (zkllm/logup.h, kMaxFolds)
 
     def __init__(self, aux: tuple[int, int], args: tuple, eq_low: Array, eq_high: Array,
                  lazy: int):

@@ -490,7 +490,8 @@ def prove_source(
     eq of the point's low EQ_LOW_LOG variables and of the rest, so eq[x] = eq_low[x mod B]·
     eq_high[x / B]) has `num_tables`, `num_vars`, `lazy`, `evals(point, coeffs, kw)` (the next
     round polynomial of the stack folded with `point`) and `fold(point)` (that stack, eq
-    included). The first `lazy` rounds (default LAZY_ROUNDS) never hold the stack. eq_point and
+    included), and may cap `lazy` with `max_lazy`. The first `lazy` rounds (default
+    LAZY_ROUNDS) never hold the stack. eq_point and
     coeffs are trusted (drawn from this prover's transcript): shapes are checked, not values.
     """
     m = int(num_vars)
@@ -500,7 +501,7 @@ def prove_source(
     if eq_point.shape != (m, field.LIMBS):
         raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
     lazy = LAZY_ROUNDS if lazy is None else int(lazy)
-    lazy = max(1, min(lazy, m - 1))
+    lazy = max(1, min(lazy, m - 1, getattr(source, "max_lazy", lazy)))
     num_tables = source.num_tables
     terms = normalize_terms(terms, num_tables - 1)
     coeffs = _check_coeffs(coeffs, terms, True)

@@ -268,8 +268,7 @@ ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
   switch (folds) {
     case 0: leaf_round_impl<0>(s, rs, materialize, tm, c, o); break;
     case 1: leaf_round_impl<1>(s, rs, materialize, tm, c, o); break;
-    case 2: leaf_round_impl<2>(s, rs, materialize, tm, c, o); break;
-    default: leaf_round_impl<3>(s, rs, materialize, tm, c, o); break;
+    default: leaf_round_impl<2>(s, rs, materialize, tm, c, o); break;
   }
   return ffi::Error::Success();
 }

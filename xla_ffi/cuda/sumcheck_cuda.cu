@@ -516,8 +516,7 @@ ffi::Error LogupLeafRound(cudaStream_t st_, ffi::ScratchAllocator scratch,
   switch (folds) {
     case 0: return logup_launch<0>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
     case 1: return logup_launch<1>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
-    case 2: return logup_launch<2>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
-    default: return logup_launch<3>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
+    default: return logup_launch<2>(st_, scratch, s, pab, pr, materialize, tm, pc, o);
   }
 }
 

@@ -21,7 +21,8 @@
 
 namespace zk::logup {
 
-constexpr int kMaxFolds = 3;    // J: the lazy rounds before the stack is materialized
+constexpr int kMaxFolds = 2;    // J: the lazy rounds before the stack is materialized (each J
+                                 // is a kernel of its own, and a larger J inlines 2^J times more)
 constexpr int kMaxDepth = 16;   // d: leaves per level entry 2^d
 constexpr int kTables = 5;      // p_lo, p_hi, q_lo, q_hi, eq
 

@@ -57,7 +57,7 @@ inline ffi::Error logup_leaves(const ffi::Buffer<ffi::U32>& x, const ffi::Buffer
 }
 
 // The step of fr_logup_leaf_round: eq_low [B, 8] and eq_high [C, 8] with B·C = 2^k and
-// N = 2^(k + 1 + depth), folds J in [0, 3] with r [≥ J, 8], and the output: the stack folded J
+// N = 2^(k + 1 + depth), folds J in [0, 2] with r [≥ J, 8], and the output: the stack folded J
 // times [5, 2^k / 2^J, 8] (materialize) or the round polynomial [D + 1, 8] (at least one pair).
 inline ffi::Error logup_step(size_t n, int64_t depth, const ffi::Buffer<ffi::U32>& eq_low,
                              const ffi::Buffer<ffi::U32>& eq_high, const ffi::Buffer<ffi::U32>& r,
@@ -71,7 +71,7 @@ inline ffi::Error logup_step(size_t n, int64_t depth, const ffi::Buffer<ffi::U32
   if ((s.half << (depth + 1)) != n)
     return ffi::Error::InvalidArgument("logup: the leaves must number 2·|eq|·2^depth");
   if (folds < 0 || folds > zk::logup::kMaxFolds || r.element_count() < 8 * (size_t)folds)
-    return ffi::Error::InvalidArgument("logup: folds in [0, 3], with a challenge for each");
+    return ffi::Error::InvalidArgument("logup: folds in [0, 2], with a challenge for each");
   const size_t items = s.half >> folds;
   if (materialize) {
     if (items < 1 || out_words != 8 * zk::logup::kTables * items)
