@@ -57,8 +57,7 @@ Prover memory: the levels W_L with at most 2^KEEP_LOG fractions are kept (8 GiB 
 KEEP_LOG = 26); larger ones, and the leaves, are rebuilt from the int32 witness in each pass of
 the step that sums over them, entry by entry inside native passes (`_LeafRounds`, `_level`:
 zkllm/logup.h; a pass reads the leaves' int32 words, not a level's field tables), and the
-columns' values are folded from int32
-(`mle.evaluate_i32`), so no field copy of a column is made.
+columns' values are folded from int32 (`mle.evaluate_i32`), so no field copy of a column is made.
 
 Sizes: with h = max(c + κ, b) (c: the columns' common variable count, κ = ceil(log2 K),
 b = max(1, ceil(log2 M))) the proof holds 4·(b + h(h−1)/2) + 4·h + 4 field elements of the h
