@@ -484,11 +484,12 @@ class _LeafRounds:
     def evals(self, point: tuple, coeffs: Array, kw: dict) -> Array:
         d = sumcheck.degree(kw["terms"], kw["has_eq"])
         out = jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32)
-        return self._pass(point, out, coeffs, sumcheck.term_exponents(kw["terms"], 5), False)
+        terms = sumcheck.term_exponents(kw["terms"], self.num_tables)
+        return self._pass(point, out, coeffs, terms, False)
 
     def fold(self, point: tuple) -> Array:
         n = (1 << self.num_vars) >> len(point)
-        out = jax.ShapeDtypeStruct((5, n, field.LIMBS), jnp.uint32)
+        out = jax.ShapeDtypeStruct((self.num_tables, n, field.LIMBS), jnp.uint32)
         return self._pass(point, out, field.ones((1,)), np.zeros(1, np.int64), True)
 
 

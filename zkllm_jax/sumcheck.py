@@ -399,6 +399,20 @@ def chunk_len(n: int) -> int:
     return min(n, max(2, 1 << CHUNK_LOG))
 
 
+def _lazy_args(eq_point: Any, m: int, lazy: int | None, cap: int, terms: Any, num_tables: int,
+               coeffs: Any, trusted: bool) -> tuple[Array, int, Terms, Array]:
+    """What `prove_chunked` and `prove_source` check and default alike: eq_point Fr[m, 8] (values
+    checked unless trusted), the lazy rounds (LAZY_ROUNDS by default) clamped to [1, cap] and to
+    at least one round after them, the terms over the tables without eq, and their coeffs."""
+    eq_point = field.check(eq_point, "eq_point", canonical=not trusted)
+    if eq_point.shape != (m, field.LIMBS):
+        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
+    lazy = LAZY_ROUNDS if lazy is None else int(lazy)
+    lazy = max(1, min(lazy, cap, m - 1))
+    terms = normalize_terms(terms, num_tables - 1)
+    return eq_point, lazy, terms, _check_coeffs(coeffs, terms, trusted)
+
+
 def prove_chunked(
     build: Any,
     aux: Any,
@@ -436,14 +450,9 @@ def prove_chunked(
         raise ValueError(f"sumcheck: tables with the eq table are 2..{MAX_NATIVE_TABLES}, got "
                          f"{num_tables}")
     m = n.bit_length() - 1
-    eq_point = field.check(eq_point, "eq_point", canonical=not trusted)
-    if eq_point.shape != (m, field.LIMBS):
-        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
-    # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2; at least one round after
-    lazy = LAZY_ROUNDS if lazy is None else int(lazy)
-    lazy = max(1, min(lazy, chunk_len.bit_length() - 1, m - 1))
-    terms = normalize_terms(terms, num_tables - 1)
-    coeffs = _check_coeffs(coeffs, terms, trusted)
+    # a chunk's round pass needs two entries: B/2^(lazy−1) >= 2
+    eq_point, lazy, terms, coeffs = _lazy_args(eq_point, m, lazy, chunk_len.bit_length() - 1,
+                                               terms, num_tables, coeffs, trusted)
     return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,
                           eq_point, coeffs, lazy, _label_bytes(label), terms)
 
@@ -491,20 +500,14 @@ def prove_source(
     eq_high[x / B]) has `num_tables`, `num_vars`, `lazy`, `evals(point, coeffs, kw)` (the next
     round polynomial of the stack folded with `point`) and `fold(point)` (that stack, eq
     included), and may cap `lazy` with `max_lazy`. The first `lazy` rounds (default
-    LAZY_ROUNDS) never hold the stack. eq_point and
-    coeffs are trusted (drawn from this prover's transcript): shapes are checked, not values.
+    LAZY_ROUNDS) never hold the stack. eq_point and coeffs are trusted (drawn from this
+    prover's transcript): shapes are checked, not values.
     """
     m = int(num_vars)
     if m < 1:
         raise ValueError(f"sumcheck: a source stack needs at least one variable, got {m}")
-    eq_point = field.check(eq_point, "eq_point", canonical=False)
-    if eq_point.shape != (m, field.LIMBS):
-        raise ValueError(f"sumcheck: eq_point must be Fr[{m}, 8], got {tuple(eq_point.shape)}")
-    lazy = LAZY_ROUNDS if lazy is None else int(lazy)
-    lazy = max(1, min(lazy, m - 1, getattr(source, "max_lazy", lazy)))
-    num_tables = source.num_tables
-    terms = normalize_terms(terms, num_tables - 1)
-    coeffs = _check_coeffs(coeffs, terms, True)
+    eq_point, lazy, terms, coeffs = _lazy_args(eq_point, m, lazy, getattr(source, "max_lazy", m),
+                                               terms, source.num_tables, coeffs, True)
     return _prove_source(source, aux, tuple(args), m, transcript, eq_point, coeffs, lazy,
                          _label_bytes(label), terms)
 

@@ -28,7 +28,7 @@ namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
 using zk::sumcheck_args::decode;
-using zk::sumcheck_args::logup_leaves;
+using zk::sumcheck_args::logup_level;
 using zk::sumcheck_args::logup_round;
 using zk::sumcheck_args::table_dims;
 
@@ -206,13 +206,11 @@ ffi::Error LogupLevel(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y, ffi::Buf
                       ffi::Buffer<ffi::U32> ab, ffi::ResultBuffer<ffi::U32> out, int64_t depth,
                       int64_t width) {
   zk::logup::Leaves w;
-  size_t n = 0;
-  if (auto err = logup_leaves(x, y, ones, ab, width, depth, w, n); err.failure()) return err;
-  const size_t len = n >> depth;
-  if (out->element_count() != 16 * len)
-    return ffi::Error::InvalidArgument("logup level: the output is [2, N / 2^depth, 8]");
-  w.alpha = Fr::load(ab.typed_data());
-  w.beta = Fr::load(ab.typed_data() + 8);
+  size_t len = 0;
+  if (auto err = logup_level(x, y, ones, ab, out->element_count(), depth, width, w, len);
+      err.failure())
+    return err;
+  zk::logup::load_challenges(w, ab.typed_data());
   uint32_t* o = out->typed_data();
   zk::parallel_for(len, 1024, [&](size_t j) {
     const zk::logup::Frac f = zk::logup::level_entry(w, j, len, (int)depth);
@@ -258,8 +256,7 @@ ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
                              out->element_count(), depth, width, folds, materialize, tm, s);
       err.failure())
     return err;
-  s.w.alpha = Fr::load(ab.typed_data());
-  s.w.beta = Fr::load(ab.typed_data() + 8);
+  zk::logup::load_challenges(s.w, ab.typed_data());
   Fr rs[zk::logup::kMaxFolds];
   for (int64_t j = 0; j < folds; ++j) rs[j] = Fr::load(r.typed_data() + 8 * j);
   Fr c[sc::kMaxTerms];

@@ -30,7 +30,7 @@ namespace ffi = xla::ffi;
 using zk::Fr;
 namespace sc = zk::sumcheck;
 using zk::sumcheck_args::decode;
-using zk::sumcheck_args::logup_leaves;
+using zk::sumcheck_args::logup_level;
 using zk::sumcheck_args::logup_round;
 using zk::sumcheck_args::table_dims;
 
@@ -274,6 +274,17 @@ void launch_shape(Kernel kernel, std::atomic<int>& per_sm, size_t items, unsigne
   blocks = (unsigned)(need < cap ? need : cap);
 }
 
+// Scratch for a multi-block pass's partials, N field elements a block (none for one block).
+template <int N>
+ffi::Error alloc_partials(ffi::ScratchAllocator& scratch, unsigned blocks, uint32_t*& partials) {
+  partials = nullptr;
+  if (blocks <= 1) return ffi::Error::Success();
+  auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * N * blocks);
+  if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
+  partials = static_cast<uint32_t*>(*mem);
+  return ffi::Error::Success();
+}
+
 // The kernel that runs each pass (only the chosen one is instantiated).
 template <int K, bool Product>
 auto fold_round_entry() {
@@ -309,11 +320,7 @@ ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t
   else
     launch_shape(round_entry<K, Product>(), per_sm_round<K, Product>, items, blocks, threads);
   uint32_t* partials = nullptr;
-  if (blocks > 1) {
-    auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * N * blocks);
-    if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
-    partials = static_cast<uint32_t*>(*mem);
-  }
+  if (auto err = alloc_partials<N>(scratch, blocks, partials); err.failure()) return err;
   if constexpr (kTwoBlocks<K, Product>) {
     if (r)
       fold_round_kernel_2<K, Product>
@@ -403,14 +410,9 @@ ffi::Error Fold(cudaStream_t s, ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U
 
 namespace lg = zk::logup;
 
-__device__ __forceinline__ void load_ab(lg::Leaves& w, const uint32_t* ab) {
-  w.alpha = ld(ab);
-  w.beta = ld(ab + 8);
-}
-
 __global__ void logup_level_kernel(lg::Leaves w, const uint32_t* ab, size_t len, int depth,
                                    uint32_t* o) {
-  load_ab(w, ab);
+  lg::load_challenges(w, ab);
   for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < len;
        j += (size_t)gridDim.x * blockDim.x) {
     const lg::Frac f = lg::level_entry(w, j, len, depth);
@@ -422,7 +424,7 @@ __global__ void logup_level_kernel(lg::Leaves w, const uint32_t* ab, size_t len,
 template <int J>
 __global__ void logup_fold_kernel(lg::Step s, const uint32_t* ab, const uint32_t* rp,
                                   size_t items, uint32_t* o) {
-  load_ab(s.w, ab);
+  lg::load_challenges(s.w, ab);
   Fr r[J > 0 ? J : 1];
 #pragma unroll
   for (int j = 0; j < J; ++j) r[j] = ld(rp + 8 * j);
@@ -442,7 +444,7 @@ __global__ void logup_round_kernel(lg::Step s, const uint32_t* ab, const uint32_
   __shared__ Fr c[sc::kMaxTerms];
   load_coeffs(coeffs, tm.num_terms, c);
   const uint32_t unit = sc::unit_mask(tm, c);
-  load_ab(s.w, ab);
+  lg::load_challenges(s.w, ab);
   Fr r[J > 0 ? J : 1];
 #pragma unroll
   for (int j = 0; j < J; ++j) r[j] = ld(rp + 8 * j);
@@ -471,11 +473,7 @@ ffi::Error logup_launch(cudaStream_t st_, ffi::ScratchAllocator& scratch, const 
   unsigned blocks = 0, threads = 0;
   launch_shape(&logup_round_kernel<J>, per_sm_logup<J>, items / 2, blocks, threads);
   uint32_t* partials = nullptr;
-  if (blocks > 1) {
-    auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * kEvals * blocks);
-    if (!mem.has_value()) return ffi::Error::Internal("logup: no scratch memory");
-    partials = static_cast<uint32_t*>(*mem);
-  }
+  if (auto err = alloc_partials<kEvals>(scratch, blocks, partials); err.failure()) return err;
   logup_round_kernel<J><<<blocks, threads, 0, st_>>>(s, ab, r, tm, coeffs, items / 2, partials,
                                                      out);
   if (blocks > 1)
@@ -488,11 +486,10 @@ ffi::Error LogupLevel(cudaStream_t st_, ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi
                       ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
                       ffi::ResultBuffer<ffi::U32> out, int64_t depth, int64_t width) {
   lg::Leaves w;
-  size_t n = 0;
-  if (auto err = logup_leaves(x, y, ones, ab, width, depth, w, n); err.failure()) return err;
-  const size_t len = n >> depth;
-  if (out->element_count() != 16 * len)
-    return ffi::Error::InvalidArgument("logup level: the output is [2, N / 2^depth, 8]");
+  size_t len = 0;
+  if (auto err = logup_level(x, y, ones, ab, out->element_count(), depth, width, w, len);
+      err.failure())
+    return err;
   logup_level_kernel<<<zk::cuda::grid_for(len, kBlock), kBlock, 0, st_>>>(
       w, ab.typed_data(), len, (int)depth, out->typed_data());
   return zk::cuda::last_error("logup level kernel");

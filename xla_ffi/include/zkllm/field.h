@@ -511,4 +511,12 @@ struct FpParams {
 using Fr = Field<FrParams>;
 using Fp = Field<FpParams>;
 
+// A signed 32-bit integer (given as its bit pattern) in Montgomery form; negatives to r − |x|.
+ZK_HD Fr fr_from_i32(uint32_t bits) {
+  const int32_t x = (int32_t)bits;
+  const uint64_t mag = x < 0 ? (uint64_t)(-(int64_t)x) : (uint64_t)x;
+  const Fr r = Fr::from_u64(mag);
+  return x < 0 ? -r : r;
+}
+
 }  // namespace zk

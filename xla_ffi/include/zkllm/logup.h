@@ -26,14 +26,6 @@ constexpr int kMaxFolds = 2;    // J: the lazy rounds before the stack is materi
 constexpr int kMaxDepth = 16;   // d: leaves per level entry 2^d
 constexpr int kTables = 5;      // p_lo, p_hi, q_lo, q_hi, eq
 
-// A signed 32-bit integer (its bit pattern) in Montgomery form (as field.encode).
-ZK_HD Fr from_i32(uint32_t bits) {
-  const int32_t x = (int32_t)bits;
-  const uint64_t mag = x < 0 ? (uint64_t)(-(int64_t)x) : (uint64_t)x;
-  const Fr r = Fr::from_u64(mag);
-  return x < 0 ? -r : r;
-}
-
 struct Frac {
   Fr p, q;
 };
@@ -46,11 +38,17 @@ struct Leaves {
   Fr alpha, beta;
 };
 
+// α and β from their operand [2, 8] (device memory in a kernel).
+ZK_HD void load_challenges(Leaves& w, const uint32_t* ab) {
+  w.alpha = Fr::load(ab);
+  w.beta = Fr::load(ab + 8);
+}
+
 ZK_HD Frac leaf(const Leaves& w, size_t i) {
-  Fr s = from_i32(w.x[i]);
-  if (w.y) s += from_i32(w.y[i]) * w.beta;
+  Fr s = fr_from_i32(w.x[i]);
+  if (w.y) s += fr_from_i32(w.y[i]) * w.beta;
   const uint32_t one = w.ones[i];  // 0 or 1 in practice: no Montgomery conversion for those
-  return {one == 0 ? Fr::zero() : one == 1 ? Fr::one() : from_i32(one), w.alpha - s};
+  return {one == 0 ? Fr::zero() : one == 1 ? Fr::one() : fr_from_i32(one), w.alpha - s};
 }
 
 // W_(h−depth)[j]; stride = 2^(h−depth), the level's length.

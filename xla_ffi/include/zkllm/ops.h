@@ -57,12 +57,7 @@ struct FrFromWide {
 // A signed 32-bit integer (given as its bit pattern) into Montgomery form; negatives to r - |x|.
 struct FrFromI32 {
   static constexpr int A = 1, O = kFr;
-  ZK_HD static void apply(const uint32_t* a, uint32_t* o) {
-    int32_t x = (int32_t)a[0];
-    uint64_t mag = x < 0 ? (uint64_t)(-(int64_t)x) : (uint64_t)x;
-    Fr r = Fr::from_u64(mag);
-    (x < 0 ? -r : r).store(o);
-  }
+  ZK_HD static void apply(const uint32_t* a, uint32_t* o) { fr_from_i32(a[0]).store(o); }
 };
 
 struct G1Add {

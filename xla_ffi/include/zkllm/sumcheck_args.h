@@ -56,6 +56,20 @@ inline ffi::Error logup_leaves(const ffi::Buffer<ffi::U32>& x, const ffi::Buffer
   return ffi::Error::Success();
 }
 
+// Every operand and attribute check of fr_logup_level: the leaves and the output [2, N/2^d, 8].
+// Fills w and the level's length.
+inline ffi::Error logup_level(const ffi::Buffer<ffi::U32>& x, const ffi::Buffer<ffi::U32>& y,
+                              const ffi::Buffer<ffi::U32>& ones, const ffi::Buffer<ffi::U32>& ab,
+                              size_t out_words, int64_t depth, int64_t width,
+                              zk::logup::Leaves& w, size_t& len) {
+  size_t n = 0;
+  if (auto err = logup_leaves(x, y, ones, ab, width, depth, w, n); err.failure()) return err;
+  len = n >> depth;
+  if (out_words != 16 * len)
+    return ffi::Error::InvalidArgument("logup level: the output is [2, N / 2^depth, 8]");
+  return ffi::Error::Success();
+}
+
 // The step of fr_logup_leaf_round: eq_low [B, 8] and eq_high [C, 8] with B·C = 2^k and
 // N = 2^(k + 1 + depth), folds J in [0, 2] with r [≥ J, 8], and the output: the stack folded J
 // times [5, 2^k / 2^J, 8] (materialize) or the round polynomial [D + 1, 8] (at least one pair).
