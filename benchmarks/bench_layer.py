@@ -249,9 +249,16 @@ def main() -> None:
     p.add_argument("--softmax-digits", metavar="B,B[,B]",
                    help="the softmax's exp digit widths (FixedPointConfig.softmax_digit_bits; "
                    "default: the config's), to compare digit layouts on one layer")
+    p.add_argument("--max-lookup-log", type=int, metavar="N",
+                   help="rangecheck.MAX_LOOKUP_LOG for this run (a protocol constant: prover "
+                   "and verifier both use N), to compare lookup sizes on one layer")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
+        if a.max_lookup_log is not None:  # in the child only: the parent never touches a device
+            from zkllm_jax.gadgets import rangecheck
+
+            rangecheck.MAX_LOOKUP_LOG = a.max_lookup_log
         print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
                                                   a.once, tuple(a.modes), a.softmax_digits)),
               flush=True)
@@ -277,7 +284,8 @@ def _run_single(a: argparse.Namespace, seq: int, mode: str, env: dict) -> dict |
     cmd = [sys.executable, __file__, "--shape", a.shape, "--device", a.device,
            "--verify-on", a.verify_on, "--single", str(seq), "--modes", mode] + (
                ["--jit"] if a.jit else []) + (["--once"] if a.once else []) + (
-               ["--softmax-digits", a.softmax_digits] if a.softmax_digits else [])
+               ["--softmax-digits", a.softmax_digits] if a.softmax_digits else []) + (
+               ["--max-lookup-log", str(a.max_lookup_log)] if a.max_lookup_log else [])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
                            timeout=a.timeout)

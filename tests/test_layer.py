@@ -95,9 +95,10 @@ def test_honest_layer_verifies(honest):
 # of 256-bit keys: new masks and blinds, hence new bytes and state), and the masks opened by a
 # Σ-protocol instead of the inner-product argument (unpadded masks, other messages), and the
 # lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps), and
-# the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors).
-GOLDEN_PROOF = "b33cccf1e02bfcd5bab52403a3ff83284a7272fa72b7f43875cf5718cc51a917"
-GOLDEN_STATE = "a4de26662b070a97f5971f5b2dbee210f29dce1e9d901f07c1e75576796e7974"
+# the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors), and
+# each lookup's layer masks committed ahead in one batch (`sumcheck.premasks`).
+GOLDEN_PROOF = "94a14d08c666b7dd777684449b2071670f396b12f441354a342aded28bd89327"
+GOLDEN_STATE = "bad56c99757f565f668cb391c8c6ed07281a9f5916623503cc4519b10862bddb"
 
 
 def test_layer_proof_bytes_pinned(honest):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from zkllm_jax import ffi, field, lookup, mle, proof, sumcheck
+from zkllm_jax import curve, ffi, field, lookup, mle, proof, sumcheck
 from zkllm_jax.lookup import LookupError as LookupRejected
 from zkllm_jax.lookup import LookupProof
 from zkllm_jax.proof import ProofFormatError
@@ -598,3 +598,34 @@ def test_zero_knowledge_lookup_tampered_mask_and_mode(range_gens):
     _, plain, _ = lookup.prove(RANGE, x, T0, range_gens, _key(3))
     with pytest.raises(LookupRejected, match="layer masks"):
         lookup.verify(RANGE, (SHAPE,), plain, ZK, range_gens)
+
+
+def test_zero_knowledge_lookup_masks_committed_ahead(range_gens):
+    """The h layer masks are committed in one batch before α: a changed mask commitment or nonce
+    commitment moves every challenge after it, a mask of the wrong shape is named, and the masks
+    in another order are rejected."""
+    x = _range_values(SHAPE)
+    _, prf, _ = lookup.prove(RANGE, x, ZK, range_gens, _key(3))
+    masks = list(prf.layer_masks)
+    sizes = lookup.step_sizes(lookup.layout(RANGE, (SHAPE,)))
+    for i, m in enumerate(masks):  # each mask has its own step's length (rows zero-padded)
+        assert m.opening.z.shape[0] == sumcheck.mask_len(sizes[i], 3)
+    for i in (0, len(masks) - 1):
+        for name in ("commitment", "delta"):
+            bad = list(masks)
+            if name == "commitment":
+                bad[i] = bad[i].replace(commitment=curve.double(bad[i].commitment))
+            else:
+                bad[i] = bad[i].replace(opening=bad[i].opening.replace(
+                    delta=curve.double(bad[i].opening.delta)))
+            with pytest.raises(LookupRejected) as e:
+                lookup.verify(RANGE, (SHAPE,), prf.replace(layer_masks=tuple(bad)), ZK,
+                              range_gens)
+            assert e.value.check == "layer_sumcheck", (i, name, e.value)
+    bad = list(masks)
+    bad[-1] = bad[-1].replace(opening=bad[-1].opening.replace(z=bad[-1].opening.z[:-1]))
+    with pytest.raises(LookupRejected, match="shape.*layer masks"):
+        lookup.verify(RANGE, (SHAPE,), prf.replace(layer_masks=tuple(bad)), ZK, range_gens)
+    swapped = [masks[-1]] + masks[1:-1] + [masks[0]]
+    with pytest.raises(LookupRejected, match="layer masks"):
+        lookup.verify(RANGE, (SHAPE,), prf.replace(layer_masks=tuple(swapped)), ZK, range_gens)

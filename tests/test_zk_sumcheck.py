@@ -301,3 +301,132 @@ def test_masked_sumcheck_adds_one_msm():
     # besides the MSM only the transcript's point encodings (compress: C twice, δ once)
     assert calls["zk"].count("zk_g1_msm") == 1, calls["zk"]
     assert set(calls["zk"]) == {"zk_g1_msm", "zk_g1_compress"}, calls["zk"]
+
+
+# --- masks committed ahead (premasks) -----------------------------------------------------------
+
+PRE_SIZES = (8, 16, 32)  # three sumchecks of different rounds: their mask rows are zero-padded
+PRE_CHUNKS = (1, 2, 4)  # one chunk (the stack built once), then the lazy rounds
+
+
+def _pre_chunk(b, args, c):
+    (tabs,) = args
+    return jax.lax.dynamic_slice_in_dim(tabs, c * b, b, axis=1)
+
+
+def _pre_shapes():
+    d = sumcheck.degree(sumcheck.normalize_terms(None, 2), True)
+    return [(mle.num_vars(n), d) for n in PRE_SIZES]
+
+
+def _pre_instances():
+    out = []
+    for i, n in enumerate(PRE_SIZES):
+        tabs = jnp.stack(_rand_tables(2, n, seed=20 + i))
+        out.append((tabs, field.random(jax.random.key(30 + i), (mle.num_vars(n),))))
+    return out
+
+
+def _prove_premasked(t, use_premasks=True):
+    pms = [None] * len(PRE_SIZES)
+    if use_premasks:
+        pms, t = sumcheck.premasks(t, _pre_shapes())
+    out = []
+    for (tabs, u), chunks, pm in zip(_pre_instances(), PRE_CHUNKS, pms):
+        n = tabs.shape[1]
+        fc, prf, t = sumcheck.prove_chunked(_pre_chunk, n // chunks, (tabs,), chunks,
+                                            n // chunks, 3, t, u, premask=pm)
+        out.append((fc, prf))
+    return out, t
+
+
+def _verify_premasked(results, t, masks=None, premasked=True):
+    masks = [prf.mask for _, prf in results] if masks is None else masks
+    t = sumcheck.absorb_masks(t, masks, _pre_shapes())
+    for (fc, prf), (_, u) in zip(results, _pre_instances()):
+        _, t = sumcheck.verify(fc.claim, prf, t, num_vars=u.shape[0], num_tables=2, eq_point=u,
+                               premasked=premasked)
+    return t
+
+
+@pytest.fixture(scope="module")
+def premasked():
+    return _prove_premasked(ZK)
+
+
+def test_premasked_sumchecks_verify(premasked):
+    results, tp = premasked
+    tv = _verify_premasked(results, ZK)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(tp.state))
+    for (fc, _), (tabs, u) in zip(results, _pre_instances()):
+        for i in range(2):  # the same reduction as an unmasked sumcheck
+            assert field.decode(mle.evaluate(tabs[i], fc.point)) == field.decode(fc.values[i])
+    # each mask commitment is the unpadded vector commitment the opening checks against
+    for _, prf in results:
+        assert prf.mask.opening.z.shape[0] == sumcheck.mask_len(prf.messages.shape[0], 3)
+
+
+def test_premasked_rejections(premasked):
+    results, _ = premasked
+    with pytest.raises(SumcheckError):  # checked in the per-sumcheck transcript order instead
+        _verify_premasked(results, ZK, premasked=False)
+    masks = [prf.mask for _, prf in results]
+    with pytest.raises(SumcheckError, match="mask_shape"):  # the masks absorbed in another order
+        _verify_premasked(results, ZK, masks=[masks[1], masks[0], masks[2]])
+    with pytest.raises(SumcheckError, match="3 masks expected"):
+        sumcheck.absorb_masks(ZK, masks[:2], _pre_shapes())
+    # a tampered commitment or nonce commitment: absorbed ahead, so every later challenge moves
+    for name in ("commitment", "delta"):
+        bad = list(results)
+        fc, prf = bad[2]
+        mask = prf.mask
+        if name == "commitment":
+            mask = mask.replace(commitment=curve.double(mask.commitment))
+        else:
+            mask = mask.replace(opening=mask.opening.replace(delta=curve.double(
+                mask.opening.delta)))
+        bad[2] = (fc, prf.replace(mask=mask))
+        with pytest.raises(SumcheckError) as e:
+            _verify_premasked(bad, ZK)
+        assert e.value.check == "round_sum", name  # the first sumcheck's ρ moved
+
+
+def test_premasked_opening_is_checked(premasked):
+    """A premasked sumcheck whose opening answer is wrong, with the transcript otherwise the
+    honest one (the masks absorbed as the prover did), fails its opening."""
+    results, _ = premasked
+    (fc, prf), (_, u) = results[0], _pre_instances()[0]
+    op = prf.mask.opening
+    for name in ("z_blind", "t"):
+        bad = prf.replace(mask=prf.mask.replace(opening=op.replace(**{name: _bump(
+            getattr(op, name))})))
+        t = sumcheck.absorb_masks(ZK, [p.mask for _, p in results], _pre_shapes())
+        with pytest.raises(SumcheckError, match="mask_opening"):
+            sumcheck.verify(fc.claim, bad, t, num_vars=u.shape[0], num_tables=2, eq_point=u,
+                            premasked=True)
+
+
+def test_premask_errors():
+    with pytest.raises(ValueError, match="zero-knowledge transcript"):
+        sumcheck.premasks(PLAIN, _pre_shapes())
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        sumcheck.premasks(ZK, [(0, 3)])
+    pms, t = sumcheck.premasks(ZK, [(5, 3)])  # for 5 rounds, used on a 3-round sumcheck
+    tabs, u = _pre_instances()[0]
+    with pytest.raises(ValueError, match="premask"):
+        sumcheck.prove_chunked(_pre_chunk, 8, (tabs,), 1, 8, 3, t, u, premask=pms[0])
+
+
+def test_premasks_take_one_msm_for_all():
+    """Three premasked sumchecks cost the prover one MSM and one batch of point encodings in
+    all; drawn one by one, one MSM each (and three encodings each)."""
+    import re
+
+    def count(use):
+        text = jax.jit(lambda: _prove_premasked(ZK, use)[0]).lower().as_text()
+        found = re.findall(r'custom_call_target\s*=\s*"(zk_g1_\w+)"|@(zk_g1_\w+)\(', text)
+        found = [a or b for a, b in found]
+        return found.count("zk_g1_msm"), found.count("zk_g1_compress")
+
+    assert count(True) == (1, 1)
+    assert count(False)[0] == len(PRE_SIZES)

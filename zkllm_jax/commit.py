@@ -593,7 +593,13 @@ def vector_nonce(key: Array, n: int) -> tuple[Array, Array]:
 
 
 def _begin_vector(t: Transcript, com: Array, a: Array, value: Array, delta: Array,
-                  t_val: Array) -> tuple[Array, Transcript]:
+                  t_val: Array, bound: bool = False) -> tuple[Array, Transcript]:
+    # bound: C and δ were absorbed earlier on this transcript (a batch of masks committed up
+    # front), so e already depends on them; a label of its own keeps the two forms apart
+    if bound:
+        t = t.begin(b"vector-open/sigma-bound", [a.shape[0]]).absorb_field(b"functional", a)
+        t = t.absorb_field(b"value", value).absorb_field(b"t", t_val)
+        return t.challenge(b"e")
     t = t.begin(b"vector-open/sigma", [a.shape[0]])
     t = t.absorb_points(b"commitment", com).absorb_field(b"functional", a)
     t = t.absorb_field(b"value", value)
@@ -603,34 +609,39 @@ def _begin_vector(t: Transcript, com: Array, a: Array, value: Array, delta: Arra
 
 
 def prove_vector_opening(vec: Array, blind: Array, com: Array, a: Array, gens: Generators,
-                         transcript: Transcript, key: Array, delta: Array | None = None
+                         transcript: Transcript, key: Array | None, delta: Array | None = None,
+                         *, nonce: tuple[Array, Array] | None = None, bound: bool = False,
                          ) -> tuple[Array, VectorOpeningProof, Transcript]:
     """Prove ⟨vec, a⟩ = value for com = commit_vector(vec, blind) and a public a (Fr[n, 8]).
 
-    The nonce (d, b_d) comes from `key`; `delta` is its commitment if the caller already made
-    it (`commit_vectors` with `vector_nonce(key, n)`), else it is computed here (one MSM).
-    Returns (value, proof, transcript). Pure and jit-able.
+    The nonce (d, b_d) comes from `key` (or is given as `nonce`, with key None); `delta` is its
+    commitment if the caller already made it (`commit_vectors` with `vector_nonce(key, n)`),
+    else it is computed here (one MSM). bound: com and delta were already absorbed into this
+    transcript (`verify_vector_opening` must be told the same). Returns (value, proof,
+    transcript). Pure and jit-able.
     """
     n = vec.shape[0]
     _check_vector_gens(n, gens, "prove_vector_opening")
     if a.shape != vec.shape:
         raise ValueError(f"prove_vector_opening: the functional must be Fr[{n}, 8], got "
                          f"{tuple(a.shape)}")
-    d, b_d = vector_nonce(key, n)
+    d, b_d = vector_nonce(key, n) if nonce is None else nonce
     if delta is None:
         delta = commit_vector(d, b_d, gens)
     value = field.inner_product(vec, a)
     t_val = field.inner_product(d, a)
-    e, t = _begin_vector(transcript, com, a, value, delta, t_val)
+    e, t = _begin_vector(transcript, com, a, value, delta, t_val, bound)
     z = field.add(field.mul(vec, e), d)
     z_blind = field.add(field.mul(blind, e), b_d)
     return value, VectorOpeningProof(delta=delta, t=t_val, z=z, z_blind=z_blind), t
 
 
 def verify_vector_opening(com: Array, a: Array, value: Array, proof: VectorOpeningProof,
-                          gens: Generators, transcript: Transcript) -> Transcript:
+                          gens: Generators, transcript: Transcript, *, bound: bool = False
+                          ) -> Transcript:
     """Check `prove_vector_opening`: ⟨committed vector, a⟩ = value. Raises OpeningError
-    (`shape`, `sigma_commitment`: ⟨z, G⟩ + z_b·H ≠ e·C + δ, `sigma_value`: ⟨z, a⟩ ≠ e·y + t)."""
+    (`shape`, `sigma_commitment`: ⟨z, G⟩ + z_b·H ≠ e·C + δ, `sigma_value`: ⟨z, a⟩ ≠ e·y + t).
+    bound: com and proof.delta were absorbed into the transcript before (the prover's `bound`)."""
     n = a.shape[0]
     if n < 1 or gens.g.shape[0] < n:
         raise OpeningError("shape", f"the functional's length {n} is not in [1, "
@@ -641,7 +652,7 @@ def verify_vector_opening(com: Array, a: Array, value: Array, proof: VectorOpeni
         if tuple(getattr(arr, "shape", ())) != shape:
             raise OpeningError("shape", f"the opening's {name} must have shape {shape}, got "
                                f"{tuple(getattr(arr, 'shape', ()))}")
-    ok_com, ok_val, t = _verify_vector(com, a, value, proof, gens, transcript)
+    ok_com, ok_val, t = _verify_vector(com, a, value, proof, gens, transcript, bound)
     if not bool(ok_com):
         raise OpeningError("sigma_commitment", "⟨z, G⟩ + z_b·H differs from e·C + δ")
     if not bool(ok_val):
@@ -649,10 +660,10 @@ def verify_vector_opening(com: Array, a: Array, value: Array, proof: VectorOpeni
     return t
 
 
-@jax.jit
-def _verify_vector(com, a, value, proof, gens, transcript):
+@functools.partial(jax.jit, static_argnums=(6,))
+def _verify_vector(com, a, value, proof, gens, transcript, bound):
     n = a.shape[0]
-    e, t = _begin_vector(transcript, com, a, value, proof.delta, proof.t)
+    e, t = _begin_vector(transcript, com, a, value, proof.delta, proof.t, bound)
     minus_one = field.neg(field.ones(()))
     # ⟨z, G⟩ + z_b·H − e·C − δ must be the identity: one MSM
     pts = jnp.concatenate([gens.g[:n], gens.h[None], com[None], proof.delta[None]])

@@ -45,9 +45,11 @@ checked at the merge. Opening m here keeps the verifier self-contained; batching
 several lookups at one point is a later optimisation.
 
 Transcript order: begin("logup-gkr", [kind, M, K, W, h, b, c, κ, per column: ndim, dims...]);
-absorb the table digest; absorb the multiplicity commitment; [β]; α; absorb layer 1; μ; per
-step: λ, the engine's instance (label "logup-gkr/layer"), μ (none after the merge); absorb the
-column values; the Hyrax opening of m at the merge point.
+absorb the table digest; absorb the multiplicity commitment; in zero-knowledge mode, the masks
+of all h layer sumchecks (`sumcheck.premasks`: drawn together, committed in one batched MSM,
+their commitments and nonce commitments absorbed as one "masks" entry); [β]; α; absorb layer
+1; μ; per step: λ, the engine's instance (label "logup-gkr/layer", its mask already bound), μ
+(none after the merge); absorb the column values; the Hyrax opening of m at the merge point.
 
 Precondition (soundness): the looked-up columns must be fixed before `prove` draws α, i.e.
 committed or determined by data already absorbed into the transcript. The returned claims must
@@ -324,6 +326,12 @@ class Layout:
 def step_sizes(lay: Layout) -> list[int]:
     """The variables of each layer sumcheck, in order: 1..b (the last the merge), then b..h−1."""
     return list(range(1, lay.b + 1)) + list(range(lay.b, lay.h))
+
+
+def _mask_shapes(lay: Layout) -> list[tuple[int, int]]:
+    """(rounds, degree) of each layer sumcheck's mask (zero-knowledge mode), in order."""
+    d = sumcheck.degree(sumcheck.normalize_terms(LAYER_TERMS, 4), True)
+    return [(k, d) for k in step_sizes(lay)]
 
 
 def layout(table: Table, shapes: Sequence[Sequence[int]]) -> Layout:
@@ -604,6 +612,9 @@ def prove_with_multiplicities(
     cm, wit = commit.commit(m_pad, gens, k_commit, 1 << c_m)
     t = _begin(transcript.with_rng(key), table, lay)  # the key also masks the layer sumchecks
     t = t.absorb_points(b"multiplicities", cm.rows)
+    premasks = [None] * lay.h
+    if t.zk:  # one batched MSM and one absorb for the h layer sumcheck's masks
+        premasks, t = sumcheck.premasks(t, _mask_shapes(lay))
     beta = None
     if table.kind == MAPPING:
         beta, t = t.challenge(b"beta")
@@ -633,11 +644,13 @@ def prove_with_multiplicities(
         if tables[i] is not None:
             fc, prf, t = sumcheck.prove_chunked(_layer_chunk, cb, (tables[i],), n // cb, cb, 5,
                                                 t, rho, label=LAYER_LABEL, terms=LAYER_TERMS,
-                                                coeffs=coeffs, trusted=True)
+                                                coeffs=coeffs, trusted=True,
+                                                premask=premasks[i])
         else:
             fc, prf, t = sumcheck.prove_source(_LeafRounds, (lay.h - k - 1, lay.width),
                                                leaf_args, k, t, rho, label=LAYER_LABEL,
-                                               terms=LAYER_TERMS, coeffs=coeffs)
+                                               terms=LAYER_TERMS, coeffs=coeffs,
+                                               premask=premasks[i])
         tables[i] = None
         msgs.append(prf.messages)
         finals.append(prf.final_evals)
@@ -747,6 +760,11 @@ def verify(
     cm = commit.Commitment(rows=proof.multiplicity_commitment, num_vars=b, col_vars=c_m)
     t = _begin(transcript, table, lay)
     t = t.absorb_points(b"multiplicities", cm.rows)
+    if t.zk:
+        try:
+            t = sumcheck.absorb_masks(t, masks, _mask_shapes(lay))
+        except SumcheckError as e:
+            raise LookupError("shape", f"the layer masks: {e}") from e
     beta = None
     if table.kind == MAPPING:
         beta_fr, t = t.challenge(b"beta")
@@ -778,7 +796,7 @@ def verify(
             fc, t = sumcheck.verify(
                 field.encode((big_p + lam * big_q) % R), prf, t, num_vars=nv, num_tables=4,
                 eq_point=rho, label=LAYER_LABEL, terms=LAYER_TERMS,
-                coeffs=jnp.concatenate([field.ones((2,)), lam_fr[None]]))
+                coeffs=jnp.concatenate([field.ones((2,)), lam_fr[None]]), premasked=True)
         except SumcheckError as e:
             raise LookupError("layer_sumcheck", str(e), layer=i + 1, round=e.round) from e
         plo, phi, qlo, qhi = _ints(prf.final_evals)

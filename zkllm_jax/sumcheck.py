@@ -43,7 +43,10 @@ is then ρ·(a uniformly random degree-D polynomial with the right sum) plus the
 messages are simulatable from the claim alone (tests/zk_simulator.py). The final values f_k(r)
 are still sent in the clear (hiding them is the next step of the zero-knowledge issue).
 Transcript order with the mask: ... absorb the claim; absorb "mask" (G1), "mask_sum"; squeeze
-"mask_rho"; rounds; absorb the final values; absorb "mask_eval"; the vector opening.
+"mask_rho"; rounds; absorb the final values; absorb "mask_eval"; the vector opening. A caller
+that knows a sequence of sumchecks ahead (a lookup's layers) draws their masks with `premasks`:
+one batched MSM and one "masks" absorb for all; each sumcheck then skips "mask" and its
+opening skips C and δ (`commit.prove_vector_opening(..., bound=True)`).
 
 Chunked stacks (`prove_chunked`): a caller whose stack is too large to hold (a 7B layer's
 softmax at 2048 tokens: 8 tables of 2^27 entries, 32 GiB; a lookup's leaves, 20 GiB) gives a
@@ -105,6 +108,20 @@ class MaskProof:
     total: Array
     value: Array
     opening: commit.VectorOpeningProof
+
+
+@struct.dataclass
+class Premask:
+    """A sumcheck's mask drawn and committed ahead of it (`premasks`): the coefficient vector
+    Fr[1 + m·D, 8] and its blind, the opening's nonce vector and its blind, and the two
+    commitments (G1), both already absorbed into the transcript."""
+
+    vec: Array
+    blind: Array
+    nonce: Array
+    nonce_blind: Array
+    commitment: Array
+    delta: Array
 
 
 @struct.dataclass
@@ -428,6 +445,7 @@ def prove_chunked(
     terms: Sequence[Sequence[int]] | None = None,
     coeffs: Any | None = None,
     trusted: bool = False,
+    premask: Premask | None = None,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     """`prove_with_eq_table(stacked, ...)` for a stack too large to hold: the same proof and
     transcript, where `stacked` (Fr[num_tables, chunks·chunk_len, 8], the eq table of eq_point
@@ -441,6 +459,8 @@ def prove_chunked(
     trusted: eq_point and coeffs were drawn from this prover's transcript (canonical by
     construction), so only their shapes are checked: the eager value check blocks until the
     device has caught up, 2 host syncs per sumcheck in a lookup's chain of layers.
+    premask: this sumcheck's mask from `premasks` (zero-knowledge transcripts only), instead of
+    one drawn and committed here.
     """
     n = chunks * chunk_len
     if chunks < 1 or chunk_len < 2 or n & (n - 1):
@@ -454,14 +474,14 @@ def prove_chunked(
     eq_point, lazy, terms, coeffs = _lazy_args(eq_point, m, lazy, chunk_len.bit_length() - 1,
                                                terms, num_tables, coeffs, trusted)
     return _prove_chunked(build, aux, tuple(args), chunks, chunk_len, num_tables, transcript,
-                          eq_point, coeffs, lazy, _label_bytes(label), terms)
+                          eq_point, coeffs, lazy, _label_bytes(label), terms, premask)
 
 
 # one compiled program: the chunk loops are lax loops, and the tables (built canonical by the
 # caller's builder) skip the eager canonical-limb check, whose temporary is as large as them
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 4, 5, 9, 10, 11))
 def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, eq_point, coeffs,
-                   lazy, label, terms):
+                   lazy, label, terms, premask):
     # checked while tracing (once per compilation, not per call)
     got = jax.eval_shape(functools.partial(build, aux), args, jnp.int32(0))
     want = (num_tables - 1, chunk_len, field.LIMBS)
@@ -474,8 +494,8 @@ def _prove_chunked(build, aux, args, chunks, chunk_len, num_tables, transcript, 
                    chunks, chunk_len, num_tables, lazy)
     if chunks == 1 or src.num_vars < 2:  # nothing to save: build the stack once
         stacked = src.fold(()) if chunks > 1 else src.chunk(jnp.int32(0))
-        return _prove(stacked, transcript, eq_point, coeffs, label, terms)
-    return _prove(None, transcript, eq_point, coeffs, label, terms, src)
+        return _prove(stacked, transcript, eq_point, coeffs, label, terms, premask=premask)
+    return _prove(None, transcript, eq_point, coeffs, label, terms, src, premask)
 
 
 def prove_source(
@@ -490,6 +510,7 @@ def prove_source(
     label: bytes | str = b"sumcheck",
     terms: Sequence[Sequence[int]] | None = None,
     coeffs: Any | None = None,
+    premask: Premask | None = None,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     """`prove_chunked` for a stack that native passes rebuild from smaller data (a lookup's
     witness levels from its int32 leaves): the same proof and transcript as the materialized
@@ -501,7 +522,7 @@ def prove_source(
     round polynomial of the stack folded with `point`) and `fold(point)` (that stack, eq
     included), and may cap `lazy` with `max_lazy`. The first `lazy` rounds (default
     LAZY_ROUNDS) never hold the stack. eq_point and coeffs are trusted (drawn from this
-    prover's transcript): shapes are checked, not values.
+    prover's transcript): shapes are checked, not values. premask: as in `prove_chunked`.
     """
     m = int(num_vars)
     if m < 1:
@@ -509,7 +530,7 @@ def prove_source(
     eq_point, lazy, terms, coeffs = _lazy_args(eq_point, m, lazy, getattr(source, "max_lazy", m),
                                                terms, source.num_tables, coeffs, True)
     return _prove_source(source, aux, tuple(args), m, transcript, eq_point, coeffs, lazy,
-                         _label_bytes(label), terms)
+                         _label_bytes(label), terms, premask)
 
 
 # eq of a source stack's low variables: 2^EQ_LOW_LOG entries, read once per entry of a pass
@@ -517,12 +538,13 @@ EQ_LOW_LOG = 12
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3, 7, 8, 9))
-def _prove_source(source, aux, args, m, transcript, eq_point, coeffs, lazy, label, terms):
+def _prove_source(source, aux, args, m, transcript, eq_point, coeffs, lazy, label, terms,
+                  premask):
     low = min(m, EQ_LOW_LOG)
     src = source(aux, args, mle.eq_table(eq_point[:low]), mle.eq_table(eq_point[low:]), lazy)
     if m < 2:  # one round: the stack is two entries
-        return _prove(src.fold(()), transcript, eq_point, coeffs, label, terms)
-    return _prove(None, transcript, eq_point, coeffs, label, terms, src)
+        return _prove(src.fold(()), transcript, eq_point, coeffs, label, terms, premask=premask)
+    return _prove(None, transcript, eq_point, coeffs, label, terms, src, premask)
 
 
 def _label_bytes(label: bytes | str) -> bytes:
@@ -594,10 +616,62 @@ def mask_functional(point: Any, d: int) -> Array:
     return jnp.concatenate([field.ones((1,))] + [_powers(point[i], d) for i in range(m)])
 
 
+def premasks(transcript: Transcript, shapes: Sequence[tuple[int, int]]
+             ) -> tuple[tuple[Premask, ...], Transcript]:
+    """Masks for a sequence of zero-knowledge sumchecks, drawn and committed before the first.
+
+    shapes: (rounds m, degree D) of each sumcheck, in order. Every mask and its opening's nonce
+    come from the transcript's secret key; all 2·len(shapes) vectors are committed in one
+    batched MSM and the pairs (C, δ) absorbed as one "masks" entry (one batch of point
+    encodings), where a mask drawn by its own sumcheck costs an MSM and three encodings. Pass
+    each to `prove_chunked` / `prove_source` (premask=); the verifier absorbs the proofs' masks
+    with `absorb_masks` and checks each with `verify(..., premasked=True)`.
+    """
+    if not transcript.zk:
+        raise ValueError("sumcheck: premasks need a zero-knowledge transcript")
+    shapes = tuple((int(m), int(d)) for m, d in shapes)
+    if not shapes or any(m < 1 or d < 1 for m, d in shapes):
+        raise ValueError(f"sumcheck: premasks need (rounds >= 1, degree >= 1) pairs, got {shapes}")
+    return _premasks(transcript, shapes)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _premasks(transcript: Transcript, shapes: tuple) -> tuple[tuple[Premask, ...], Transcript]:
+    n = max(mask_len(m, d) for m, d in shapes)
+    keys = prng.split(transcript.secret_key(MASK_PURPOSE), len(shapes))
+    masks, rows, blinds = [], [], []
+    for i, (m, d) in enumerate(shapes):
+        k_vec, k_blind, k_open = prng.split(keys[i], 3)
+        vec, blind = field.random(k_vec, (mask_len(m, d),)), field.random(k_blind)
+        nonce, nonce_blind = commit.vector_nonce(k_open, mask_len(m, d))
+        masks.append((vec, blind, nonce, nonce_blind))
+        pad = ((0, n - vec.shape[0]), (0, 0))  # zero tails: the same commitment as unpadded
+        rows += [jnp.pad(vec, pad), jnp.pad(nonce, pad)]
+        blinds += [blind, nonce_blind]
+    pts = commit.commit_vectors(jnp.stack(rows), jnp.stack(blinds), mask_generators(n))
+    pts = pts.reshape(len(shapes), 2, 3, pts.shape[-1])
+    out = tuple(Premask(vec=v, blind=b, nonce=nv, nonce_blind=nb, commitment=pts[i, 0],
+                        delta=pts[i, 1]) for i, (v, b, nv, nb) in enumerate(masks))
+    return out, transcript.absorb_points(b"masks", pts)
+
+
+def absorb_masks(transcript: Transcript, masks: Sequence[MaskProof],
+                 shapes: Sequence[tuple[int, int]]) -> Transcript:
+    """The verifier's side of `premasks`: check each mask's shapes against (m, D) and absorb the
+    masks' (commitment, nonce commitment) pairs as the prover did. Raises SumcheckError."""
+    if len(masks) != len(shapes):
+        raise SumcheckError("mask_shape", None, f"{len(shapes)} masks expected, got "
+                            f"{len(masks)}")
+    for mask, (m, d) in zip(masks, shapes):
+        _check_mask_shape(mask, int(m), int(d))
+    pts = jnp.stack([jnp.stack([mk.commitment, mk.opening.delta]) for mk in masks])
+    return transcript.absorb_points(b"masks", pts)
+
+
 @functools.partial(jax.jit, static_argnums=(4, 5))
 def _prove(
     stacked: Array | None, transcript: Transcript, eq_point: Array | None, coeffs: Array,
-    label: bytes, terms: Terms, chunked: Any = None,
+    label: bytes, terms: Terms, chunked: Any = None, premask: Premask | None = None,
 ) -> tuple[FinalClaims, SumcheckProof, Transcript]:
     has_eq = eq_point is not None
     kw = {"terms": terms, "has_eq": has_eq}
@@ -612,15 +686,25 @@ def _prove(
     claim = field.add(evals[0], evals[1])
     t = t.absorb_field(b"claim", claim)
     d = degree(terms, has_eq)
+    if premask is not None and (not t.zk or premask.vec.shape[0] != mask_len(m, d)):
+        raise ValueError(f"sumcheck: a premask needs a zero-knowledge transcript and "
+                         f"{mask_len(m, d)} coefficients, got {premask.vec.shape[0]}")
     if t.zk:
-        vec, blind, k_open = _draw_mask(t, m, d)
+        if premask is None:
+            vec, blind, k_open = _draw_mask(t, m, d)
+            nonce, nonce_blind = commit.vector_nonce(k_open, vec.shape[0])
+            # the opening's nonce commitment does not depend on the transcript: one MSM for both
+            mask_com, delta = commit.commit_vectors(jnp.stack([vec, nonce]),
+                                                    jnp.stack([blind, nonce_blind]),
+                                                    mask_generators(vec.shape[0]))
+            t = t.absorb_points(b"mask", mask_com)
+        else:  # drawn, committed and absorbed ahead (`premasks`)
+            vec, blind, nonce, nonce_blind = (premask.vec, premask.blind, premask.nonce,
+                                              premask.nonce_blind)
+            mask_com, delta = premask.commitment, premask.delta
         gens = mask_generators(vec.shape[0])
-        nonce, nonce_blind = commit.vector_nonce(k_open, vec.shape[0])
-        # the opening's nonce commitment does not depend on the transcript: one MSM for both
-        mask_com, delta = commit.commit_vectors(jnp.stack([vec, nonce]),
-                                                jnp.stack([blind, nonce_blind]), gens)
         total = _mask_total(vec, m, d)
-        t = t.absorb_points(b"mask", mask_com).absorb_field(b"mask_sum", total)
+        t = t.absorb_field(b"mask_sum", total)
         rho, t = t.challenge(b"mask_rho")
         coef = vec[1 : 1 + m * d].reshape(m, d, field.LIMBS)
         prefix = vec[0]
@@ -649,8 +733,9 @@ def _prove(
     if t.zk:
         t = t.absorb_field(b"mask_eval", prefix)  # g(r) = a_0 + Σ_i g_i(r_i)
         ell = mask_functional(jnp.stack(point), d)
-        _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, k_open,
-                                                    delta)
+        _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, None,
+                                                    delta, nonce=(nonce, nonce_blind),
+                                                    bound=premask is not None)
         mask = MaskProof(commitment=mask_com, total=total, value=prefix, opening=opening)
     proof = SumcheckProof(messages=jnp.stack(messages), final_evals=final, mask=mask)
     return FinalClaims(point=jnp.stack(point), values=final, claim=claim), proof, t
@@ -707,12 +792,15 @@ def verify(
     label: bytes | str = b"sumcheck",
     terms: Sequence[Sequence[int]] | None = None,
     coeffs: Any | None = None,
+    premasked: bool = False,
 ) -> tuple[FinalClaims, Transcript]:
     """Check a proof of Σ_x [eq(eq_point, x) ·] Σ_j c_j Π_{k∈S_j} f_k(x) = claim.
 
-    `terms` and `coeffs` must be the prover's (they are bound into the transcript). Returns the
-    final claims (point r and the prover's values f_k(r), which the caller must check against
-    commitments or later protocols) and the transcript. Raises SumcheckError.
+    `terms` and `coeffs` must be the prover's (they are bound into the transcript). premasked:
+    the proof's mask was committed ahead (`premasks`) and absorbed by the caller
+    (`absorb_masks`). Returns the final claims (point r and the prover's values f_k(r), which
+    the caller must check against commitments or later protocols) and the transcript. Raises
+    SumcheckError.
     """
     m, k = int(num_vars), int(num_tables)
     has_eq = eq_point is not None
@@ -742,7 +830,9 @@ def verify(
     mask = proof.mask
     if t.zk:
         _check_mask_shape(mask, m, d)
-        t = t.absorb_points(b"mask", mask.commitment).absorb_field(b"mask_sum", mask.total)
+        if not premasked:
+            t = t.absorb_points(b"mask", mask.commitment)
+        t = t.absorb_field(b"mask_sum", mask.total)
         rho_fr, t = t.challenge(b"mask_rho")
         rho = int(_ints(rho_fr))
         cur = (cur + rho * int(_ints(mask.total))) % R
@@ -775,7 +865,7 @@ def verify(
         ell = _mask_functional_ints([int(_ints(r)) for r in point], d)
         try:
             t = commit.verify_vector_opening(mask.commitment, ell, mask.value, mask.opening,
-                                             mask_generators(ell.shape[0]), t)
+                                             mask_generators(ell.shape[0]), t, bound=premasked)
         except commit.OpeningError as e:
             raise SumcheckError("mask_opening", None, f"g(r) does not open the mask "
                                 f"commitment ({e})") from e
