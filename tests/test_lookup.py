@@ -156,6 +156,27 @@ def test_jit_gives_the_same_proof_bytes(range_gens):
     assert _same_state(te, tj)
 
 
+def test_compiled_platforms_give_the_same_proof(range_gens, silu, monkeypatch):
+    """Where a concrete lookup runs as one compiled program (`JIT_PLATFORMS`, the GPU by
+    default), the proof and transcript are the eager ones, zero knowledge included."""
+    x = _range_values((5, 7))
+    table, gens, f = silu
+    cols = _silu_pairs(f, (3, 9))
+    runs = {}
+    for platforms in ((), ("cpu",)):
+        monkeypatch.setattr(lookup, "JIT_PLATFORMS", platforms)
+        before = lookup._prove_compiled._cache_size()
+        _, pr, tr = lookup.prove(RANGE, x, ZK, range_gens, _key(6))
+        _, pm, tm = lookup.prove(table, cols, ZK, gens, _key(7))
+        runs[platforms] = (proof.tree_to_bytes(pr), tr, proof.tree_to_bytes(pm), tm)
+        assert (lookup._prove_compiled._cache_size() > before) == bool(platforms)
+    (a, ta, b, tb), (c, tc, d, td) = runs.values()
+    assert a == c and b == d and _same_state(ta, tc) and _same_state(tb, td)
+    # under a caller's jit the multiplicities are traced: the lookup is part of that program
+    _, pj, tj = jax.jit(lambda v, t: lookup.prove(RANGE, v, t, range_gens, _key(6)))(x, ZK)
+    assert proof.tree_to_bytes(pj) == a and _same_state(tj, ta)
+
+
 # the plain mode (for benchmarks) in the slow target: the default suite's zero-knowledge run covers
 # the same chunking with masks on top
 @pytest.mark.parametrize("zk", [pytest.param(False, marks=pytest.mark.slow), True])
