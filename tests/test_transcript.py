@@ -246,3 +246,38 @@ def test_fork_and_join_match_the_reference():
     assert bytes(np.asarray(t.join(b"members", [b, a]).state)) != ref.s
     with pytest.raises(ValueError, match="no branches"):
         t.join(b"members", [])
+
+
+def test_host_hashing_matches_the_jitted_path():
+    """A verifier's transcript (no key, host arrays) hashes with hashlib on the host; a keyed
+    one runs the jitted native path. Every operation gives the same states and challenges,
+    long (chunked) payloads included."""
+    rng = np.random.default_rng(5)
+    host = Transcript.new(b"zkllm-test/host")
+    dev = host.with_rng(jax.random.key(0))
+    assert host.on_host() and not dev.on_host()
+    pts = curve.generators(3, b"zkllm-test/host-points")
+    ops = [
+        lambda t: t.absorb_bytes(b"raw", rng_bytes),
+        lambda t: t.absorb_bytes(b"long", long_bytes),  # > 2^16 bytes: through chunk digests
+        lambda t: t.absorb_field(b"f", field.encode([[1, 2], [R - 1, 12345]])),
+        lambda t: t.absorb_field(b"long-f", field.encode(list(range(3000)))),
+        lambda t: t.absorb_points(b"p", pts),
+        lambda t: t.absorb_points(b"one", pts[1]),
+        lambda t: t.absorb_ints(b"shape", [3, 0, 1 << 40]),
+        lambda t: t.begin(b"proto", [7]),
+        lambda t: t.join(b"j", [t.fork(b"b", 0), t.fork(b"b", 1)]),
+    ]
+    rng_bytes = rng.integers(0, 256, 77, dtype=np.uint8)
+    long_bytes = rng.integers(0, 256, 3 * (1 << 16) + 5, dtype=np.uint8)
+    for op in ops:
+        host, dev = op(host), op(dev)
+        assert np.array_equal(np.asarray(host.state), np.asarray(dev.state))
+        for n in (1, 3):
+            ch, _ = host.challenges(b"c", n)
+            cd, _ = dev.challenges(b"c", n)
+            assert np.array_equal(np.asarray(ch), np.asarray(cd))
+        c, host = host.challenge(b"x")
+        _, dev = dev.challenge(b"x")
+        assert np.array_equal(np.asarray(host.state), np.asarray(dev.state))
+    assert 0 < field.decode(c) < R

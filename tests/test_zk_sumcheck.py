@@ -284,6 +284,36 @@ def test_vector_opening_completeness_and_binding(n):
         commit.verify_vector_opening(com, a, val, prf.replace(z=prf.z[:-1]), gens, ZK)
 
 
+@pytest.mark.parametrize("n", [1, 6, 13])
+def test_vector_opening_on_the_host(n, monkeypatch):
+    """A verifier's transcript (no key, host arrays) checks the opening on the host (hashlib,
+    Python integers, a padded MSM): it accepts what the keyed (jitted) route accepts, ends in the
+    same state, and rejects each tampering with the named check."""
+    gens = sumcheck.mask_generators(n)
+    vec, blind = field.random(jax.random.key(13), (n,)), field.random(jax.random.key(14))
+    a = field.random(jax.random.key(15), (n,))
+    com = commit.commit_vector(vec, blind, gens)
+    val, prf, tp = commit.prove_vector_opening(vec, blind, com, a, gens, ZK, jax.random.key(16))
+    host = Transcript.new(b"zkllm-test/zk")
+    assert host.on_host(com, a, val) and not ZK.on_host()
+    tv = commit.verify_vector_opening(com, a, val, prf, gens, host)
+    assert np.array_equal(np.asarray(tv.state), np.asarray(tp.state))
+    for bad in (prf.replace(z=_bump(prf.z, 0)), prf.replace(z_blind=_bump(prf.z_blind)),
+                prf.replace(delta=curve.double(prf.delta))):
+        with pytest.raises(commit.OpeningError, match="sigma_commitment"):
+            commit.verify_vector_opening(com, a, val, bad, gens, host)
+    with pytest.raises(commit.OpeningError, match="sigma_commitment"):
+        commit.verify_vector_opening(com, a, _bump(val), prf, gens, host)
+    noncanonical = prf.z.at[0].set(jnp.asarray(field._R_LIMBS))
+    with pytest.raises(commit.OpeningError, match="shape.*non-canonical"):
+        commit.verify_vector_opening(com, a, val, prf.replace(z=noncanonical), gens, host)
+    # the value check, reached only with the challenge held fixed (t is bound into e)
+    e, _ = commit._begin_vector(host, com, a, val, prf.delta, prf.t)
+    monkeypatch.setattr(commit, "_begin_vector", lambda t, *args: (e, t))
+    with pytest.raises(commit.OpeningError, match="sigma_value"):
+        commit.verify_vector_opening(com, a, val, prf.replace(t=_bump(prf.t)), gens, host)
+
+
 
 def test_masked_sumcheck_adds_one_msm():
     """The mask costs the prover one MSM (its commitment and the opening's nonce commitment in

@@ -61,6 +61,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from . import curve, field, mle, prng
@@ -652,7 +653,11 @@ def verify_vector_opening(com: Array, a: Array, value: Array, proof: VectorOpeni
         if tuple(getattr(arr, "shape", ())) != shape:
             raise OpeningError("shape", f"the opening's {name} must have shape {shape}, got "
                                f"{tuple(getattr(arr, 'shape', ()))}")
-    ok_com, ok_val, t = _verify_vector(com, a, value, proof, gens, transcript, bound)
+    if isinstance(transcript, Transcript) and transcript.on_host(
+            com, a, value, proof.delta, proof.t, proof.z, proof.z_blind):
+        ok_com, ok_val, t = _verify_vector_host(com, a, value, proof, gens, transcript, bound)
+    else:
+        ok_com, ok_val, t = _verify_vector(com, a, value, proof, gens, transcript, bound)
     if not bool(ok_com):
         raise OpeningError("sigma_commitment", "⟨z, G⟩ + z_b·H differs from e·C + δ")
     if not bool(ok_val):
@@ -670,6 +675,29 @@ def _verify_vector(com, a, value, proof, gens, transcript, bound):
     sc = jnp.concatenate([proof.z, proof.z_blind[None], field.neg(e)[None], minus_one[None]])
     ok_com = curve.eq(curve.msm(pts, sc), curve.identity())
     ok_val = jnp.all(field.inner_product(proof.z, a) == field.add(field.mul(e, value), proof.t))
+    return ok_com, ok_val, t
+
+
+def _verify_vector_host(com, a, value, proof, gens, transcript, bound):
+    """`_verify_vector` for a verifier's host transcript: the transcript hashes on the host, the
+    value check is in Python integers, and the MSM is padded to a power of two of terms (zero
+    scalars), so the masks' many lengths share a few compilations instead of one each."""
+    n = a.shape[0]
+    for name in ("t", "z", "z_blind"):
+        try:
+            field.check(getattr(proof, name), name)
+        except ValueError as err:
+            raise OpeningError("shape", f"the opening's {err}") from err
+    e, t = _begin_vector(transcript, com, a, value, proof.delta, proof.t, bound)
+    z, av = field.ints_of_mont(np.asarray(proof.z)), field.ints_of_mont(np.asarray(a))
+    e_i, y, t_i = (int(field.ints_of_mont(np.asarray(v))) for v in (e, value, proof.t))
+    ok_val = sum(int(zi) * int(ai) for zi, ai in zip(z, av)) % field.R == (e_i * y + t_i) % field.R
+    pad = (1 << (n + 2).bit_length()) - (n + 3)
+    pts = jnp.concatenate([gens.g[:n], gens.h[None], com[None], proof.delta[None],
+                           jnp.broadcast_to(gens.h, (pad,) + gens.h.shape)])
+    sc = np.concatenate([np.asarray(proof.z), np.asarray(proof.z_blind)[None],
+                         field.mont_limbs([-e_i, -1] + [0] * pad)])
+    ok_com = curve.eq(curve.msm(pts, jnp.asarray(sc)), curve.identity())
     return ok_com, ok_val, t
 
 

@@ -7,6 +7,11 @@ on the device, so traced fixed-point tensors enter the field inside `jit`.
 
 Inputs are checked: dtype and shape always, canonical limbs (< r) whenever the array is concrete
 (outside `jit`), since a traced value cannot raise.
+
+Small concrete arrays in host memory (numpy, or JAX arrays on the CPU) are checked, decoded and
+encoded on the host, in numpy and Python integers: a verifier handles thousands of small arrays
+of many shapes, and each shape cost an XLA compilation on the device path (most of a first
+verification's time). Same values either way.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ LIMBS = 8
 _R_LIMBS = np.array([(R >> (32 * i)) & 0xFFFFFFFF for i in range(LIMBS)], dtype=np.uint32)
 
 Array = jax.Array
+# concrete host arrays of at most this many elements take the host path (module docstring)
+HOST_MAX = 1 << 14
+_MONT = (1 << 256) % R
+_MONT_INV = pow(_MONT, -1, R)
 
 
 def _limbs_of_ints(values: np.ndarray) -> np.ndarray:
@@ -48,20 +57,42 @@ def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+def on_host(x: Any) -> bool:
+    """A numpy array, or a concrete JAX array whose every shard is in CPU memory."""
+    if isinstance(x, np.ndarray):
+        return True
+    if isinstance(x, jax.core.Tracer) or not hasattr(x, "devices"):
+        return False
+    return all(d.platform == "cpu" for d in x.devices())
+
+
+def _small_host(x: Any, elements: int) -> bool:
+    return elements <= HOST_MAX and on_host(x)
+
+
+def mont_limbs(ints: Any) -> np.ndarray:
+    """Python ints (any, reduced mod r) -> uint32[..., 8] Montgomery limbs, on the host."""
+    arr = np.asarray(ints, dtype=object)
+    return _limbs_of_ints(np.vectorize(lambda v: int(v) % R * _MONT % R, otypes=[object])(arr)
+                          if arr.size else arr)
+
+
+def ints_of_mont(limbs: np.ndarray) -> np.ndarray:
+    """uint32[..., 8] Montgomery limbs -> an object array of ints in [0, r), on the host."""
+    ints = _ints_of_limbs(limbs)
+    return np.vectorize(lambda v: v * _MONT_INV % R, otypes=[object])(ints) if ints.size \
+        else ints
+
+
 def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
     """Validate a field array: uint32 dtype, trailing axis of 8 limbs, not empty, canonical.
 
     canonical=False skips the last check, for values this process computed with field ops (on
     a concrete array it is an eager pass that waits for the device to catch up)."""
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected a uint32[..., 8] field array, got {type(x).__name__}")
-    if x.dtype != jnp.uint32:
-        raise TypeError(f"{name}: field arrays are uint32[..., 8], got dtype {x.dtype}")
-    if x.ndim < 1 or x.shape[-1] != LIMBS:
-        raise ValueError(f"{name}: field arrays are uint32[..., 8], got shape {tuple(x.shape)}")
-    if x.size == 0:
-        raise ValueError(f"{name}: empty field array (shape {tuple(x.shape)})")
-    if canonical and _is_concrete(x):
+    _check_layout(x, name)
+    if canonical and _small_host(x, x.size // LIMBS):
+        _check_canonical_host(np.asarray(x), name)
+    elif canonical and _is_concrete(x):
         # Concrete arrays may also arrive inside a trace (closed over by a jitted function):
         # evaluate the check eagerly even then.
         with jax.ensure_compile_time_eval():
@@ -72,6 +103,24 @@ def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
                     f"{name}: non-canonical field element (limbs >= r) at index {idx}"
                 )
     return jnp.asarray(x)
+
+
+def _check_canonical_host(x: np.ndarray, name: str) -> None:
+    ok = _lt_modulus(x, np)
+    if not ok.all():
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        raise ValueError(f"{name}: non-canonical field element (limbs >= r) at index {idx}")
+
+
+def _check_layout(x: Any, name: str) -> None:
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name}: expected a uint32[..., 8] field array, got {type(x).__name__}")
+    if x.dtype != jnp.uint32:
+        raise TypeError(f"{name}: field arrays are uint32[..., 8], got dtype {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] != LIMBS:
+        raise ValueError(f"{name}: field arrays are uint32[..., 8], got shape {tuple(x.shape)}")
+    if x.size == 0:
+        raise ValueError(f"{name}: empty field array (shape {tuple(x.shape)})")
 
 
 @jax.jit
@@ -94,9 +143,9 @@ def _any_noncanonical(x: Array) -> Array:
 _CHECK_BLOCK = 1 << 20
 
 
-def _lt_modulus(x: Array) -> Array:
-    lt = jnp.zeros(x.shape[:-1], dtype=bool)
-    eq = jnp.ones(x.shape[:-1], dtype=bool)
+def _lt_modulus(x: Array, xp: Any = jnp) -> Array:
+    lt = xp.zeros(x.shape[:-1], dtype=bool)
+    eq = xp.ones(x.shape[:-1], dtype=bool)
     for i in reversed(range(LIMBS)):
         limb = x[..., i]
         lt = lt | (eq & (limb < _R_LIMBS[i]))
@@ -143,6 +192,8 @@ def encode(x: Any) -> Array:
     arr = np.asarray(x)
     if arr.size == 0:
         raise ValueError(f"encode: empty input (shape {arr.shape})")
+    if (arr.dtype == object or arr.dtype.kind in "iub") and arr.size <= HOST_MAX:
+        return jnp.asarray(mont_limbs(arr))
     if arr.dtype == object or arr.dtype.kind in "iub":
         if arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and arr.dtype.itemsize < 4) or (
             arr.dtype == np.int32
@@ -169,10 +220,17 @@ def decode(a: Any, signed: bool = False) -> Any:
     With `signed`, values above (r-1)/2 come back negative (x - r), undoing `encode` of
     negative integers.
     """
-    a = check(a, "a")
-    if not _is_concrete(a):
-        raise TypeError("decode needs a concrete array; call it outside jax.jit")
-    ints = _ints_of_limbs(np.asarray(to_canonical_limbs(a)))
+    if _is_concrete(a) and hasattr(a, "shape") and len(a.shape) >= 1 and \
+            np.prod(a.shape[:-1], dtype=np.int64) <= HOST_MAX:
+        _check_layout(a, "a")
+        host = np.asarray(a)  # one transfer; the conversion is a multiplication per element
+        _check_canonical_host(host, "a")
+        ints = ints_of_mont(host)
+    else:
+        a = check(a, "a")
+        if not _is_concrete(a):
+            raise TypeError("decode needs a concrete array; call it outside jax.jit")
+        ints = _ints_of_limbs(np.asarray(to_canonical_limbs(a)))
     if signed:
         ints = np.vectorize(lambda v: v - R if v > R // 2 else v, otypes=[object])(ints)
     return ints.item() if ints.ndim == 0 else ints

@@ -37,6 +37,12 @@ absorbed first (`new` absorbs ints "zero-knowledge" = [1] or [0] right after the
 proof made in one mode never verifies in the other. The mode is static pytree metadata
 (`Transcript.zk`): the one sumcheck engine reads it and masks its round messages when it is on.
 
+Host hashing. A verifier's transcript (no prover key) whose state and inputs are concrete arrays
+in host memory hashes with `hashlib` on the host, converting small field payloads with Python
+integers: the same bytes and states, without the XLA compilation per (label, shape) that the
+jitted path pays (most of a first verification's time). Provers, traced values and arrays on an
+accelerator take the jitted path.
+
 Prover randomness. A prover attaches its secret key with `with_rng(key)` (`prng`: 256 bits from
 `prng.fresh()`); the key rides along as a pytree leaf and is never absorbed (a verifier's
 transcript has none, and the same keyed transcript also verifies). `secret_key(purpose)` derives
@@ -48,6 +54,7 @@ is bounded by the key: 256 bits, or 64 for a JAX threefry key (tests).
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,9 +140,19 @@ class Transcript:
                              "with transcript.with_rng(key), or use Transcript.new(..., zk=False)")
         return prng.secret(self.rng, int(purpose), self.state)
 
+    def on_host(self, *xs: Any) -> bool:
+        """Whether this transcript hashes on the host with these inputs (module docstring,
+        "Host hashing")."""
+        return self.rng is None and all(field.on_host(x) for x in (self.state, *xs))
+
     def absorb_bytes(self, label: bytes | str, data: Any) -> Transcript:
         """Absorb raw bytes (bytes or a uint8 array, flattened row-major)."""
-        arr = jnp.asarray(hashing.byte_rows(data, "data")).reshape(-1)
+        raw = hashing.byte_rows(data, "data")
+        if self.on_host(raw):
+            flat = np.asarray(raw, np.uint8).reshape(-1)
+            meta = _meta(label, KIND_BYTES, (flat.shape[0],), flat.shape[0])
+            return self.replace(state=_host_absorb(self.state, flat.tobytes(), meta))
+        arr = jnp.asarray(raw).reshape(-1)
         meta = _meta(label, KIND_BYTES, (arr.shape[0],), arr.shape[0])
         return self.replace(state=_absorb_payload(self.state, arr, meta))
 
@@ -143,12 +160,19 @@ class Transcript:
         """Absorb field elements Fr[..., 8] (canonical bytes, shape included)."""
         _check_shape(x, (field.LIMBS,), "field elements", "uint32[..., 8]")
         meta = _meta(label, KIND_FIELD, x.shape[:-1], 32 * (x.size // field.LIMBS))
+        if x.size // field.LIMBS <= field.HOST_MAX and self.on_host(x):
+            ints = field.ints_of_mont(np.asarray(x)).reshape(-1)
+            payload = b"".join(int(v).to_bytes(32, "little") for v in ints)
+            return self.replace(state=_host_absorb(self.state, payload, meta))
         return self.replace(state=_absorb_field(self.state, x, meta))
 
     def absorb_points(self, label: bytes | str, p: Any) -> Transcript:
         """Absorb G1 points uint32[..., 3, 12] (compressed encodings, shape included)."""
         _check_shape(p, (3, curve.FP_LIMBS), "points", "uint32[..., 3, 12]")
         meta = _meta(label, KIND_POINTS, p.shape[:-2], 48 * (p.size // (3 * curve.FP_LIMBS)))
+        if self.on_host(p):  # the encoding is one native call, the hashing is hashlib's
+            enc = np.asarray(curve.to_compressed(p), np.uint8)
+            return self.replace(state=_host_absorb(self.state, enc.tobytes(), meta))
         return self.replace(state=_absorb_points(self.state, p, meta))
 
     def absorb_ints(self, label: bytes | str, values: Sequence[int]) -> Transcript:
@@ -158,6 +182,8 @@ class Transcript:
             raise ValueError(f"absorb_ints: values must be in [0, 2^64), got {vals}")
         payload = b"".join(v.to_bytes(8, "big") for v in vals)
         meta = _meta(label, KIND_INTS, (len(vals),), len(payload))
+        if self.on_host():
+            return self.replace(state=_host_absorb(self.state, payload, meta))
         return self.replace(state=_absorb_payload(self.state, np.frombuffer(payload, np.uint8),
                                                   meta))
 
@@ -184,7 +210,11 @@ class Transcript:
         """n field challenges Fr[n, 8] and the next transcript."""
         if n < 1:
             raise ValueError(f"challenges: n must be >= 1, got {n}")
-        c, state = _challenges(self.state, _lp(_label(label)) + int(n).to_bytes(4, "big"), int(n))
+        meta = _lp(_label(label)) + int(n).to_bytes(4, "big")
+        if self.on_host():
+            c, state = _host_challenges(self.state, meta, int(n))
+        else:
+            c, state = _challenges(self.state, meta, int(n))
         return c, self.replace(state=state)
 
     def challenge(self, label: bytes | str) -> tuple[Array, Transcript]:
@@ -211,6 +241,27 @@ def _check_shape(x: Any, tail: tuple[int, ...], what: str, spelled: str) -> None
                         f"{getattr(x, 'dtype', type(x).__name__)}{tuple(getattr(x, 'shape', ()))}")
     if x.size == 0:
         raise ValueError(f"transcript: empty array of {what}")
+
+
+def _host_absorb(state: Any, payload: bytes, meta: bytes) -> Array:
+    """`_absorb_payload` with hashlib on the host."""
+    while len(payload) > CHUNK_BYTES:  # D(payload), as `_digest_long`
+        k = -(-len(payload) // CHUNK_BYTES)
+        payload = payload.ljust(k * CHUNK_BYTES, b"\0")
+        payload = b"".join(hashlib.sha256(b"\x04" + payload[i * CHUNK_BYTES:(i + 1) * CHUNK_BYTES])
+                           .digest() for i in range(k))
+    body = b"\x01" + np.asarray(state, np.uint8).tobytes() + meta + payload
+    return jnp.asarray(np.frombuffer(hashlib.sha256(body).digest(), np.uint8))
+
+
+def _host_challenges(state: Any, meta: bytes, n: int) -> tuple[Array, Array]:
+    """`_challenges` with hashlib on the host."""
+    st = hashlib.sha256(b"\x02" + np.asarray(state, np.uint8).tobytes() + meta).digest()
+    blocks = [hashlib.sha256(b"\x03" + st + i.to_bytes(4, "big")).digest() for i in range(2 * n)]
+    vals = [int.from_bytes((blocks[2 * j] + blocks[2 * j + 1])[:CHALLENGE_BYTES], "big")
+            for j in range(n)]
+    return (jnp.asarray(field.mont_limbs(vals).reshape(n, field.LIMBS)),
+            jnp.asarray(np.frombuffer(st, np.uint8)))
 
 
 # The hashing steps are jitted with their static header, so eager callers (verifiers) pay one
