@@ -7,7 +7,10 @@
 # issue 8's layers over several GPUs: "model 560 --shape 7b --layers 4 --seq 128 --devices 4
 # --warm --baseline --no-verify".
 # Native modules: if $PREBUILT names a folder holding _native_cpu/_native_cuda .so files built
-# for the device's Python (see BENCHMARKS.md), the package runs from a copy of the sources with
+# for the device's Python and jax (3.12 and jax 0.11.2 so far: XLA refuses handlers built against
+# a newer jax's FFI headers, e.g. 0.12's API 0.5 on 0.11.2's 0.4; build with
+# -DPython_EXECUTABLE=<a python3.12 with jax==0.11.2 and nanobind>; see BENCHMARKS.md), the
+# package runs from a copy of the sources with
 # them, after a check that they load and agree with the CPU on a field product; otherwise (or if
 # that check fails) it is built here with CUDA (about 150 s on 16 cores).
 # SITE (default /tmp/site) is that copy's folder: give concurrent sessions (one per GPU, with
