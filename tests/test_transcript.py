@@ -281,3 +281,14 @@ def test_host_hashing_matches_the_jitted_path():
         _, dev = dev.challenge(b"x")
         assert np.array_equal(np.asarray(host.state), np.asarray(dev.state))
     assert 0 < field.decode(c) < R
+
+
+def test_host_hashing_rejects_noncanonical_field_elements():
+    """A verifier's host transcript refuses a field element whose limbs are >= r instead of
+    absorbing its reduction (the jitted path cannot raise inside its trace)."""
+    bad = jnp.asarray(np.stack([np.asarray(field.encode(3)), field._R_LIMBS]))
+    host = Transcript.new(b"zkllm-test/host")
+    with pytest.raises(ValueError, match=r"non-canonical field element \(limbs >= r\) at index"
+                                         r" \(1,\)"):
+        host.absorb_field(b"f", bad)
+    host.absorb_field(b"f", bad[:1])  # the canonical row alone is absorbed

@@ -91,7 +91,7 @@ def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
     a concrete array it is an eager pass that waits for the device to catch up)."""
     _check_layout(x, name)
     if canonical and _small_host(x, x.size // LIMBS):
-        _check_canonical_host(np.asarray(x), name)
+        check_canonical_host(np.asarray(x), name)
     elif canonical and _is_concrete(x):
         # Concrete arrays may also arrive inside a trace (closed over by a jitted function):
         # evaluate the check eagerly even then.
@@ -105,7 +105,8 @@ def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
     return jnp.asarray(x)
 
 
-def _check_canonical_host(x: np.ndarray, name: str) -> None:
+def check_canonical_host(x: np.ndarray, name: str) -> None:
+    """`check`'s canonical-limb test for a host array: ValueError naming the first index."""
     ok = _lt_modulus(x, np)
     if not ok.all():
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
@@ -224,7 +225,7 @@ def decode(a: Any, signed: bool = False) -> Any:
             np.prod(a.shape[:-1], dtype=np.int64) <= HOST_MAX:
         _check_layout(a, "a")
         host = np.asarray(a)  # one transfer; the conversion is a multiplication per element
-        _check_canonical_host(host, "a")
+        check_canonical_host(host, "a")
         ints = ints_of_mont(host)
     else:
         a = check(a, "a")

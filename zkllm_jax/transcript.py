@@ -161,7 +161,11 @@ class Transcript:
         _check_shape(x, (field.LIMBS,), "field elements", "uint32[..., 8]")
         meta = _meta(label, KIND_FIELD, x.shape[:-1], 32 * (x.size // field.LIMBS))
         if x.size // field.LIMBS <= field.HOST_MAX and self.on_host(x):
-            ints = field.ints_of_mont(np.asarray(x)).reshape(-1)
+            host = np.asarray(x)
+            # limbs >= r would be reduced silently (as the jitted path, which cannot raise, does):
+            # refuse them, so one value has one encoding
+            field.check_canonical_host(host, "transcript: field elements")
+            ints = field.ints_of_mont(host).reshape(-1)
             payload = b"".join(int(v).to_bytes(32, "little") for v in ints)
             return self.replace(state=_host_absorb(self.state, payload, meta))
         return self.replace(state=_absorb_field(self.state, x, meta))
