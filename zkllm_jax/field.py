@@ -193,9 +193,9 @@ def encode(x: Any) -> Array:
     arr = np.asarray(x)
     if arr.size == 0:
         raise ValueError(f"encode: empty input (shape {arr.shape})")
-    if (arr.dtype == object or arr.dtype.kind in "iub") and arr.size <= HOST_MAX:
-        return jnp.asarray(mont_limbs(arr))
     if arr.dtype == object or arr.dtype.kind in "iub":
+        if arr.size <= HOST_MAX:
+            return jnp.asarray(mont_limbs(arr))
         if arr.dtype.kind == "b" or (arr.dtype.kind in "iu" and arr.dtype.itemsize < 4) or (
             arr.dtype == np.int32
         ):
