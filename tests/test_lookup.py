@@ -157,7 +157,7 @@ def test_jit_gives_the_same_proof_bytes(range_gens):
 
 
 def test_compiled_platforms_give_the_same_proof(range_gens, silu, monkeypatch):
-    """Where a concrete lookup runs as one compiled program (`JIT_PLATFORMS`, the GPU by
+    """Where a concrete lookup runs as one compiled program (`JIT_PLATFORMS`, none by
     default), the proof and transcript are the eager ones, zero knowledge included."""
     x = _range_values((5, 7))
     table, gens, f = silu

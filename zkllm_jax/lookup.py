@@ -97,13 +97,17 @@ LAYER_TERMS = ((0, 3), (1, 2), (2, 3))
 # 2^27 one at 12.6), for 1.51 s instead of 1.35. Prover-only (the same proof whatever it is).
 KEEP_LOG = 26
 RANGE, MAPPING = 0, 1
-# On these platforms a lookup called with concrete arrays is proven as one compiled program:
-# op by op, the host's dispatch of its layer steps left an H100 idle about a third of the time
-# (one 2^28-entry lookup: 0.79 s compiled against 1.18 s eager, peak 11.2 against 14.1 GB,
-# first call 28 s against 36 s; BENCHMARKS.md). On the CPU, compute dominates, and the eager
-# path's per-step executables are shared by lookups of every size, which the test suite's many
-# shapes need more than the dispatch time. Prover-only: the same proof either way.
-JIT_PLATFORMS = ("gpu",)
+# On these platforms a lookup called with concrete arrays is proven as one compiled program.
+# Op by op, the host's dispatch of its layer steps leaves an H100 idle about a third of the time
+# (one 2^28-entry lookup: 0.79 s compiled against 1.18 s eager, peak 11.2 against 14.1 GB), but
+# every distinct (table, column layout) compiles its own program of ~28 unrolled layer
+# sumchecks, about 25 s each: a 7B layer at 2048 tokens (11 range chunks, 2 exp and 1 SiLU
+# lookups) spent 72 s in its softmax and over 176 s in its finish on the first prove and did
+# not finish within 480 s (H200, BENCHMARKS.md), where the eager path's per-step executables,
+# shared by lookups of every size, proved it in about 200 s. So no platform by default; list
+# "gpu" here for long runs that amortise the compilations. Prover-only: the same proof either
+# way.
+JIT_PLATFORMS: tuple[str, ...] = ()
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
