@@ -150,7 +150,8 @@ class FixedPointConfig:
     rsqrt_bits:   RMSNorm's r = floor(sqrt(d·2^(2f+2R) / Σ(x²+ε))) is at scale 2^R; None picks
                   the largest R (<= 24) for which r <= 2^R/sqrt(eps) still fits 4 limbs, because
                   r's relative precision is 1/r and shrinks as the row's RMS grows.
-    softmax_round_bits: low bits of x = max − score removed by a round-half-up rescale.
+    softmax_round_bits: low bits of x = max − score removed by rounding down (the first exp
+                  table is taken at each bucket's middle).
     softmax_digit_bits: digit widths (least significant first) of the rounded x; each digit
                   maps through its own public exp table of 2^bits entries.
     silu_step_bits: the SiLU table input step is 2^-silu_step_bits.

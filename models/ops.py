@@ -23,6 +23,11 @@ from .config import FixedPointConfig, FixedPointRangeError, LlamaConfig
 _INT32_SAFE = float((1 << 31) - (1 << 24))
 
 
+def _stack(xs: list, shape: tuple) -> jax.Array:
+    """int32 (len(xs), *shape); an empty list (one softmax digit: no products) stacks to (0, ...)."""
+    return jnp.stack(xs) if xs else jnp.zeros((0, *shape), jnp.int32)
+
+
 def _gqa_split(q: jax.Array, kvh: int) -> jax.Array:
     """(H, T, d) -> (KVH, G, T, d): query head h uses key/value head h // G (HF's repeat_kv)."""
     h, t, d = q.shape
@@ -190,7 +195,9 @@ class FixedOps:
         neg = jnp.int32(-(1 << 31))
         shift = jnp.max(jnp.where(mask, s, neg), axis=-1)
         x = jnp.where(mask, shift[..., None] - s, 0)
-        u, r0 = im.rescale_int(x, fx.softmax_round_bits)
+        # floor, not round-half-up: r0 >= 0 makes x = 2^R·u + r0 >= 0 on its own (the proof
+        # needs no pieces of x); the exp tables sit at each bucket's midpoint instead
+        u, r0 = x >> fx.softmax_round_bits, x & ((1 << fx.softmax_round_bits) - 1)
         digits, outs = [], []
         for tab, b in zip(self.t["exp"], fx.softmax_digit_bits):
             d = u & ((1 << b) - 1)
@@ -211,8 +218,8 @@ class FixedOps:
             "round_rem": r0,
             "digits": jnp.stack(digits),
             "table_out": jnp.stack(outs),
-            "prod_out": jnp.stack([w["out"] for w in prods]),
-            "prod_rem": jnp.stack([w["rem"] for w in prods]),
+            "prod_out": _stack([w["out"] for w in prods], s.shape),
+            "prod_rem": _stack([w["rem"] for w in prods], s.shape),
             "exp": e,
             "row_sum": z,
             "probs": p,

@@ -33,14 +33,18 @@ def exp_digit_positions(fx: FixedPointConfig) -> list[int]:
 
 
 def exp_tables(cfg: LlamaConfig, fx: FixedPointConfig) -> list[np.ndarray]:
-    """T_k[d] = round(2^f · exp(−d·2^p_k / (2^f·sqrt(head_dim)))), one per softmax digit.
+    """T_k[d] = round(2^f · exp(−(d·2^p_k + c_k) / (2^f·sqrt(head_dim)))), one per softmax digit.
 
     The 1/sqrt(head_dim) attention scaling is folded into the tables, so scores stay at 2^f.
+    x is rounded down to a multiple of 2^R (R = softmax_round_bits), so the first digit's table
+    is taken at the middle of each bucket, c_0 = (2^R − 1)/2, which makes the rounding unbiased;
+    c_k = 0 for the others.
     """
     out = []
-    for p, b in zip(exp_digit_positions(fx), fx.softmax_digit_bits):
+    mid = ((1 << fx.softmax_round_bits) - 1) / 2
+    for k, (p, b) in enumerate(zip(exp_digit_positions(fx), fx.softmax_digit_bits)):
         d = np.arange(1 << b, dtype=np.float64)
-        t = np.exp(-d * 2.0**p / (fx.scale * np.sqrt(cfg.head_dim)))
+        t = np.exp(-(d * 2.0**p + (mid if k == 0 else 0.0)) / (fx.scale * np.sqrt(cfg.head_dim)))
         out.append(np.round(t * fx.scale).astype(np.int32))
     return out
 

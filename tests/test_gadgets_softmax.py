@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from advice_harness import commit_advice, gens_for, open_claims, verify_open
 from gadget_harness import (
+    CFG,
     FX,
     assert_holds,
     bump,
@@ -21,6 +22,8 @@ from gadget_harness import (
     tampered,
     tiny,
 )
+from zkllm_jax.models import FixedPointConfig
+from zkllm_jax.models.tables import exp_tables
 
 from zkllm_jax import proof as proof_bytes
 from zkllm_jax import sumcheck
@@ -32,16 +35,17 @@ H, T = 4, 8
 LOWER = np.tril(np.ones((T, T), bool))  # attended: key j ≤ query t
 
 
-def reference(s, exp_tables, shift=None) -> dict:
-    """The model's softmax witness from scores (numpy int64), optionally with a forced shift."""
+def reference(s, exp_tables, shift=None, half_up=False, bits=BITS) -> dict:
+    """The model's softmax witness from scores (numpy int64), optionally with a forced shift;
+    half_up rounds x to nearest (round_rem may be negative) instead of down as the model does."""
     s = np.asarray(s, np.int64)
     if shift is None:
         shift = np.where(LOWER, s, -(1 << 62)).max(-1)
     x = np.where(LOWER, shift[..., None] - s, 0)
-    u = (x + (1 << (RB - 1))) >> RB
+    u = (x + (1 << (RB - 1)) * half_up) >> RB
     rr = x - (u << RB)
     digits, outs = [], []
-    for tab, b in zip(exp_tables, BITS):
+    for tab, b in zip(exp_tables, bits):
         d = u & ((1 << b) - 1)
         u = u >> b
         digits.append(d)
@@ -56,8 +60,10 @@ def reference(s, exp_tables, shift=None) -> dict:
     z = exp.sum(-1)
     num = (exp << F) + (z // 2)[..., None]
     p = num // z[..., None]
+    none = np.zeros((0, *s.shape), np.int64)  # one digit: no products
     wit = {"shift": shift, "x": x, "round_rem": rr, "digits": np.stack(digits),
-           "table_out": np.stack(outs), "prod_out": np.stack(prods), "prod_rem": np.stack(rems),
+           "table_out": np.stack(outs), "prod_out": np.stack(prods) if prods else none,
+           "prod_rem": np.stack(rems) if rems else none,
            "exp": exp, "row_sum": z, "probs": p, "div_rem": num - p * z[..., None]}
     return {k: v.astype(np.int32) for k, v in wit.items()}
 
@@ -96,8 +102,8 @@ def _check(st, proof=None, claim=None, run=None):
                        run["opening"], t)
 
 
-def _setup(s, wit, tables, seed):
-    p = softmax.params(H, T, T, scale_bits=F, round_bits=RB, digit_bits=BITS)
+def _setup(s, wit, tables, seed, bits=BITS):
+    p = softmax.params(H, T, T, scale_bits=F, round_bits=RB, digit_bits=bits)
     st = {"s": np.asarray(s), "wit": wit, "p": p, "exp": tables["exp"],
           "tables": softmax.tables(tables["exp"])}
     st["adv"] = _adv(st, wit)
@@ -145,7 +151,11 @@ def test_reference_matches_model(sm):
 def test_witness_identities(sm):
     """The advice encodes the doubled division and the argmax as the docstring says."""
     w, adv = sm["wit"], sm["adv"]
-    xv = ints_of(adv["x/lo"]) + (ints_of(adv["x/hi"]) << 16)
+    xv, pos = ints_of(adv["round_rem"]), RB
+    assert (xv >= 0).all() and (xv < 1 << RB).all()
+    for k, b in enumerate(BITS):
+        xv = xv + (ints_of(adv[f"digits/{k}"]) << pos)
+        pos += b
     assert (xv == ints_of(w["x"])).all() and (xv >= 0).all()
     z = ints_of(w["row_sum"])[..., None]
     rho2 = ints_of(adv["div/rem_lo"]) + (ints_of(adv["div/rem_hi"]) << 16)
@@ -250,28 +260,38 @@ def _dishonest(st, wit, adv=None, claim_seed=65, scores=None):
 
 
 def test_shift_below_max(sm):
-    """shift = max − 1 with x, digits, products and probs recomputed: x is −1 at the argmax, so
-    the argmax row sum Σ_j ind·x ≠ 0 (and x's high piece is out of range)."""
+    """shift = max − 1 with x, digits, products and probs recomputed: x is −1 at the argmax.
+    Rounded to nearest (u = 0, round_rem = −1, out of its range) the identities hold and the
+    argmax row sum Σ_j ind·x ≠ 0; rounded down (u = −1, digits wrapped to their tables' last
+    entries) the digits no longer sum to x and the identities fail."""
     s = sm["s"]
     shift = np.where(LOWER, s.astype(np.int64), -(1 << 62)).max(-1) - 1
-    wit = reference(s, sm["exp"], shift)
-    adv = _adv(sm, wit)
-    adv["argmax"] = sm["adv"]["argmax"]  # the true argmax (x has no zero left in any row)
-    assert _dishonest(sm, wit, adv).check == "rows"
+    for half_up, check in ((True, "rows"), (False, "identities")):
+        with np.errstate(divide="ignore", invalid="ignore"):  # wrapped digits: rows sum to 0
+            wit = reference(s, sm["exp"], shift, half_up=half_up)
+        adv = _adv(sm, wit)
+        adv["argmax"] = sm["adv"]["argmax"]  # the true argmax (x has no zero left in any row)
+        assert _dishonest(sm, wit, adv).check == check
 
 
 def test_runner_up_as_max(ties):
     """Row (1, 5): key 2 is 5 below the maximum (key 4). A prover that points the argmax at key 2
-    and uses its score as shift gets a fully consistent witness (x(4) = −5 rounds to u = 0,
-    round_rem = −5) except that x is negative: only x's range check objects."""
+    and uses its score as shift gets a fully consistent witness if x(4) = −5 is rounded to
+    u = 0, round_rem = −5, except that round_rem is negative: only its range check objects
+    (rounded down, u = −1 has no digits in range and the identities fail instead)."""
     s = ties["s"]
     shift = np.where(LOWER, s.astype(np.int64), -(1 << 62)).max(-1)
     shift[1, 5] -= 5
-    wit = reference(s, ties["exp"], shift)
+    wit = reference(s, ties["exp"], shift, half_up=True)
     adv = _adv(ties, wit)
-    assert adv["argmax"][1, 5, 2] == 1 and adv["x/hi"][1, 5, 4] == -1
+    assert adv["argmax"][1, 5, 2] == 1 and adv["round_rem"][1, 5, 4] == -5
+    assert (adv["digits/0"][1, 5, 4], adv["digits/1"][1, 5, 4]) == (0, 0)
     err = _dishonest(ties, wit, adv)
     assert err.gadget == "range_check"
+    wit = reference(s, ties["exp"], shift)
+    adv = _adv(ties, wit)
+    assert adv["round_rem"][1, 5, 4] == (1 << RB) - 5 and adv["digits/0"][1, 5, 4] == (1 << BITS[0]) - 1
+    assert _dishonest(ties, wit, adv).check == "identities"
 
 
 def test_not_one_hot(ties):
@@ -358,7 +378,9 @@ def test_bad_inputs_are_named(sm):
 @pytest.mark.parametrize("kw", [
     {"heads": 1, "rows": 1, "keys": 1},
     {"scale_bits": 17},
-    {"digit_bits": (8,)},
+    {"digit_bits": (23,)},
+    {"digit_bits": (0,)},
+    {"digit_bits": (17, 8)},
     {"digit_bits": (8, 8, 8, 8)},
     {"round_bits": 8, "digit_bits": (16, 16)},
     {"keys": 1 << 16},
@@ -368,6 +390,34 @@ def test_params_rejected(kw):
             "digit_bits": BITS} | kw
     with pytest.raises(ValueError):
         softmax.params(args.pop("heads"), args.pop("rows"), args.pop("keys"), **args)
+
+
+def test_one_digit(sm):
+    """One exp digit (one table of 2^14 entries here, 2^22 in a model): no product chain, one
+    exp lookup, four tensors fewer; the proof verifies and opens. A wrong table output (exp and
+    probs recomputed) fails the lookup; the model's two-digit proof is refused under one-digit
+    parameters (shape)."""
+    bits = (14,)  # x < 2^21 + 2^20 < 2^(RB + 14) on the tie scores
+    fx1 = FixedPointConfig(softmax_digit_bits=bits, max_score_bits=21)
+    exp1 = exp_tables(CFG, fx1)
+    s = _tie_scores()
+    st = _setup(s, reference(s, exp1, bits=bits), {"exp": exp1}, 67, bits=bits)
+    assert st["proof"].products is None and len(st["proof"].exp) == 1
+    assert len(st["adv"]) == len(sm["adv"]) - 4
+    _check(st)
+    wit = dict(st["wit"])
+    outs = np.array(wit["table_out"]).astype(np.int64)
+    outs[0, 1, 6, 2] += 1
+    exp = np.where(LOWER, outs[0], 0)
+    z = exp.sum(-1)
+    num = (exp << F) + (z // 2)[..., None]
+    p = num // z[..., None]
+    wit.update(table_out=outs, exp=exp, row_sum=z, probs=p, div_rem=num - p * z[..., None])
+    wit = {n: np.asarray(v, np.int32) for n, v in wit.items()}
+    assert _dishonest(st, wit).check.startswith("exp_lookup0:")
+    with pytest.raises(GadgetError) as e:
+        softmax.verify(sm["claim"], sm["proof"], sm["t"], params=st["p"], tables=st["tables"])
+    assert e.value.check == "shape"
 
 
 @pytest.mark.slow

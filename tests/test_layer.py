@@ -96,9 +96,10 @@ def test_honest_layer_verifies(honest):
 # Σ-protocol instead of the inner-product argument (unpadded masks, other messages), and the
 # lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps), and
 # the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors), and
-# each lookup's layer masks committed ahead in one batch (`sumcheck.premasks`).
-GOLDEN_PROOF = "94a14d08c666b7dd777684449b2071670f396b12f441354a342aded28bd89327"
-GOLDEN_STATE = "bad56c99757f565f668cb391c8c6ed07281a9f5916623503cc4519b10862bddb"
+# each lookup's layer masks committed ahead in one batch (`sumcheck.premasks`), and the softmax's
+# x rounded down (new exp tables, no pieces of x: two tensors fewer).
+GOLDEN_PROOF = "b53ba32b7485787c688582ac1b429da8c846434ad7669ef5ef8116f3a15e6495"
+GOLDEN_STATE = "1cd841e5e2e891d2b564b647af1fdc7937bcfa2cdbe5d3a2021df401bdfe2e00"
 
 
 def test_layer_proof_bytes_pinned(honest):

@@ -3,15 +3,15 @@
 For scores s (H, T, Tk) at scale 2^f, the causal mask N[t, j] = [j ≤ t] (1 = attended; the proof
 covers a whole prompt, start = 0), R = round bits and digit widths b_0..b_{K−1} (docs/models.md):
     shift[h,t] = max_{j: N} s[h,t,j];    x = N ⊙ (shift − s) ≥ 0
-    x = 2^R·u + round_rem,  round_rem ∈ [−2^(R−1), 2^(R−1));   u = Σ_k 2^(o_k)·digit_k
+    x = 2^R·u + round_rem,  round_rem ∈ [0, 2^R) (rounded down);   2^R·u = Σ_k 2^(o_k)·digit_k
     table_out_k = T_k[digit_k]   (public exp tables, one mapping lookup per digit)
     e_1 = rescale(table_out_0 ⊙ table_out_1, 2^f), e_i = rescale(e_{i−1} ⊙ table_out_i, 2^f)
     exp = N ⊙ e_{K−1};   z = Σ_j exp;   probs·z + div_rem = 2^f·exp + ⌊z/2⌋,  div_rem ∈ [0, z)
 
 Committed advice (`advice`; the caller commits every tensor and absorbs the commitments before
 `prove`), all int32 of shape (H, T, Tk) except `shift` (H, T):
-- `x/lo`, `x/hi`: x = x_lo + 2^16·x_hi, both in [0, 2^16) (so 0 ≤ x < 2^32 as an integer);
-- `round_rem` ∈ [−2^(R−1), 2^(R−1)); `digits/k`, `table_out/k` (bounded by the mapping lookups);
+- `round_rem` ∈ [0, 2^R); `digits/k`, `table_out/k` (bounded by the mapping lookups), so that
+  xv = round_rem + Σ_k 2^(o_k)·digit_k is an integer in [0, 2^(R+Σb)) (x itself is not committed);
 - `prod/i` = e_{i+1} ∈ [0, 2^(f+1)) and `prod_rem/i` ∈ [−2^(f−1), 2^(f−1)) (the product chain);
 - `argmax`: the one-hot indicator of the first maximum among the attended keys;
 - `shift` (not range-checked: the proof pins it to s at the argmax);
@@ -31,13 +31,14 @@ Reduction of a claim on probs(u) (probs is committed: the claim is returned for 
 transcript order, with n = the variables of (H, T, Tk):
 1. `products`: one zero-check at w_B with λ_B, Σ_x eq(w_B, x)·Σ_i λ_B^i·[a_i·t_i − 2^f·e_i − r_i]
    = 0 (a_1 = t_0, a_i = e_{i−1}); tables t_0..t_{K−1}, e_1..e_{K−1}, r_1..r_{K−1}; claims on all
-   of them at r_B.
+   of them at r_B. With one digit (K = 1) there is no chain: e_0 = t_0 and this step is absent.
 2. `identities`: one zero-check at w with c_i = λ^i over the elements,
        c_0·ind·(ind − N) + c_1·(xv + N·(s − shift̄)) + c_2·(2z̄·p + ρ' − 2^(f+1)·N·e − z̄)
-       + c_3·(gap − 2z̄ + V + ρ') + c_4·(xv − 2^R·u − round_rem) = 0
-   (xv, ρ', gap from their pieces, shift̄/z̄ broadcast over keys with zero padding, V = the real
-   elements, e = e_{K−1}); tables ind, N, D = s − shift̄, e, z̄, p and one table Lin of all linear
-   parts. At its end r the prover sends the values at r of every piece, digit, round_rem and s,
+       + c_3·(gap − 2z̄ + V + ρ') = 0
+   (xv from round_rem and the digits, ρ', gap from their pieces, shift̄/z̄ broadcast over keys with
+   zero padding, V = the real elements, e = e_{K−1}); tables ind, N, D = s − shift̄, e, z̄, p and
+   one table Lin of all linear parts. At its end r the prover sends the values at r of every
+   piece, digit, round_rem and s,
    and shift(r_row), z(r_row) at the row part r_row of r; the verifier checks N(r) (public, O(T +
    Tk)), D(r) = s(r) − shift(r_row)·[keys](r_j), z̄(r) = z(r_row)·[keys](r_j) and Lin(r).
 3. `rows`: with μ, Σ_{h,t,j} eq((½,…,½, r_row), (j, h, t))·[ind·xv + μ·ind + μ²·N·e]
@@ -53,9 +54,10 @@ The ranges make every identity an integer identity (all terms are below 2^51 ≪
 per element: ind ∈ {0,1} and ind = 0 where masked (ind² = ind·N); then (3) gives exactly one
 attended j* per row with ind = 1 and xv(j*) = 0, so by xv = N·(shift − s): shift ≡ s(j*) and
 xv(j) = s(j*) − s(j) for every attended j (both sides are integers below 2^33 in absolute value),
-and xv ≥ 0 makes s(j*) the row maximum: shift and x are the model's. xv = 2^R·u + round_rem with
-the digits bounded by their tables makes u, round_rem and the digits the model's (a unique
-decomposition), the lookups the table outputs, (1) with e_i ∈ [0, 2^(f+1)) and r_i in range the
+and xv ≥ 0 (round_rem ≥ 0 and the digits in their tables' domains) makes s(j*) the row maximum:
+shift and x are the model's. xv = round_rem + Σ_k 2^(o_k)·digit_k with round_rem ∈ [0, 2^R) and
+the digits bounded by their tables makes u, round_rem and the digits the model's (the unique
+floor decomposition), the lookups the table outputs, (1) with e_i ∈ [0, 2^(f+1)) and r_i in range the
 round-half-up products (the pair (e_i, r_i) is unique), (3) the row sum z, and (2) with ρ' ≥ 0
 and gap = 2z − 1 − ρ' ≥ 0 the division band 0 ≤ ρ' < 2z (which zkLLM omits), so p is the model's
 quotient (with p ∈ [0, 2^(f+1)) the identity 2z·p + ρ' = 2^(f+1)·exp + z holds over the
@@ -94,9 +96,11 @@ PIECE = Range(0, PIECE_BITS)
 INV2 = pow(2, -1, R)
 # the identities zero-check over [ind, N, D = s − shift̄, e, z̄, probs, Lin]
 IDENTITY_TERMS = ((0, 0), (0, 1), (1, 2), (1, 3), (4, 5), (4,), (6,))
-# the row sums over [ind, x_lo, x_hi, N, e]
-ROW_TERMS = ((0, 1), (0, 2), (0,), (3, 4))
 DIV_PIECES = ("div/rem_lo", "div/rem_hi", "div/gap_lo", "div/gap_hi")
+# One digit maps x's rounded value through a single exp table (2^22 entries cover R = 8 and
+# |s| < 2^29): no product chain, four fewer (H, T, Tk) tensors and one lookup instead of two,
+# at the price of a table side (and the verifier's table evaluation) of 2^22.
+MAX_ONE_DIGIT_BITS = 22
 
 
 class Params(NamedTuple):
@@ -138,8 +142,9 @@ def params(heads: int, rows: int, keys: int, *, scale_bits: int, round_bits: int
 
     Bounds (ValueError otherwise): scale_bits ≤ 16 (table outputs, products and probs fit a
     17-bit range, remainders one 16-bit piece), round_bits ≤ 16, 2 or 3 digits of at most 16
-    bits with round_bits + Σ digit_bits ≤ 32 (x below 2^32), keys·2^(scale_bits+1) ≤ 2^32 (the
-    doubled division's remainder and gap below 2^32).
+    bits, or one digit of at most MAX_ONE_DIGIT_BITS bits (one exp table of up to 2^22 entries
+    and no product chain), with round_bits + Σ digit_bits ≤ 32 (x below 2^32),
+    keys·2^(scale_bits+1) ≤ 2^32 (the doubled division's remainder and gap below 2^32).
     """
     heads, rows, keys = int(heads), int(rows), int(keys)
     bits = tuple(int(b) for b in digit_bits)
@@ -149,8 +154,10 @@ def params(heads: int, rows: int, keys: int, *, scale_bits: int, round_bits: int
     if not 1 <= scale_bits <= 16 or not 1 <= round_bits <= 16:
         raise ValueError(f"softmax: need 1 <= scale_bits, round_bits <= 16, got {scale_bits}, "
                          f"{round_bits}")
-    if not 2 <= len(bits) <= 3 or not all(1 <= b <= 16 for b in bits):
-        raise ValueError(f"softmax: need 2 or 3 digits of 1..16 bits, got {bits}")
+    if not ((2 <= len(bits) <= 3 and all(1 <= b <= 16 for b in bits))
+            or (len(bits) == 1 and 1 <= bits[0] <= MAX_ONE_DIGIT_BITS)):
+        raise ValueError(f"softmax: need 2 or 3 digits of 1..16 bits or one of 1.."
+                         f"{MAX_ONE_DIGIT_BITS}, got {bits}")
     if round_bits + sum(bits) > 32:
         raise ValueError(f"softmax: round_bits + Σ digit_bits = {round_bits + sum(bits)} > 32")
     if keys << (scale_bits + 1) > 1 << 32:
@@ -178,15 +185,14 @@ def _prem(i: int) -> str:
 
 
 def _exp_name(p: Params) -> str:
-    """The last product e_{K−1} (exp = N ⊙ e)."""
-    return _prod(p.num_digits - 2)
+    """e_{K−1}, the last product, or the table output with one digit (exp = N ⊙ e)."""
+    return _tout(0) if p.num_digits == 1 else _prod(p.num_digits - 2)
 
 
 def ranges(p: Params) -> dict[str, Range]:
     """The range-checked subset of the advice (digits and table outputs are bounded by their
     mapping lookups, the argmax indicator by the identities, shift by the argmax)."""
-    out = {"x/lo": PIECE, "x/hi": PIECE, "round_rem": rangecheck.signed_range(p.round_bits),
-           "probs": Range(0, p.scale_bits + 1)}
+    out = {"round_rem": Range(0, p.round_bits), "probs": Range(0, p.scale_bits + 1)}
     out.update({n: PIECE for n in DIV_PIECES})
     for i in range(p.num_digits - 1):
         out[_prod(i)] = Range(0, p.scale_bits + 1)
@@ -205,8 +211,16 @@ def shapes(p: Params) -> dict[str, tuple[int, ...]]:
 
 def _lin_names(p: Params) -> list[str]:
     """The committed tensors inside the identities' linear table, in `values` order."""
-    return ["x/lo", "x/hi", "round_rem", *(_digit(k) for k in range(p.num_digits)),
-            *DIV_PIECES]
+    return [*_x_parts(p), *DIV_PIECES]
+
+
+def _x_parts(p: Params) -> list[str]:
+    """The committed parts of xv = round_rem + Σ_k 2^(o_k)·digit_k (weights `_x_weights`)."""
+    return ["round_rem", *(_digit(k) for k in range(p.num_digits))]
+
+
+def _x_weights(p: Params) -> list[int]:
+    return [1, *(1 << o for o in p.offsets)]
 
 
 def _value_names(p: Params) -> list[str]:
@@ -242,6 +256,9 @@ def tables(exp_tables: Sequence[Any]) -> list[lookup.Table]:
         n = a.shape[0] if a.ndim == 1 else 0
         if a.ndim != 1 or n < 2 or n & (n - 1):
             raise ValueError(f"softmax: exp table {k} must have 2^b entries, got {a.shape}")
+        if a.min() < 0 or a.max() > 1 << 17:
+            # with one digit the table output is e itself: its bound keeps the identities integer
+            raise ValueError(f"softmax: exp table {k} has values outside [0, 2^17]")
         out.append(_table(a.astype(np.int32).tobytes(), n))
     return out
 
@@ -278,11 +295,12 @@ def _check_tables(tabs: Sequence[lookup.Table], p: Params) -> str | None:
 class SoftmaxProof:
     """The steps in transcript order (see the module docstring).
 
+    products: None with one digit (no product chain);
     values: Fr[V, 8], `_value_names` at the identities' point (shift and row_sum at its row part);
     exp: one mapping lookup per digit; ranges: by range key (empty with range_check=False).
     """
 
-    products: SumcheckProof
+    products: SumcheckProof | None
     identities: SumcheckProof
     values: Array
     rows: SumcheckProof
@@ -307,15 +325,15 @@ def advice(wit: Mapping[str, Any], p: Params) -> dict[str, Array]:
     round_rem, digits, table_out, prod_out, prod_rem, row_sum, probs, div_rem`). Jit-able.
 
     Pieces are split so that their weighted sum is the value in the field whatever the input
-    (x = lo + 2^16·hi with an arithmetic hi; ρ' and the gap likewise), so a negative x or an
-    out-of-band remainder shows up as a piece outside its range.
+    (ρ' = lo + 2^16·hi with an arithmetic hi, the gap likewise), so an out-of-band remainder shows
+    up as a piece outside its range; a negative x has no decomposition into round_rem and digits
+    in their ranges.
     """
     i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
     x = i32(wit["x"])
     if tuple(x.shape) != p.shape:
         raise ValueError(f"softmax: x {tuple(x.shape)}, expected {p.shape}")
     out: dict[str, Array] = {}
-    out["x/lo"], out["x/hi"] = rangecheck.split_signed(x, 32)
     out["round_rem"] = i32(wit["round_rem"])
     digits, touts = i32(wit["digits"]), i32(wit["table_out"])
     for k in range(p.num_digits):
@@ -364,6 +382,7 @@ def _product_coeffs(lam: Array, p: Params) -> Array:
 
 
 def _identity_coeffs(c: list[Array], p: Params) -> Array:
+    """Coefficients of `IDENTITY_TERMS` for the identities' powers c = (c_0, ..., c_3)."""
     two = _const(2)
     return jnp.stack([
         c[0], field.neg(c[0]),                              # ind·ind − ind·N
@@ -378,15 +397,20 @@ def _identity_coeffs(c: list[Array], p: Params) -> Array:
 def _linear_coeffs(c: list[Array], p: Params) -> tuple[Array, Array]:
     """(coefficients of `_lin_names` in Lin, Fr[L, 8]; the coefficient of V)."""
     hi = _const(1 << PIECE_BITS)
-    cx, cr, cg, cd = field.add(c[1], c[4]), field.add(c[2], c[3]), c[3], field.neg(c[4])
-    coef = [cx, field.mul(hi, cx), cd]
-    coef += [field.mul(_const(1 << o), cd) for o in p.offsets]
+    cr, cg = field.add(c[2], c[3]), c[3]
+    coef = [field.mul(_const(w), c[1]) for w in _x_weights(p)]
     coef += [cr, field.mul(hi, cr), cg, field.mul(hi, cg)]
     return jnp.stack(coef), c[3]
 
 
-def _row_coeffs(mu: Array) -> Array:
-    return jnp.stack([field.ones(()), _const(1 << PIECE_BITS), mu, field.mul(mu, mu)])
+def row_terms(p: Params) -> tuple[tuple[int, ...], ...]:
+    """Terms of the row sums over [ind, *xv's parts, N, e]: ind·part for each part, ind, N·e."""
+    k = len(_x_parts(p))
+    return (*((0, 1 + i) for i in range(k)), (0,), (k + 1, k + 2))
+
+
+def _row_coeffs(mu: Array, p: Params) -> Array:
+    return jnp.stack([*(_const(w) for w in _x_weights(p)), mu, field.mul(mu, mu)])
 
 
 def _row_point(r: Array, p: Params) -> Array:
@@ -488,12 +512,19 @@ def _identity_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
 
 
 def _row_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
-    """[ind, x_lo, x_hi, N, e] of chunk c (the sumcheck appends eq(rp, ·))."""
-    argmax, x_lo, x_hi, e_i = args
+    """[ind, *xv's parts, N, e] of chunk c (the sumcheck appends eq(rp, ·))."""
+    argmax, parts, e_i = args
     idx, valid = _heads(ck, c)
-    tabs = [_enc(ck, idx, valid, x) for x in (argmax, x_lo, x_hi)]
+    tabs = [_enc(ck, idx, valid, x) for x in (argmax, *parts)]
     tabs += [_flat(ck, valid, _lower_fr(ck)), _enc(ck, idx, valid, e_i)]
     return jnp.stack(tabs)
+
+
+def _row_claims(p: Params) -> list[tuple[int, str]]:
+    """(index among the row sums' final values, tensor) of each claim they leave."""
+    xp = _x_parts(p)
+    return [(0, "argmax"), *((1 + i, k) for i, k in enumerate(xp)),
+            (len(xp) + 2, _exp_name(p))]
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -563,19 +594,21 @@ def prove(
         claims.setdefault(name, []).append(Claim(point=point, value=value))
 
     # 1. the product chain
-    w_b, t = t.challenges(b"w_products", n)
-    lam_b, t = t.challenge(b"lambda_products")
-    names_b = _product_tables(p)
-    r_b, fin_b, pr_b, t = _prove_chunked(
-        _product_chunk, tuple(adv[k] for k in names_b), len(names_b) + 1, t,
-        SOFTMAX + b"/products", w_b, product_terms(p), _product_coeffs(lam_b, p), p)
-    for i, name in enumerate(names_b):
-        add(name, r_b, fin_b[i])
+    pr_b = None
+    if p.num_digits > 1:
+        w_b, t = t.challenges(b"w_products", n)
+        lam_b, t = t.challenge(b"lambda_products")
+        names_b = _product_tables(p)
+        r_b, fin_b, pr_b, t = _prove_chunked(
+            _product_chunk, tuple(adv[k] for k in names_b), len(names_b) + 1, t,
+            SOFTMAX + b"/products", w_b, product_terms(p), _product_coeffs(lam_b, p), p)
+        for i, name in enumerate(names_b):
+            add(name, r_b, fin_b[i])
 
     # 2. the elementwise identities
     w, t = t.challenges(b"w", n)
     lam, t = t.challenge(b"lambda")
-    c = _powers(lam, 5)
+    c = _powers(lam, 4)
     lc, vc = _linear_coeffs(c, p)
     id_args = (adv["argmax"], adv[_exp_name(p)], s, adv["shift"], adv["probs"],
                tuple(adv[k] for k in _lin_names(p)), lc, vc)
@@ -597,10 +630,11 @@ def prove(
     # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
     mu, t = t.challenge(b"mu")
     rp = _row_point(r, p)
+    xp = _x_parts(p)
     r3, fin_r, pr_r, t = _prove_chunked(
-        _row_chunk, (adv["argmax"], adv["x/lo"], adv["x/hi"], adv[_exp_name(p)]), 6, t,
-        SOFTMAX + b"/rows", rp, ROW_TERMS, _row_coeffs(mu), p)
-    for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
+        _row_chunk, (adv["argmax"], tuple(adv[k] for k in xp), adv[_exp_name(p)]), len(xp) + 4,
+        t, SOFTMAX + b"/rows", rp, row_terms(p), _row_coeffs(mu, p), p)
+    for i, name in _row_claims(p):
         add(name, r3, fin_r[i])
 
     # 4. the exp tables
@@ -677,9 +711,11 @@ def verify(
     kj = mle.num_vars(p.keys)
     vnames = _value_names(p)
     if (tuple(getattr(proof.values, "shape", ())) != (len(vnames), field.LIMBS)
-            or not isinstance(proof.exp, tuple) or len(proof.exp) != p.num_digits):
-        raise GadgetError("softmax", "shape", f"values must be Fr[{len(vnames)}, 8] and there "
-                          f"must be {p.num_digits} exp lookups")
+            or not isinstance(proof.exp, tuple) or len(proof.exp) != p.num_digits
+            or (proof.products is None) != (p.num_digits == 1)):
+        raise GadgetError("softmax", "shape", f"values must be Fr[{len(vnames)}, 8], there "
+                          f"must be {p.num_digits} exp lookups and a product chain exactly "
+                          "when there are several digits")
     check_claim(out_claim, n, "output claim", "softmax")
     t = _begin(transcript, p, tables, out_claim)
     claims: ClaimSet = {"probs": [out_claim]}
@@ -689,21 +725,22 @@ def verify(
         claims.setdefault(name, []).append(Claim(point=point, value=v))
 
     # 1. the product chain
-    w_b, t = t.challenges(b"w_products", n)
-    lam_b, t = t.challenge(b"lambda_products")
-    names_b = _product_tables(p)
-    rb_i, fin_b, t = _sumcheck("products", 0, proof.products, t, num_vars=n,
-                               num_tables=len(names_b), label=SOFTMAX + b"/products",
-                               eq_point=w_b, terms=product_terms(p),
-                               coeffs=_product_coeffs(lam_b, p))
-    r_b = core.encode_point(rb_i)
-    for i, name in enumerate(names_b):
-        add(name, r_b, fin_b[i])
+    if p.num_digits > 1:
+        w_b, t = t.challenges(b"w_products", n)
+        lam_b, t = t.challenge(b"lambda_products")
+        names_b = _product_tables(p)
+        rb_i, fin_b, t = _sumcheck("products", 0, proof.products, t, num_vars=n,
+                                   num_tables=len(names_b), label=SOFTMAX + b"/products",
+                                   eq_point=w_b, terms=product_terms(p),
+                                   coeffs=_product_coeffs(lam_b, p))
+        r_b = core.encode_point(rb_i)
+        for i, name in enumerate(names_b):
+            add(name, r_b, fin_b[i])
 
     # 2. the elementwise identities
     w, t = t.challenges(b"w", n)
     lam, t = t.challenge(b"lambda")
-    c = _powers(lam, 5)
+    c = _powers(lam, 4)
     r_i, fin, t = _sumcheck("identities", 0, proof.identities, t, num_vars=n, num_tables=7,
                             label=SOFTMAX + b"/identities", eq_point=w, terms=IDENTITY_TERMS,
                             coeffs=_identity_coeffs(c, p))
@@ -736,13 +773,15 @@ def verify(
     mu_i = ints(mu)[0]
     rows_ind = shape_indicator((p.heads, p.rows), r_i[kj:])
     target = pow(INV2, kj, R) * (mu_i * rows_ind + mu_i * mu_i * vals["row_sum"]) % R
-    r3_i, fin_r, t = _sumcheck("rows", target, proof.rows, t, num_vars=n, num_tables=5,
-                               label=SOFTMAX + b"/rows", eq_point=_row_point(r, p),
-                               terms=ROW_TERMS, coeffs=_row_coeffs(mu))
-    if fin_r[3] != _lower_mle(p, r3_i):
+    xp = _x_parts(p)
+    r3_i, fin_r, t = _sumcheck("rows", target, proof.rows, t, num_vars=n,
+                               num_tables=len(xp) + 3, label=SOFTMAX + b"/rows",
+                               eq_point=_row_point(r, p), terms=row_terms(p),
+                               coeffs=_row_coeffs(mu, p))
+    if fin_r[len(xp) + 1] != _lower_mle(p, r3_i):
         raise GadgetError("softmax", "mask", "the row sums' attended-keys value is wrong")
     r3 = core.encode_point(r3_i)
-    for i, name in ((0, "argmax"), (1, "x/lo"), (2, "x/hi"), (4, _exp_name(p))):
+    for i, name in _row_claims(p):
         add(name, r3, fin_r[i])
 
     # 4. the exp tables
@@ -768,7 +807,6 @@ def verify(
 
 __all__ = [
     "IDENTITY_TERMS",
-    "ROW_TERMS",
     "SOFTMAX",
     "TABLE_TAG",
     "Params",
@@ -781,6 +819,7 @@ __all__ = [
     "product_terms",
     "prove",
     "ranges",
+    "row_terms",
     "shapes",
     "tables",
     "verify",
