@@ -198,6 +198,32 @@ def test_tampered_proof_parts_rejected(gens, opened, part):
         commit.verify_opening(coms, pt, vals, bad, gens, T0)
 
 
+def test_host_and_jitted_verifiers_agree(gens, opened, monkeypatch):
+    """A verifier's transcript (no key, host arrays) checks small openings with Python integers
+    and one padded MSM (`_verify_core_host`, the route every other test here takes); the jitted
+    route accepts the same proofs in the same end state and rejects the same tamperings, and the
+    host route refuses a non-canonical scalar by name."""
+    coms, pt, vals, prf = opened
+    used = []
+    host = commit._verify_core_host
+    monkeypatch.setattr(commit, "_verify_core_host", lambda *a: used.append(1) or host(*a))
+    t_host = commit.verify_opening(coms, pt, vals, prf, gens, T0)
+    assert used == [1]
+    with pytest.raises(OpeningError, match="shape.*non-canonical"):
+        commit.verify_opening(coms, pt, vals, prf.replace(z1=jnp.asarray(field._R_LIMBS)), gens,
+                              T0)
+    monkeypatch.setattr(commit, "HOST_TERMS", 0)
+    t_jit = commit.verify_opening(coms, pt, vals, prf, gens, T0)
+    assert used == [1, 1] and np.array_equal(np.asarray(t_host.state), np.asarray(t_jit.state))
+    for bad in (prf.replace(z2=field.add(prf.z2, field.ones(()))),
+                prf.replace(left=prf.left[::-1], right=prf.right[::-1])):
+        with pytest.raises(OpeningError, match="ipa_final"):
+            commit.verify_opening(coms, pt, vals, bad, gens, T0)
+    with pytest.raises(OpeningError, match="ipa_final"):
+        commit.verify_opening(coms, pt, field.add(vals, field.ones((1,))), prf, gens, T0)
+    assert used == [1, 1]
+
+
 def test_jit_prover_gives_the_same_proof_bytes(gens):
     x = _int_tensor((8, 8), seed=2)
     cm, w = commit.commit(x, gens, _key(1))

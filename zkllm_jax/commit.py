@@ -69,6 +69,10 @@ from .transcript import Transcript
 
 Array = jax.Array
 R = field.R
+# A verifier's host transcript checks an opening of at most this many MSM terms (rows of every
+# commitment plus the generators) with Python integers and a padded MSM (`_verify_core_host`);
+# larger ones keep the jitted route, whose compilation is then small beside its work.
+HOST_TERMS = 1 << 16
 
 
 class OpeningError(ValueError):
@@ -507,7 +511,13 @@ def verify_opening(
     for cm in commitments:
         if cm.rows.shape != (1 << (n - c), 3, curve.FP_LIMBS):
             raise OpeningError("shape", f"a commitment must have {1 << (n - c)} rows")
-    ok, t = _verify_core(tuple(commitments), point, values, proof, gens, transcript)
+    coms = tuple(commitments)
+    if (len(coms) << (n - c)) + (1 << c) <= HOST_TERMS and isinstance(transcript, Transcript) \
+            and transcript.on_host(point, values, gens.g, *(cm.rows for cm in coms),
+                                   *jax.tree_util.tree_leaves(proof)):
+        ok, t = _verify_core_host(coms, point, values, proof, gens, transcript)
+    else:
+        ok, t = _verify_core(coms, point, values, proof, gens, transcript)
     if not bool(ok):
         raise OpeningError("ipa_final", "z1·(G + a·U') + z2·H differs from A + e·P")
     return t
@@ -523,6 +533,63 @@ def _verify_core(commitments, point, values, proof, gens, transcript):
     y = field.sum(field.mul(values, rho), axis=0)
     rows = jnp.concatenate([cm.rows for cm in commitments])
     return _ipa_verify(rows, scal, y, proof, gens, w, point[:c], t)
+
+
+def _ints(x: Any) -> list[int]:
+    return [int(v) for v in field.ints_of_mont(np.asarray(x)).reshape(-1)]
+
+
+def _verify_core_host(coms, point, values, proof, gens, transcript):
+    """`_verify_core` for a verifier's host transcript and a small opening: the transcript
+    hashes on the host, the scalars are Python integers and the final check is one MSM padded
+    to a power of two of terms, so openings of every commitment shape share a few compilations
+    instead of one program each (the jitted route's cost in a cold verify)."""
+    n, c = coms[0].num_vars, coms[0].col_vars
+    for name in ("z1", "z2"):
+        try:
+            field.check(getattr(proof, name), name)
+        except ValueError as err:
+            raise OpeningError("shape", f"the opening's {err}") from err
+    t = transcript.begin(b"hyrax-open", [n, c, len(coms)])
+    rows = np.concatenate([np.asarray(cm.rows) for cm in coms])
+    t = t.absorb_points(b"commitments", rows.reshape(len(coms), -1, *rows.shape[1:]))
+    t = t.absorb_field(b"point", point)
+    t = t.absorb_field(b"values", values)
+    rho, t = t.challenges(b"rho", len(coms))
+    w, t = t.challenge(b"w")
+    r, pt, vals = field.R, _ints(point), _ints(values)
+    rho_i, w_i = _ints(rho), _ints(w)[0]
+    eq_row = [1]
+    for rj in pt[c:]:  # the jitted eq_table's order: variable j is index bit j
+        eq_row = [v * (1 - rj) % r for v in eq_row] + [v * rj % r for v in eq_row]
+    scal = [rk * e % r for rk in rho_i for e in eq_row]
+    y = sum(v * rk for v, rk in zip(vals, rho_i)) % r
+    left, right = np.asarray(proof.left), np.asarray(proof.right)
+    xs = []
+    for rnd in range(c):
+        t = t.absorb_points(b"L", left[rnd]).absorb_points(b"R", right[rnd])
+        x, t = t.challenge(b"x")
+        xs.append(_ints(x)[0])
+    xi = [pow(x, r - 2, r) for x in xs]  # field.inv's value, 0 at 0
+    svec, a_fin = [1], 1
+    for bit in range(c):
+        rnd = c - 1 - bit
+        svec = [v * xi[rnd] % r for v in svec] + [v * xs[rnd] % r for v in svec]
+        a_fin = a_fin * (xi[rnd] * (1 - pt[bit]) + xs[rnd] * pt[bit]) % r
+    cross = [x * x % r for x in xs] + [v * v % r for v in xi]
+    t = t.absorb_points(b"A", proof.a)
+    e, t = t.challenge(b"e")
+    e_i, (z1,), (z2,) = _ints(e)[0], _ints(proof.z1), _ints(proof.z2)
+    u_coef = w_i * (z1 * a_fin - e_i * y)
+    sc = ([v * z1 for v in svec] + [u_coef, z2, -1] + [v * -e_i for v in scal]
+          + [v * -e_i for v in cross])
+    pts = [np.asarray(gens.g)[: 1 << c], np.stack([np.asarray(gens.u), np.asarray(gens.h),
+                                                   np.asarray(proof.a)]), rows, left, right]
+    pad = (1 << (len(sc) - 1).bit_length()) - len(sc)
+    pts.append(np.broadcast_to(np.asarray(gens.h), (pad, *gens.h.shape)))
+    ok = curve.eq(curve.msm(jnp.asarray(np.concatenate(pts)),
+                            jnp.asarray(field.mont_limbs(sc + [0] * pad))), curve.identity())
+    return ok, t
 
 
 def _ipa_verify(rows: Array, scal: Array, y: Array, proof: OpeningProof, gens: Generators,
