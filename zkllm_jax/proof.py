@@ -136,6 +136,8 @@ def _parse_fr(raw: bytes, shape: tuple[int, ...], offset: int, name: str) -> Any
         if v >= field.R:
             raise ProofFormatError(offset + 32 * i, name, f"element {i} is not a canonical "
                                    "scalar (>= r)")
+    if 0 < len(ints) <= field.HOST_MAX:  # on the host: no compilation per payload shape
+        return jnp.asarray(field.mont_limbs(ints)).reshape(shape + (field.LIMBS,))
     return field.from_canonical_limbs(jnp.asarray(limbs.astype(np.uint32))).reshape(
         shape + (field.LIMBS,))
 
