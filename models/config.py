@@ -175,6 +175,11 @@ class FixedPointConfig:
             raise ValueError(f"scale_bits={self.scale_bits} outside [4, 20]")
         if self.silu_step_bits > self.scale_bits:
             raise ValueError("silu_step_bits must not exceed scale_bits")
+        bits = tuple(self.softmax_digit_bits)
+        if not ((len(bits) in (2, 3) and all(1 <= b <= 16 for b in bits))
+                or (len(bits) == 1 and 1 <= bits[0] <= 22)):
+            raise ValueError(f"softmax_digit_bits: 2 or 3 digits of 1..16 bits or one of 1..22 "
+                             f"(a table of at most 2^22 entries), got {bits}")
         if self.softmax_round_bits + sum(self.softmax_digit_bits) < self.max_score_bits + 1:
             raise ValueError("softmax digits do not cover max − score < 2^(max_score_bits+1)")
         if not 1 <= self.act_limbs <= 4 or not 1 <= self.weight_limbs <= 4:

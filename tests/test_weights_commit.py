@@ -180,7 +180,7 @@ def test_save_load_round_trip(committed):
     assert stat.S_IMODE((out / "private").stat().st_mode) == 0o700
     d = json.loads((out / "manifest.json").read_text())
     assert d["version"] == weights.VERSION and d["generators"]["tag"] == "zkllm-jax/weights"
-    assert d["model_digest"] == weights.model_digest(ts, m.config)
+    assert d["model_digest"] == weights.model_digest(ts, m.config, m.fx)
     assert d["tensors"][3]["name"] == "model.layers.0.self_attn.k_proj.weight"
     assert SEED.hex() not in (out / "manifest.json").read_text()
 
@@ -382,12 +382,29 @@ def test_cli_errors(model_file, committed, tmp_path):
          "seed: missing"),
         (["--model", str(src), "--out", str(tmp_path / "y"), "--scale-bits", "40"],
          "scale_bits=40"),
+        (["--model", str(src), "--out", str(tmp_path / "y"), "--softmax-digits", "11,x"],
+         "comma-separated bit widths"),
+        (["--model", str(src), "--out", str(tmp_path / "y"), "--softmax-digits", "23"],
+         "softmax_digit_bits"),
     ]
     for args, match in cases:
         r = _zkllm("commit", *args, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith("error: ") and match in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
+    # the digit layout is part of the model: a file quantized with other digits is refused; one
+    # quantized with a 22-bit digit is committed with it (manifest, digest)
+    r = _zkllm("commit", "--model", str(src), "--out", str(tmp_path / "d22"), "--softmax-digits",
+               "22", cwd=tmp_path)
+    assert r.returncode == 2 and "quantized already, with digits [11, 11]" in r.stderr, r.stderr
+    src22 = tmp_path / "tiny22.safetensors"
+    save_params(src22, model_file[2], model_file[1], mode="fixed",
+                fx=FixedPointConfig(softmax_digit_bits=(22,)))
+    r = _zkllm("commit", "--model", str(src22), "--out", str(tmp_path / "d22"),
+               "--softmax-digits", "22", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    m22 = weights.load(tmp_path / "d22")[0]
+    assert m22.fx.softmax_digit_bits == (22,) and m22.model_digest != m.model_digest
     # --force replaces a corrupt directory
     d = tmp_path / "bin"
     r = _zkllm("commit", "--model", str(src), "--out", str(d), "--force", "-q", cwd=tmp_path)

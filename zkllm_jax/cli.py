@@ -96,8 +96,15 @@ def _cmd_commit(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        fx = FixedPointConfig(scale_bits=args.scale_bits)  # validated even if the file has one
+        extra = {}
+        if args.softmax_digits:
+            extra["softmax_digit_bits"] = _digit_widths(args.softmax_digits)
+        # validated even if the file has one
+        fx = FixedPointConfig(scale_bits=args.scale_bits, **extra)
         model = load_model(args.model)
+        if extra and model.fx is not None and model.fx.softmax_digit_bits != fx.softmax_digit_bits:
+            raise ValueError(f"--softmax-digits {args.softmax_digits}: {args.model} is quantized "
+                             f"already, with digits {list(model.fx.softmax_digit_bits)}")
         model = model.to_fixed(model.fx or fx)
         t1 = time.perf_counter()
         m, _, cached = weights.commit_model(
@@ -133,6 +140,13 @@ def _cmd_commit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digit_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise ValueError(f"--softmax-digits: comma-separated bit widths, got {text!r}") from None
+
+
 def _add_commit(sub) -> None:
     p = sub.add_parser(
         "commit",
@@ -152,6 +166,10 @@ def _add_commit(sub) -> None:
     p.add_argument("--json", metavar="REPORT", help="also write a JSON report to this file")
     p.add_argument("--scale-bits", type=int, default=16,
                    help="fixed-point scale 2^k (a file quantized already keeps its own)")
+    p.add_argument("--softmax-digits", metavar="B[,B...]",
+                   help="the softmax's exp digit widths (default 11,11); 22 (one table of 2^22 "
+                   "entries, no product chain) proves long prompts on large models faster and "
+                   "short ones slower (docs/models.md); part of the model, so fixed here")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_commit)
 
@@ -295,7 +313,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     mdl = load_model(args.model)
     mdl = mdl.to_fixed(mdl.fx or m.fx)
     ts = weights.tensors(mdl.params, mdl.cfg)
-    if weights.model_digest(ts, mdl.cfg) != m.model_digest:
+    if weights.model_digest(ts, mdl.cfg, mdl.fx) != m.model_digest:
         raise ValueError(f"{args.model}: the model differs from the one committed in "
                          f"{args.commitments} (digest mismatch); run `zkllm commit` for it")
     mesh = _mesh(args, mdl.cfg.num_hidden_layers)
@@ -519,7 +537,7 @@ def _load_committed(model_arg: str, coms_dir: str):
     mdl = load_model(model_arg)
     mdl = mdl.to_fixed(mdl.fx or m.fx)
     ts = weights.tensors(mdl.params, mdl.cfg)
-    if weights.model_digest(ts, mdl.cfg) != m.model_digest:
+    if weights.model_digest(ts, mdl.cfg, mdl.fx) != m.model_digest:
         raise ValueError(f"{model_arg}: the model differs from the one committed in "
                          f"{coms_dir} (digest mismatch); run `zkllm commit` for it")
     return m, coms, seed, mdl, ts

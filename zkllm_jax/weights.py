@@ -32,10 +32,12 @@ On disk (`save`/`load`), a directory holding
                     reveals the blinds and so removes hiding.
 The manifest is written last, so a directory with a manifest is complete.
 
-Model digest: SHA-256 over a domain tag, the canonical JSON of the LlamaConfig and, for every
-committed tensor in manifest order, its name, shape and little-endian int32 bytes — i.e. over the
-quantized weights, not the source file: the same model read from GGUF or from a converted
-safetensors file has one digest, and any change of weights or quantization changes it.
+Model digest: SHA-256 over a domain tag, the canonical JSON of the LlamaConfig and of the
+FixedPointConfig and, for every committed tensor in manifest order, its name, shape and
+little-endian int32 bytes — i.e. over the quantized weights and the integer computation they
+run in, not the source file: the same model read from GGUF or from a converted safetensors file
+has one digest, and any change of weights, quantization or fixed-point parameters (e.g. the
+softmax's digits, which change the public tables and the outputs) changes it.
 `commit_model` reuses a directory whose manifest has the same digest, fixed-point config and
 format version (and whose seed matches the manifest's seed check) instead of recommitting; it
 recommits for another model, and refuses (CommitmentFormatError, `force` overrides) to replace a
@@ -69,7 +71,7 @@ FORMAT = "zkllm-jax/weight-commitments"
 VERSION = 2
 GENERATOR_TAG = b"zkllm-jax/weights"
 BLIND_DST = b"zkllm-jax/weights/blind-key/v1"
-DIGEST_DST = b"zkllm-jax/model-digest/v1"
+DIGEST_DST = b"zkllm-jax/model-digest/v2"
 SEED_CHECK_DST = b"zkllm-jax/weights/seed-check/v1"
 SEED_BYTES = 32
 MANIFEST = "manifest.json"
@@ -206,10 +208,11 @@ def tensors(params: Any, cfg: LlamaConfig) -> dict[str, np.ndarray]:
     return out
 
 
-def model_digest(ts: Mapping[str, np.ndarray], cfg: LlamaConfig) -> str:
-    """SHA-256 (hex) over the config and the quantized tensors (see the module docstring)."""
+def model_digest(ts: Mapping[str, np.ndarray], cfg: LlamaConfig, fx: FixedPointConfig) -> str:
+    """SHA-256 (hex) over the configs and the quantized tensors (see the module docstring)."""
     h = hashlib.sha256(DIGEST_DST)
     h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode() + b"\n")
+    h.update(json.dumps(fx.to_dict(), sort_keys=True).encode() + b"\n")
     for name in names(cfg):
         a = np.asarray(ts[name])
         h.update(json.dumps({"name": name, "shape": list(a.shape), "dtype": "<i4"}).encode())
@@ -347,7 +350,7 @@ def build_manifest(
         entries.append(TensorEntry(name, tuple(int(d) for d in np.shape(ts[name])), cm.num_vars,
                                    cm.col_vars, hashlib.sha256(b).hexdigest()))
     return Manifest(
-        model_digest=digest or model_digest(ts, cfg), config=cfg, fx=fx,
+        model_digest=digest or model_digest(ts, cfg, fx), config=cfg, fx=fx,
         tensors=tuple(entries), seed_check=seed_check(seed),
         commitments_sha256=whole.hexdigest(), source=source,
     )
@@ -369,7 +372,8 @@ def _manifest_json(m: Manifest) -> dict[str, Any]:
         "format": FORMAT,
         "version": m.version,
         "model_digest": m.model_digest,
-        "model_digest_scheme": "sha256(config json, then per tensor: name, shape, int32 LE bytes)",
+        "model_digest_scheme": "sha256(config json, fixed_point json, then per tensor: name, "
+                               "shape, int32 LE bytes)",
         "source": m.source,
         "config": m.config.to_dict(),
         "fixed_point": m.fx.to_dict(),
@@ -702,7 +706,7 @@ def commit_model(
     model = model_source if isinstance(model_source, Model) else load_model(model_source)
     model = model.to_fixed(fx or model.fx or FixedPointConfig())
     ts = tensors(model.params, model.cfg)
-    digest = model_digest(ts, model.cfg)
+    digest = model_digest(ts, model.cfg, model.fx)
     if not force:
         try:
             hit = existing(out_dir)
