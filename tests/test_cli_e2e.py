@@ -208,3 +208,33 @@ def test_compilation_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("ZKLLM_JAX_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cli.compilation_cache_dir() == str(tmp_path / "zkllm-jax" / "xla")
+
+
+def test_template_cache(monkeypatch, tmp_path):
+    """Proof templates are kept beside the compilation cache, keyed by the code and the public
+    parameters: built once, then read back; a broken file is rebuilt; none with the cache off."""
+    import jax
+    import jax.numpy as jnp
+
+    from zkllm_jax import cli
+
+    built = []
+
+    def build(n):
+        built.append(n)
+        return {"x": jax.ShapeDtypeStruct((n, 8), jnp.uint32)}
+
+    monkeypatch.setenv("ZKLLM_JAX_CACHE", str(tmp_path / "xla"))
+    a = cli._cached_template(["t", 3], lambda: build(3))
+    b = cli._cached_template(["t", 3], lambda: build(3))
+    assert built == [3] and a == b and b["x"].shape == (3, 8)
+    files = list((tmp_path / "templates").glob("*.pkl"))
+    assert len(files) == 1
+    cli._cached_template(["t", 4], lambda: build(4))
+    assert built == [3, 4] and len(list((tmp_path / "templates").glob("*.pkl"))) == 2
+    files[0].write_bytes(b"not a pickle")
+    assert cli._cached_template(["t", 3], lambda: build(3)) == a and built == [3, 4, 3]
+    assert cli._cached_template(["t", 3], lambda: build(3)) == a and built == [3, 4, 3]
+    monkeypatch.setenv("ZKLLM_JAX_CACHE", "off")
+    cli._cached_template(["t", 3], lambda: build(3))
+    assert built == [3, 4, 3, 3]

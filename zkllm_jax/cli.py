@@ -8,9 +8,11 @@ the handlers so `zkllm --help` is instant and `run` needs only `zkllm_jax.models
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 CHATML = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
 
@@ -243,6 +245,64 @@ def compilation_cache_dir() -> str | None:
     return os.path.join(base, "zkllm-jax", "xla")
 
 
+def _template_dir() -> str | None:
+    """Proof templates live beside the compilation cache (templates/ next to its folder)."""
+    import os
+
+    path = compilation_cache_dir()
+    return None if path is None else os.path.join(os.path.dirname(os.path.abspath(path)),
+                                                  "templates")
+
+
+def _code_fingerprint() -> str:
+    """SHA-256 over jax's version and this package's sources: a template is only reused by
+    the code that built it."""
+    import hashlib
+    from pathlib import Path
+
+    import jax
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(jax.__version__.encode())
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _cached_template(params: Sequence[Any], build: Any) -> Any:
+    """`build()`, the proof parser's expected structure (tracing the prover on the public
+    shapes: about 10 s for SmolLM2's whole-model proof on 2 cores), read back from the template
+    cache when this code built it for the same public parameters (`params`, JSON-able). Like
+    JAX's executables, a cached template is trusted as the user's own file; a stale or broken
+    one can only make a valid proof fail to parse, and an unreadable one is rebuilt."""
+    import hashlib
+    import json
+    import os
+    import pickle
+    from pathlib import Path
+
+    d = _template_dir()
+    if d is None:
+        return build()
+    key = json.dumps([_code_fingerprint(), *params], sort_keys=True, default=str)
+    path = Path(d) / f"{hashlib.sha256(key.encode()).hexdigest()}.pkl"
+    try:
+        cached = pickle.loads(path.read_bytes())
+    except Exception:  # noqa: BLE001 (absent, truncated or from elsewhere: rebuild it)
+        cached = None
+    if cached is not None:
+        return cached
+    like = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(like))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return like
+
+
 def _enable_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache for every executable, however quick to compile.
 
@@ -455,7 +515,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     wgens = weights.generators(m.generator_count)
     prog = _Progress(args.quiet, sp.num_layers + 2 + len(sp.groups()))
     try:
-        like = model.template(sp, cfg, fx, tables, wgens, zk=h["zero_knowledge"])
+        like = _cached_template(
+            ["model", cfg.to_dict(), fx.to_dict(), len(toks), h["batch_layers"],
+             m.generator_count, h["zero_knowledge"]],
+            lambda: model.template(sp, cfg, fx, tables, wgens, zk=h["zero_knowledge"]))
         prf = model.from_bytes(b.proof, like)
         model.verify(sp, coms, wgens, tables, toks, b.logits, prf,
                      _statement(m.model_digest, h["prompt_tokens"], h["zero_knowledge"]),
@@ -686,7 +749,9 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
                 raise _Reject(mismatch)
             zk = header["zero_knowledge"]
             if (kind, zk) not in likes:
-                likes[kind, zk] = steps.template(sp, kind, cfg, fx, pub, wgens, zk=zk)
+                likes[kind, zk] = _cached_template(
+                    ["step", kind, cfg.to_dict(), fx.to_dict(), rows, m.generator_count, zk],
+                    functools.partial(steps.template, sp, kind, cfg, fx, pub, wgens, zk=zk))
             names = model_spec(cfg, fx, rows).layer_weights(index)
             try:
                 prf = proof.tree_from_bytes(pb, likes[kind, zk])
