@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from zkllm_jax import commit, field, proof, sumcheck
+from zkllm_jax import commit, curve, field, proof, sumcheck
 from zkllm_jax.commit import OpeningError
 from zkllm_jax.proof import ProofFormatError
 from zkllm_jax.sumcheck import SumcheckError, SumcheckProof
@@ -101,6 +101,37 @@ def test_invalid_point_rejected(op):
     data[start : start + 48] = b"\xff" * 48
     with pytest.raises(ProofFormatError, match="left.*invalid"):
         proof.from_bytes(bytes(data))
+
+
+def test_tree_points_decoded_together_errors_in_order(op, sc):
+    """The tree parser decodes every G1 payload in one call, yet reports what a leaf-by-leaf
+    reading would: the first invalid point by its leaf and offset, and an invalid point before
+    a later format error (here a truncation) ahead of that error."""
+    tree = {"a": op[4], "b": sc[1], "c": op[4]}
+    like = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+    data = proof.tree_to_bytes(tree)
+    back = proof.tree_from_bytes(data, like)
+    assert proof.tree_to_bytes(back) == data
+    for k in ("a", "c"):
+        assert bool(np.all(np.asarray(curve.eq(back[k].left, op[4].left))))
+
+    def spoil(leaf, ndim):  # the first point of the leaf named `leaf` (ndim batch axes)
+        d = bytearray(data)
+        at = d.index(leaf.encode()) + len(leaf) + 2 + 4 * ndim
+        d[at : at + 48] = b"\xff" * 48
+        return d, at
+
+    for leaf, ndim in (("['a'].right", 1), ("['c'].a", 0)):
+        d, at = spoil(leaf, ndim)
+        with pytest.raises(ProofFormatError, match=r"point 0 is invalid") as e:
+            proof.tree_from_bytes(bytes(d), like)
+        assert e.value.offset == at and leaf in str(e.value)
+    d, at = spoil("['a'].right", 1)
+    with pytest.raises(ProofFormatError, match="invalid") as e:
+        proof.tree_from_bytes(bytes(d[:-40]), like)
+    assert e.value.offset == at
+    with pytest.raises(ProofFormatError, match="truncated"):
+        proof.tree_from_bytes(data[:-40], like)
 
 
 def _flip_positions(n, count, seed):

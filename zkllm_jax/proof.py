@@ -143,15 +143,26 @@ def _parse_fr(raw: bytes, shape: tuple[int, ...], offset: int, name: str) -> Any
 
 
 def _parse_g1(raw: bytes, shape: tuple[int, ...], offset: int, name: str) -> Any:
-    enc = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 48)
+    return _parse_g1_many([(raw, shape, offset, name)])[0]
+
+
+def _parse_g1_many(items: list[tuple[bytes, tuple[int, ...], int, str]]) -> list[Any]:
+    """Several G1 payloads (raw, batch shape, byte offset, field name) decoded in one call; the
+    first invalid point (in payload order) raises, naming its offset and field."""
+    enc = np.frombuffer(b"".join(raw for raw, *_ in items), dtype=np.uint8).reshape(-1, 48)
     pts, status = curve.from_compressed_with_status(jnp.asarray(enc))
     st = np.asarray(status)
     bad = np.flatnonzero(st)
-    if bad.size:
-        i = int(bad[0])
-        raise ProofFormatError(offset + 48 * i, name, f"point {i} is invalid: "
-                               f"{curve.DECOMPRESS_ERRORS[int(st[i])]}")
-    return pts.reshape(shape + (3, curve.FP_LIMBS))
+    start, out = 0, []
+    for raw, shape, offset, name in items:
+        n = len(raw) // 48
+        if bad.size and bad[0] < start + n:
+            i = int(bad[0]) - start
+            raise ProofFormatError(offset + 48 * i, name, f"point {i} is invalid: "
+                                   f"{curve.DECOMPRESS_ERRORS[int(st[start + i])]}")
+        out.append(pts[start:start + n].reshape(shape + (3, curve.FP_LIMBS)))
+        start += n
+    return out
 
 
 def _open(data: Any, caller: str) -> _Reader:
@@ -265,7 +276,32 @@ def tree_from_bytes(data: bytes, like: Any) -> Any:
     if n != len(expected):
         raise ProofFormatError(8, "nleaves", f"{n} leaves, the expected proof has "
                                f"{len(expected)}")
-    values = []
+    values: list[Any] = []
+    points: list[tuple[int, tuple[bytes, tuple[int, ...], int, str]]] = []  # (slot, payload)
+
+    def decode_points() -> None:  # every G1 payload so far in one call, in payload order
+        if not points:
+            return
+        for (slot, _), pts in zip(points, _parse_g1_many([p for _, p in points])):
+            values[slot] = pts
+        points.clear()
+
+    try:
+        _tree_leaves(rd, expected, values, points)
+    except ProofFormatError:
+        decode_points()  # an invalid point before this error is reported first, as read
+        raise
+    decode_points()
+    if rd.pos != len(rd.data):
+        raise ProofFormatError(rd.pos, "end", f"{len(rd.data) - rd.pos} trailing bytes")
+    return jax.tree_util.tree_unflatten(treedef, values)
+
+
+def _tree_leaves(rd: _Reader, expected: list, values: list, points: list) -> None:
+    """Read and check every leaf's header and payload; Fr payloads are decoded here, G1 ones
+    queued in `points` (their slots in `values` hold None until decoded)."""
+    import jax
+
     for path, leaf in expected:
         name = jax.tree_util.keystr(path)
         shape = tuple(int(d) for d in leaf.shape)
@@ -293,10 +329,8 @@ def tree_from_bytes(data: bytes, like: Any) -> Any:
         elif kind == FR:
             values.append(_parse_fr(raw, batch, at, name))
         else:
-            values.append(_parse_g1(raw, batch, at, name))
-    if rd.pos != len(rd.data):
-        raise ProofFormatError(rd.pos, "end", f"{len(rd.data) - rd.pos} trailing bytes")
-    return jax.tree_util.tree_unflatten(treedef, values)
+            points.append((len(values), (raw, batch, at, name)))
+            values.append(None)
 
 
 def header_bytes(cls: type) -> int:
