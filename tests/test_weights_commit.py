@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -163,6 +164,29 @@ def test_recomputed_witness_opens(committed):
 
 
 # --- files ---------------------------------------------------------------------------------------
+
+
+def test_point_cache(committed, tmp_path, monkeypatch):
+    """`load(..., point_cache=DIR)` keeps the decoded points by the commitments' SHA-256 and
+    reads them back without decoding; a cache file of the wrong shape is decoded anew, and a
+    changed commitments file is refused before the cache is consulted."""
+    out, m, cms, *_ = committed
+    cache = tmp_path / "points"
+    _, a = weights.load(out, point_cache=cache)
+    assert (cache / f"{m.commitments_sha256}.npy").is_file()
+    monkeypatch.setattr(weights, "_decode_points", lambda *a: pytest.fail("decoded again"))
+    _, b = weights.load(out, point_cache=cache)
+    for k in cms:
+        assert _same_points(a[k].rows, cms[k].rows) and _same_points(b[k].rows, cms[k].rows)
+    monkeypatch.undo()
+    np.save(cache / f"{m.commitments_sha256}.npy", np.zeros((3, 3, 12), np.uint32))
+    _, c = weights.load(out, point_cache=cache)
+    assert all(_same_points(c[k].rows, cms[k].rows) for k in cms)
+    bad = tmp_path / "bad"
+    shutil.copytree(out, bad)
+    _flip_point(bad, 0, 5)
+    with pytest.raises(weights.CommitmentFormatError):
+        weights.load(bad, point_cache=cache)
 
 
 def test_save_load_round_trip(committed):

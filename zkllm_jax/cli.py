@@ -245,13 +245,20 @@ def compilation_cache_dir() -> str | None:
     return os.path.join(base, "zkllm-jax", "xla")
 
 
-def _template_dir() -> str | None:
-    """Proof templates live beside the compilation cache (templates/ next to its folder)."""
+def _cache_dir(name: str) -> str | None:
+    """The CLI's other caches live beside the compilation cache (`name`/ next to its folder):
+    proof templates ("templates") and decoded commitments ("points"); none when it is off."""
     import os
 
     path = compilation_cache_dir()
-    return None if path is None else os.path.join(os.path.dirname(os.path.abspath(path)),
-                                                  "templates")
+    return None if path is None else os.path.join(os.path.dirname(os.path.abspath(path)), name)
+
+
+def _load_commitments(directory: str):
+    """`weights.load` with the decoded points kept in the "points" cache."""
+    from zkllm_jax import weights
+
+    return weights.load(directory, point_cache=_cache_dir("points"))
 
 
 def _code_fingerprint() -> str:
@@ -281,7 +288,7 @@ def _cached_template(params: Sequence[Any], build: Any) -> Any:
     import pickle
     from pathlib import Path
 
-    d = _template_dir()
+    d = _cache_dir("templates")
     if d is None:
         return build()
     key = json.dumps([_code_fingerprint(), *params], sort_keys=True, default=str)
@@ -368,7 +375,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
                          "program over the mesh would hold every layer's witness at once")
     _select_device(args.device)
     t0 = time.perf_counter()
-    m, coms = weights.load(args.commitments)
+    m, coms = _load_commitments(args.commitments)
     seed = weights.load_seed(args.commitments, m)
     mdl = load_model(args.model)
     mdl = mdl.to_fixed(mdl.fx or m.fx)
@@ -476,7 +483,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from zkllm_jax.models.tokenizer import tokenizer_from_json
 
     t0 = time.perf_counter()
-    m, coms = weights.load(args.commitments)
+    m, coms = _load_commitments(args.commitments)
     path = Path(args.proof)
     if not path.is_file():
         raise ValueError(f"{path}: no such proof file")
@@ -595,7 +602,7 @@ def _load_committed(model_arg: str, coms_dir: str):
     from zkllm_jax import weights
     from zkllm_jax.models import load_model
 
-    m, coms = weights.load(coms_dir)
+    m, coms = _load_commitments(coms_dir)
     seed = weights.load_seed(coms_dir, m)
     mdl = load_model(model_arg)
     mdl = mdl.to_fixed(mdl.fx or m.fx)
@@ -706,7 +713,7 @@ def _cmd_layer_verify(args: argparse.Namespace) -> int:
     from zkllm_jax.models import build_tables
 
     t0 = time.perf_counter()
-    m, coms = weights.load(args.commitments)
+    m, coms = _load_commitments(args.commitments)
     cfg, fx = m.config, m.fx
     wgens = weights.generators(m.generator_count)
     files = []
