@@ -50,6 +50,14 @@ def reference(s, exp_tables, shift=None, half_up=False, bits=BITS) -> dict:
         u = u >> b
         digits.append(d)
         outs.append(np.asarray(tab, np.int64)[d])
+    wit = {"shift": shift, "x": x, "round_rem": rr, "digits": np.stack(digits),
+           **_from_table_outputs(np.stack(outs))}
+    return {k: v.astype(np.int32) for k, v in wit.items()}
+
+
+def _from_table_outputs(outs) -> dict:
+    """The witness downstream of the exp tables' outputs (int64 (K, H, T, T)): the product
+    chain (empty with one digit), exp, the row sums and the rounded division."""
     e, prods, rems = outs[0], [], []
     for o in outs[1:]:
         y = e * o
@@ -60,12 +68,10 @@ def reference(s, exp_tables, shift=None, half_up=False, bits=BITS) -> dict:
     z = exp.sum(-1)
     num = (exp << F) + (z // 2)[..., None]
     p = num // z[..., None]
-    none = np.zeros((0, *s.shape), np.int64)  # one digit: no products
-    wit = {"shift": shift, "x": x, "round_rem": rr, "digits": np.stack(digits),
-           "table_out": np.stack(outs), "prod_out": np.stack(prods) if prods else none,
-           "prod_rem": np.stack(rems) if rems else none,
-           "exp": exp, "row_sum": z, "probs": p, "div_rem": num - p * z[..., None]}
-    return {k: v.astype(np.int32) for k, v in wit.items()}
+    none = np.zeros((0, *outs.shape[1:]), np.int64)  # one digit: no products
+    return {"table_out": outs, "prod_out": np.stack(prods) if prods else none,
+            "prod_rem": np.stack(rems) if rems else none, "exp": exp, "row_sum": z, "probs": p,
+            "div_rem": num - p * z[..., None]}
 
 
 def _adv(st, wit):
@@ -330,18 +336,7 @@ def test_wrong_table_output(sm, k):
     wit = dict(sm["wit"])
     outs = np.array(wit["table_out"]).astype(np.int64)
     outs[k, 1, 6, 2] += 1
-    e, prods, rems = outs[0], [], []
-    for o in outs[1:]:
-        y = e * o
-        e = (y + (1 << (F - 1))) >> F
-        prods.append(e)
-        rems.append(y - (e << F))
-    exp = np.where(LOWER, e, 0)
-    z = exp.sum(-1)
-    num = (exp << F) + (z // 2)[..., None]
-    p = num // z[..., None]
-    wit.update(table_out=outs, prod_out=np.stack(prods), prod_rem=np.stack(rems), exp=exp,
-               row_sum=z, probs=p, div_rem=num - p * z[..., None])
+    wit.update(_from_table_outputs(outs))
     wit = {n: np.asarray(v, np.int32) for n, v in wit.items()}
     assert _dishonest(sm, wit).check.startswith(f"exp_lookup{k}:")
 
@@ -408,11 +403,7 @@ def test_one_digit(sm):
     wit = dict(st["wit"])
     outs = np.array(wit["table_out"]).astype(np.int64)
     outs[0, 1, 6, 2] += 1
-    exp = np.where(LOWER, outs[0], 0)
-    z = exp.sum(-1)
-    num = (exp << F) + (z // 2)[..., None]
-    p = num // z[..., None]
-    wit.update(table_out=outs, exp=exp, row_sum=z, probs=p, div_rem=num - p * z[..., None])
+    wit.update(_from_table_outputs(outs))
     wit = {n: np.asarray(v, np.int32) for n, v in wit.items()}
     assert _dishonest(st, wit).check.startswith("exp_lookup0:")
     with pytest.raises(GadgetError) as e:

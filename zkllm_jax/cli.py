@@ -261,6 +261,7 @@ def _load_commitments(directory: str):
     return weights.load(directory, point_cache=_cache_dir("points"))
 
 
+@functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     """SHA-256 over jax's version and this package's sources: a template is only reused by
     the code that built it."""
@@ -284,9 +285,10 @@ def _cached_template(params: Sequence[Any], build: Any) -> Any:
     one can only make a valid proof fail to parse, and an unreadable one is rebuilt."""
     import hashlib
     import json
-    import os
     import pickle
     from pathlib import Path
+
+    from zkllm_jax import weights
 
     d = _cache_dir("templates")
     if d is None:
@@ -302,9 +304,7 @@ def _cached_template(params: Sequence[Any], build: Any) -> Any:
     like = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(like))
-        os.replace(tmp, path)
+        weights.write_atomic(path, pickle.dumps(like))
     except OSError:
         pass
     return like

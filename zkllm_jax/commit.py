@@ -535,10 +535,6 @@ def _verify_core(commitments, point, values, proof, gens, transcript):
     return _ipa_verify(rows, scal, y, proof, gens, w, point[:c], t)
 
 
-def _ints(x: Any) -> list[int]:
-    return [int(v) for v in field.ints_of_mont(np.asarray(x)).reshape(-1)]
-
-
 def _verify_core_host(coms, point, values, proof, gens, transcript):
     """`_verify_core` for a verifier's host transcript and a small opening: the transcript
     hashes on the host, the scalars are Python integers and the final check is one MSM padded
@@ -557,8 +553,8 @@ def _verify_core_host(coms, point, values, proof, gens, transcript):
     t = t.absorb_field(b"values", values)
     rho, t = t.challenges(b"rho", len(coms))
     w, t = t.challenge(b"w")
-    r, pt, vals = field.R, _ints(point), _ints(values)
-    rho_i, w_i = _ints(rho), _ints(w)[0]
+    r, pt, vals = field.R, field.ints(point), field.ints(values)
+    rho_i, w_i = field.ints(rho), field.ints(w)[0]
     eq_row = [1]
     for rj in pt[c:]:  # the jitted eq_table's order: variable j is index bit j
         eq_row = [v * (1 - rj) % r for v in eq_row] + [v * rj % r for v in eq_row]
@@ -569,7 +565,7 @@ def _verify_core_host(coms, point, values, proof, gens, transcript):
     for rnd in range(c):
         t = t.absorb_points(b"L", left[rnd]).absorb_points(b"R", right[rnd])
         x, t = t.challenge(b"x")
-        xs.append(_ints(x)[0])
+        xs.append(field.ints(x)[0])
     xi = [pow(x, r - 2, r) for x in xs]  # field.inv's value, 0 at 0
     svec, a_fin = [1], 1
     for bit in range(c):
@@ -579,7 +575,7 @@ def _verify_core_host(coms, point, values, proof, gens, transcript):
     cross = [x * x % r for x in xs] + [v * v % r for v in xi]
     t = t.absorb_points(b"A", proof.a)
     e, t = t.challenge(b"e")
-    e_i, (z1,), (z2,) = _ints(e)[0], _ints(proof.z1), _ints(proof.z2)
+    e_i, (z1,), (z2,) = field.ints(e)[0], field.ints(proof.z1), field.ints(proof.z2)
     u_coef = w_i * (z1 * a_fin - e_i * y)
     sc = ([v * z1 for v in svec] + [u_coef, z2, -1] + [v * -e_i for v in scal]
           + [v * -e_i for v in cross])

@@ -237,6 +237,11 @@ def decode(a: Any, signed: bool = False) -> Any:
     return ints.item() if ints.ndim == 0 else ints
 
 
+def ints(x: Any) -> list[int]:
+    """Field elements as a flat list of Python ints (`decode`, flattened)."""
+    return [int(v) for v in np.atleast_1d(decode(x)).reshape(-1)]
+
+
 def from_wide(w: Any) -> Array:
     """uint32[..., 16] little-endian 512-bit integers -> field elements (reduced mod r).
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import math
 import os
@@ -393,8 +394,10 @@ def _manifest_json(m: Manifest) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` to `path` through a temporary file of this process and a rename, so readers
+    (and other processes writing the same file) see either the old or the whole new file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)
@@ -415,7 +418,7 @@ def save_seed(directory: str | Path, seed: bytes) -> Path:
     priv.mkdir(parents=True, exist_ok=True)
     os.chmod(priv, 0o700)
     path = Path(directory) / SEED_FILE
-    _write_atomic(path, seed, 0o600)
+    write_atomic(path, seed, 0o600)
     return path
 
 
@@ -457,9 +460,9 @@ def save(directory: str | Path, manifest: Manifest,
     blob = b"".join(parts)
     if hashlib.sha256(blob).hexdigest() != manifest.commitments_sha256:
         raise ValueError("save: commitments_sha256 differs from the commitments")
-    _write_atomic(d / COMMITMENTS, blob)
+    write_atomic(d / COMMITMENTS, blob)
     text = json.dumps(_manifest_json(manifest), indent=1) + "\n"
-    _write_atomic(d / MANIFEST, text.encode())
+    write_atomic(d / MANIFEST, text.encode())
 
 
 def _req(d: Mapping[str, Any], key: str, typ: type | tuple[type, ...], path: Path) -> Any:
@@ -660,11 +663,11 @@ def _cached_points(folder: str | Path, m: Manifest) -> jax.Array | None:
 
 def _store_points(folder: str | Path, m: Manifest, pts: jax.Array) -> None:
     dest = _point_file(folder, m)
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(pts))
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f"{dest.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, np.asarray(pts))
-        os.replace(tmp, dest)
+        write_atomic(dest, buf.getvalue())
     except OSError:
         pass  # a cache that cannot be written only costs the next load its decoding
 
@@ -813,4 +816,5 @@ __all__ = [
     "tensors",
     "witness",
     "witnesses",
+    "write_atomic",
 ]
