@@ -154,6 +154,10 @@ class FixedPointConfig:
                   table is taken at each bucket's middle).
     softmax_digit_bits: digit widths (least significant first) of the rounded x; each digit
                   maps through its own public exp table of 2^bits entries.
+    softmax_recip_bits: K of the normalisation probs = round(exp·inv / 2^K) with the row's
+                  inv = floor(2^(scale_bits+K) / row_sum); its remainder is K bits, so K = 24 is
+                  two range pieces (exact division needed four) with a row's mass within
+                  row_sum/2^K ulp of exact.
     silu_step_bits: the SiLU table input step is 2^-silu_step_bits.
     silu_table_bits: the SiLU table has 2^silu_table_bits entries centred on 0.
     max_score_bits: attention scores (at 2^scale_bits) must satisfy |s| < 2^max_score_bits so that
@@ -166,6 +170,7 @@ class FixedPointConfig:
     rsqrt_bits: int | None = None
     softmax_round_bits: int = 8
     softmax_digit_bits: tuple[int, ...] = (11, 11)
+    softmax_recip_bits: int = 24
     silu_step_bits: int = 10
     silu_table_bits: int = 20
     max_score_bits: int = 29
@@ -182,6 +187,9 @@ class FixedPointConfig:
                              f"(a table of at most 2^22 entries), got {bits}")
         if self.softmax_round_bits + sum(self.softmax_digit_bits) < self.max_score_bits + 1:
             raise ValueError("softmax digits do not cover max − score < 2^(max_score_bits+1)")
+        if not 17 <= self.softmax_recip_bits <= 30:
+            raise ValueError(f"softmax_recip_bits={self.softmax_recip_bits} outside [17, 30] (two "
+                             "16-bit pieces of the remainder, the reciprocal below 2^31)")
         if not 1 <= self.act_limbs <= 4 or not 1 <= self.weight_limbs <= 4:
             raise ValueError("limb counts must be in [1, 4]")
 

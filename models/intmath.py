@@ -244,26 +244,21 @@ def rsqrt_gaps(v: jax.Array, r: jax.Array, c2: np.ndarray) -> tuple[jax.Array, j
     return lo, hi
 
 
-def div_round(e: jax.Array, z: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
-    """p = floor((e·2^k + floor(z/2)) / z) and its remainder ρ ∈ [0, z), for 0 <= e <= z < 2^31.
+def recip_floor(z: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """inv = floor(2^k / z) and its remainder r ∈ [0, z), for 1 <= z < 2^31 and 2^k/z < 2^31.
 
-    Restoring long division in uint32: the running remainder stays below z < 2^31, so doubling it
-    never wraps. This is the softmax normalisation p·z + ρ = e·2^k + floor(z/2).
+    Restoring long division of 2^k in uint32 (the running remainder stays below z, so doubling it
+    never wraps): inv·z + r = 2^k.
     """
-    e = e.astype(jnp.uint32)
     zu = z.astype(jnp.uint32)
-    p = e // zu
-    rem = e - p * zu
+    rem = jnp.ones_like(zu)
+    q = jnp.zeros_like(zu)
     for _ in range(k):
         rem = rem << 1
         bit = rem >= zu
         rem = jnp.where(bit, rem - zu, rem)
-        p = (p << 1) | bit.astype(jnp.uint32)
-    rem = rem + (zu >> 1)
-    bit = rem >= zu
-    rem = jnp.where(bit, rem - zu, rem)
-    p = p + bit.astype(jnp.uint32)
-    return p.astype(jnp.int32), rem.astype(jnp.int32)
+        q = (q << 1) | bit.astype(jnp.uint32)
+    return q.astype(jnp.int32), rem.astype(jnp.int32)
 
 
 def wide_to_int(digits: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -187,7 +187,7 @@ class FixedOps:
         return s, {"out": s, "rem": r}
 
     def softmax(self, s, mask):
-        """zkAttn softmax: digits of max − s through exp tables, then exact normalisation."""
+        """zkAttn softmax: digits of max − s through exp tables, then a per-row reciprocal."""
         fx, f = self.fx, self.f
         tk = s.shape[-1]
         if tk << f >= 1 << 31:
@@ -211,7 +211,13 @@ class FixedOps:
             prods.append(w)
         e = jnp.where(mask, e, 0)
         z = jnp.sum(e, axis=-1)
-        p, rho = im.div_round(e, z[..., None], f)
+        # one reciprocal per row, then a K-bit rescale per element: the remainder's range is a
+        # power of two (two range pieces) where an exact division's [0, z) needed four
+        kb = fx.softmax_recip_bits
+        self.check("self_attn.softmax.row_sum", jnp.where(z >= 1, 0, 1), 0.5)  # z >= 1
+        inv, inv_rem = im.recip_floor(jnp.maximum(z, 1), f + kb)
+        self.check("self_attn.softmax.recip", inv.astype(jnp.float32), float(1 << 30))
+        p, w = self.mul_rescale("self_attn.softmax.probs", e, inv[..., None], kb)
         wit = {
             "shift": shift,
             "x": x,
@@ -222,8 +228,10 @@ class FixedOps:
             "prod_rem": _stack([w["rem"] for w in prods], s.shape),
             "exp": e,
             "row_sum": z,
+            "recip": inv,
+            "recip_rem": inv_rem,
             "probs": p,
-            "div_rem": rho,
+            "div_rem": w["rem"],
         }
         return p, wit
 

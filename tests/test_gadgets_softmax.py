@@ -30,7 +30,7 @@ from zkllm_jax import sumcheck
 from zkllm_jax.claims import GadgetError
 from zkllm_jax.gadgets import softmax
 
-F, RB, BITS = FX.scale_bits, FX.softmax_round_bits, FX.softmax_digit_bits
+F, RB, BITS, KR = FX.scale_bits, FX.softmax_round_bits, FX.softmax_digit_bits, FX.softmax_recip_bits
 H, T = 4, 8
 LOWER = np.tril(np.ones((T, T), bool))  # attended: key j ≤ query t
 
@@ -57,7 +57,8 @@ def reference(s, exp_tables, shift=None, half_up=False, bits=BITS) -> dict:
 
 def _from_table_outputs(outs) -> dict:
     """The witness downstream of the exp tables' outputs (int64 (K, H, T, T)): the product
-    chain (empty with one digit), exp, the row sums and the rounded division."""
+    chain (empty with one digit), exp, the row sums, their reciprocals and the rounded
+    normalisation."""
     e, prods, rems = outs[0], [], []
     for o in outs[1:]:
         y = e * o
@@ -66,12 +67,14 @@ def _from_table_outputs(outs) -> dict:
         rems.append(y - (e << F))
     exp = np.where(LOWER, e, 0)
     z = exp.sum(-1)
-    num = (exp << F) + (z // 2)[..., None]
-    p = num // z[..., None]
+    inv = (1 << (F + KR)) // z
+    y = exp * inv[..., None]
+    p = (y + (1 << (KR - 1))) >> KR
     none = np.zeros((0, *outs.shape[1:]), np.int64)  # one digit: no products
     return {"table_out": outs, "prod_out": np.stack(prods) if prods else none,
-            "prod_rem": np.stack(rems) if rems else none, "exp": exp, "row_sum": z, "probs": p,
-            "div_rem": num - p * z[..., None]}
+            "prod_rem": np.stack(rems) if rems else none, "exp": exp, "row_sum": z,
+            "recip": inv, "recip_rem": (1 << (F + KR)) - inv * z, "probs": p,
+            "div_rem": y - (p << KR)}
 
 
 def _adv(st, wit):
@@ -155,7 +158,8 @@ def test_reference_matches_model(sm):
 
 
 def test_witness_identities(sm):
-    """The advice encodes the doubled division and the argmax as the docstring says."""
+    """The advice encodes the reciprocal, the normalisation and the argmax as the docstring
+    says."""
     w, adv = sm["wit"], sm["adv"]
     xv, pos = ints_of(adv["round_rem"]), RB
     assert (xv >= 0).all() and (xv < 1 << RB).all()
@@ -163,12 +167,21 @@ def test_witness_identities(sm):
         xv = xv + (ints_of(adv[f"digits/{k}"]) << pos)
         pos += b
     assert (xv == ints_of(w["x"])).all() and (xv >= 0).all()
-    z = ints_of(w["row_sum"])[..., None]
-    rho2 = ints_of(adv["div/rem_lo"]) + (ints_of(adv["div/rem_hi"]) << 16)
-    gap = ints_of(adv["div/gap_lo"]) + (ints_of(adv["div/gap_hi"]) << 16)
-    assert (rho2 == 2 * ints_of(w["div_rem"]) + z % 2).all()
-    assert (gap == 2 * z - 1 - rho2).all() and (gap >= 0).all()
-    assert (2 * z * ints_of(w["probs"]) + rho2 == (ints_of(w["exp"]) << (F + 1)) + z).all()
+    def joined(name):
+        return ints_of(adv[name + "_lo"]) + (ints_of(adv[name + "_hi"]) << 16)
+
+    z = ints_of(adv["row_sum"])
+    assert (z == ints_of(w["exp"]).sum(-1)).all()
+    inv = ints_of(adv["recip/lo"]) + (ints_of(adv["recip/hi"]) << 16)
+    irem, gap = joined("recip/rem"), joined("recip/gap")
+    assert (inv * z + irem == 1 << (F + KR)).all() and (irem >= 0).all() and (gap >= 0).all()
+    assert (irem + gap == z - 1).all()
+    rho = joined("div/rem")
+    assert (rho >= 0).all() and (rho < 1 << KR).all()
+    probs = ints_of(w["probs"])
+    assert ((probs << KR) + rho == ints_of(w["exp"]) * inv[..., None] + (1 << (KR - 1))).all()
+    exact = (ints_of(w["exp"]) << F) / z[..., None]
+    assert np.abs(probs - exact).max() <= 1  # within an ulp of the exact quotient
     ind = adv["argmax"]
     assert (ind.sum(-1) == 1).all() and (ind * ~LOWER == 0).all()
     np.testing.assert_array_equal((ind * sm["s"]).sum(-1), w["shift"])
@@ -183,7 +196,7 @@ def test_honest(sm):
     for n, shp in softmax.shapes(sm["p"]).items():
         assert sm["adv"][n].shape == shp, n
     # under 150 kB plain; each sumcheck's mask (zero knowledge, T0) adds 0.4–0.6 kB here
-    assert len(proof_bytes.tree_to_bytes(sm["proof"])) < 250_000
+    assert len(proof_bytes.tree_to_bytes(sm["proof"])) < 260_000
 
 
 def test_honest_with_ties(ties):
@@ -222,7 +235,8 @@ def _lean(proof):
 def test_tampered_every_leaf(sm):
     names = {n for n, _ in leaf_cases(sm["proof"])}
     last = f"exp[{len(BITS) - 1}]"
-    for part in ("products", "identities", "values", "rows", "exp[0]", last, "ranges"):
+    for part in ("products", "identities", "values", "rows", "division", "division_values",
+                 "exp[0]", last, "ranges"):
         assert any(n.startswith("." + part) for n in names), part
     for case in _lean(sm["proof"]):
         with pytest.raises(GadgetError):
@@ -300,6 +314,17 @@ def test_runner_up_as_max(ties):
     assert _dishonest(ties, wit, adv).check == "identities"
 
 
+def test_shift_pieces_out_of_range(sm):
+    """The same shift with its pieces moved (lo + 2^16, hi − 1): every identity holds, the
+    range check of lo rejects (shift must be an int32: it bounds every attended score)."""
+    adv = dict(sm["adv"])
+    lo, hi = np.array(adv["shift/lo"]), np.array(adv["shift/hi"])
+    lo[2, 3] += 1 << 16
+    hi[2, 3] -= 1
+    adv.update({"shift/lo": lo, "shift/hi": hi})
+    assert _dishonest(sm, sm["wit"], adv).gadget == "range_check"
+
+
 def test_not_one_hot(ties):
     """On the tie at (0, 3): ind = 2 and −1 on the two maxima keeps Σ_j ind = 1 and Σ_j ind·x = 0
     but breaks ind ∈ {0, 1}; ind = 1 on both breaks the row sum; ind on a masked key breaks
@@ -318,15 +343,46 @@ def test_not_one_hot(ties):
 
 @pytest.mark.parametrize("delta", [1, -1])
 def test_probs_off_by_one(sm, delta):
-    """probs ± 1 at one element with div_rem ∓ z: the division identity still holds, but the
-    remainder (delta = 1) or its gap (delta = −1) is negative, i.e. out of range."""
+    """probs ± 1 at one element with div_rem ∓ 2^K: the normalisation identity still holds,
+    but the remainder leaves [0, 2^K) (its high piece is out of range)."""
     wit = dict(sm["wit"])
     probs, rem = np.array(wit["probs"]), np.array(wit["div_rem"])
     probs[2, 6, 3] += delta
-    rem[2, 6, 3] -= delta * wit["row_sum"][2, 6]
+    rem[2, 6, 3] -= delta << KR
     wit.update(probs=probs, div_rem=rem)
     err = _dishonest(sm, wit)
     assert err.gadget == "range_check"
+
+
+@pytest.mark.parametrize("delta", [1, -1])
+def test_reciprocal_off_by_one(sm, delta):
+    """inv ± 1 on one row with its remainder ∓ z and that row's probs recomputed: the row
+    identity holds but the remainder (delta = 1) or its gap (delta = −1) is negative; inv ± 1
+    with the remainder kept breaks the division zero-check."""
+    wit = dict(sm["wit"])
+    inv, irem = np.array(wit["recip"]).astype(np.int64), np.array(wit["recip_rem"])
+    inv[1, 5] += delta
+    irem[1, 5] -= delta * wit["row_sum"][1, 5]
+    y = np.asarray(wit["exp"]).astype(np.int64) * inv[..., None]
+    probs = (y + (1 << (KR - 1))) >> KR
+    base = dict(wit, recip=inv, probs=probs, div_rem=y - (probs << KR))
+    base = {n: np.asarray(v, np.int32) for n, v in base.items()}
+    assert _dishonest(sm, dict(base, recip_rem=irem.astype(np.int32))).gadget == "range_check"
+    assert _dishonest(sm, base).check == "division"
+
+
+def test_wrong_row_sum(sm):
+    """z + 1 on one row with its reciprocal and probs recomputed from it: every identity but
+    the row sums holds."""
+    wit = dict(sm["wit"])
+    z = np.array(wit["row_sum"]).astype(np.int64)
+    z[3, 7] += 1
+    inv = (1 << (F + KR)) // z
+    y = np.asarray(wit["exp"]).astype(np.int64) * inv[..., None]
+    probs = (y + (1 << (KR - 1))) >> KR
+    bad = dict(wit, row_sum=z, recip=inv, recip_rem=(1 << (F + KR)) - inv * z, probs=probs,
+               div_rem=y - (probs << KR))
+    assert _dishonest(sm, {n: np.asarray(v, np.int32) for n, v in bad.items()}).check == "rows"
 
 
 @pytest.mark.parametrize("k", [0, 1])
@@ -379,6 +435,8 @@ def test_bad_inputs_are_named(sm):
     {"digit_bits": (8, 8, 8, 8)},
     {"round_bits": 8, "digit_bits": (16, 16)},
     {"keys": 1 << 16},
+    {"recip_bits": 16},
+    {"recip_bits": 31},
 ])
 def test_params_rejected(kw):
     args = {"heads": H, "rows": T, "keys": T, "scale_bits": F, "round_bits": RB,

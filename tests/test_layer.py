@@ -97,9 +97,10 @@ def test_honest_layer_verifies(honest):
 # lookups' witness and table trees meeting at the table's level (fewer, smaller layer steps), and
 # the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors), and
 # each lookup's layer masks committed ahead in one batch (`sumcheck.premasks`), and the softmax's
-# x rounded down (new exp tables, no pieces of x: two tensors fewer).
-GOLDEN_PROOF = "b53ba32b7485787c688582ac1b429da8c846434ad7669ef5ef8116f3a15e6495"
-GOLDEN_STATE = "1cd841e5e2e891d2b564b647af1fdc7937bcfa2cdbe5d3a2021df401bdfe2e00"
+# x rounded down (new exp tables, no pieces of x: two tensors fewer), and the softmax normalised
+# by a per-row reciprocal with the scores bounded by its shift instead of their own pieces.
+GOLDEN_PROOF = "e6b166a25f3f0777361aeae37d86d407abc31a9151e9cc313124549b0001792b"
+GOLDEN_STATE = "c780dfb4c8f5a696d27c92fe53315e77920e07ef979cde520a12f2c6fa0aafae"
 
 
 def test_layer_proof_bytes_pinned(honest):

@@ -115,17 +115,14 @@ def test_isqrt_gap_and_rsqrt_gaps():
             assert hi[i] == (want + 1) ** 2 * x - c2 - 1 >= 0
 
 
-def test_div_round():
+def test_recip_floor():
     rng = np.random.default_rng(2)
     z = rng.integers(1 << 16, 1 << 31, 500).astype(np.int64)
-    e = (rng.random(500) * z).astype(np.int64)
-    e[:3] = z[:3]  # the row maximum alone: p = 2^16
-    p, rho = im.div_round(jnp.asarray(e, jnp.int32), jnp.asarray(z, jnp.int32), 16)
-    for ei, zi, pi, ri in zip(
-        e.tolist(), z.tolist(), np.asarray(p).tolist(), np.asarray(rho).tolist()
-    ):
-        n = ei * 2**16 + zi // 2
-        assert (pi, ri) == (n // zi, n % zi)
+    z[:2] = (1 << 16, (1 << 31) - 1)  # 2^46 / 2^16 = 2^30 still fits int32
+    for k in (40, 46):
+        inv, rem = im.recip_floor(jnp.asarray(z, jnp.int32), k)
+        for zi, qi, ri in zip(z.tolist(), np.asarray(inv).tolist(), np.asarray(rem).tolist()):
+            assert (qi, ri) == divmod(2**k, zi)
 
 
 def test_linear_vs_float():
@@ -211,9 +208,14 @@ def test_softmax_vs_float_and_witness():
     np.testing.assert_array_equal(acc, u)
     e, z = np.asarray(wit["exp"]).astype(np.int64), np.asarray(wit["row_sum"]).astype(np.int64)
     np.testing.assert_array_equal(e.sum(-1), z)
+    kb = FX.softmax_recip_bits
+    inv = np.asarray(wit["recip"]).astype(np.int64)
+    irem = np.asarray(wit["recip_rem"]).astype(np.int64)
+    np.testing.assert_array_equal(inv * z + irem, 1 << (FX.scale_bits + kb))
+    assert (irem >= 0).all() and (irem < z).all()
     rho = np.asarray(wit["div_rem"]).astype(np.int64)
-    np.testing.assert_array_equal(p * z[..., None] + rho, e * S + z[..., None] // 2)
-    assert (rho >= 0).all() and (rho < z[..., None]).all()
+    np.testing.assert_array_equal(p.astype(np.int64) * (1 << kb) + rho, e * inv[..., None])
+    assert (rho >= -(1 << (kb - 1))).all() and (rho < 1 << (kb - 1)).all()
 
 
 def test_swiglu_vs_float():

@@ -59,6 +59,16 @@ WEIGHTS = ("input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj",
 RESCALES = ("q_proj", "k_proj", "v_proj", "q_rope", "k_rope", "scores", "context", "o_proj",
             "gate_proj", "up_proj", "down_proj")
 PIECES = rangecheck.signed_pieces(32)  # h = lo + 2^16·hi
+# Rescales whose output is committed whole and bounded by its consumer, not by two range-checked
+# pieces: the softmax pins every attended score to its row's shift (an int32 by its pieces)
+# minus a bounded xv, and masked scores never reach its output (`softmax`, "Soundness").
+UNBOUNDED = ("scores",)
+
+
+def _rescale_names(sp: Spec, name: str) -> list[str]:
+    """The committed tensors of rescale `name` (its pieces; "out" when unbounded)."""
+    bound = name not in UNBOUNDED
+    return [*rescale.ranges(sp.scale_bits, bound), *(() if bound else ("out",))]
 
 
 class LayerError(GadgetError):
@@ -152,7 +162,8 @@ def spec(cfg: Any, fx: Any, rows: int) -> Spec:
                              step_bits=fx.silu_step_bits, table_bits=fx.silu_table_bits),
         softmax=softmax.params(h, t_len, t_len, scale_bits=f,
                                round_bits=fx.softmax_round_bits,
-                               digit_bits=tuple(fx.softmax_digit_bits)),
+                               digit_bits=tuple(fx.softmax_digit_bits),
+                               recip_bits=fx.softmax_recip_bits),
     )
 
 
@@ -189,7 +200,7 @@ def ranges(sp: Spec) -> dict[str, Range]:
     """Every range-checked tensor of the layer proof (advice and the input's pieces)."""
     out = {n: rng for n, (_, rng) in zip(("in/lo", "in/hi"), PIECES)}
     for n in RESCALES:
-        out.update(_prefixed(n, rescale.ranges(sp.scale_bits)))
+        out.update(_prefixed(n, rescale.ranges(sp.scale_bits, n not in UNBOUNDED)))
     out.update(_prefixed("attn_norm", rmsnorm.ranges(sp.attn_norm)))
     out.update(_prefixed("mlp_norm", rmsnorm.ranges(sp.mlp_norm)))
     out.update(_prefixed("softmax", softmax.ranges(sp.softmax)))
@@ -201,7 +212,7 @@ def advice_shapes(sp: Spec) -> dict[str, tuple[int, ...]]:
     """The shape of every committed advice tensor (incl. the output's pieces)."""
     out = {"out/lo": (sp.rows, sp.dim), "out/hi": (sp.rows, sp.dim)}
     for n, shp in _rescale_shapes(sp).items():
-        out.update({f"{n}/{k}": shp for k in rescale.ranges(sp.scale_bits)})
+        out.update({f"{n}/{k}": shp for k in _rescale_names(sp, n)})
     out.update(_prefixed("attn_norm", rmsnorm.shapes(sp.attn_norm)))
     out.update(_prefixed("mlp_norm", rmsnorm.shapes(sp.mlp_norm)))
     out.update(_prefixed("softmax", softmax.shapes(sp.softmax)))
@@ -247,7 +258,10 @@ def segment_advice(sp: Spec, seg: str, wit: Mapping[str, Any]) -> dict[str, Arra
     elif seg in ("attn", "ffn"):
         w = wit["self_attn" if seg == "attn" else "mlp"]
         for n in SEGMENTS[seg][:-1]:
-            out.update(_prefixed(n, rescale.advice(w[n]["out"], w[n]["rem"], f)))
+            bound = n not in UNBOUNDED
+            out.update(_prefixed(n, rescale.advice(w[n]["out"], w[n]["rem"], f, bound)))
+            if not bound:
+                out[f"{n}/out"] = w[n]["out"]
         if seg == "attn":
             out.update(_prefixed("softmax", softmax.advice(w["softmax"], sp.softmax)))
         else:
@@ -447,8 +461,10 @@ class SegmentProver:
             self.progress(name)
 
     def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
+        bound = name not in UNBOUNDED
+        pieces = {k: v for k, v in sub(self.adv, name).items() if bound or k != "out"}
         cs, self.steps[f"{name}.rescale"], tr = rescale.prove_advice(
-            sub(self.adv, name), c, tr, bits=self.sp.scale_bits, range_check=False,
+            pieces, c, tr, bits=self.sp.scale_bits, bound_out=bound, range_check=False,
             check_witness=self.check_witness)
         self.keep(name, {k: v for k, v in cs.items() if k != "raw"})
         return cs["raw"][0], tr
@@ -732,7 +748,8 @@ class SegmentVerifier:
     def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
         with _step(f"{name}.rescale"):
             cs, tr = rescale.verify(self.shapes[name], c, self.step(f"{name}.rescale"), tr,
-                                    bits=self.sp.scale_bits, range_check=False)
+                                    bits=self.sp.scale_bits, bound_out=name not in UNBOUNDED,
+                                    range_check=False)
         self.keep(name, {k: v for k, v in cs.items() if k != "raw"})
         return cs["raw"][0], tr
 

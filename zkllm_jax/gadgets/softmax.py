@@ -1,31 +1,36 @@
 """zkAttn softmax over causally masked scores, exactly as the fixed-point model computes it.
 
 For scores s (H, T, Tk) at scale 2^f, the causal mask N[t, j] = [j ≤ t] (1 = attended; the proof
-covers a whole prompt, start = 0), R = round bits and digit widths b_0..b_{K−1} (docs/models.md):
+covers a whole prompt, start = 0), R = round bits, digit widths b_0..b_{K−1} and the
+normalisation's K_r = recip bits (docs/models.md):
     shift[h,t] = max_{j: N} s[h,t,j];    x = N ⊙ (shift − s) ≥ 0
     x = 2^R·u + round_rem,  round_rem ∈ [0, 2^R) (rounded down);   2^R·u = Σ_k 2^(o_k)·digit_k
     table_out_k = T_k[digit_k]   (public exp tables, one mapping lookup per digit)
     e_1 = rescale(table_out_0 ⊙ table_out_1, 2^f), e_i = rescale(e_{i−1} ⊙ table_out_i, 2^f)
-    exp = N ⊙ e_{K−1};   z = Σ_j exp;   probs·z + div_rem = 2^f·exp + ⌊z/2⌋,  div_rem ∈ [0, z)
+    exp = N ⊙ e_{K−1};   z = Σ_j exp;   inv·z + irem = 2^(f+K_r),  irem ∈ [0, z)   (per row)
+    2^(K_r)·probs + ρ = inv·exp + 2^(K_r−1),  ρ ∈ [0, 2^(K_r))   (round half up, per element)
 
 Committed advice (`advice`; the caller commits every tensor and absorbs the commitments before
-`prove`), all int32 of shape (H, T, Tk) except `shift` (H, T):
+`prove`), all int32 of shape (H, T, Tk) except the row tensors (H, T) of `ROW_TENSORS`:
 - `round_rem` ∈ [0, 2^R); `digits/k`, `table_out/k` (bounded by the mapping lookups), so that
   xv = round_rem + Σ_k 2^(o_k)·digit_k is an integer in [0, 2^(R+Σb)) (x itself is not committed);
 - `prod/i` = e_{i+1} ∈ [0, 2^(f+1)) and `prod_rem/i` ∈ [−2^(f−1), 2^(f−1)) (the product chain);
 - `argmax`: the one-hot indicator of the first maximum among the attended keys;
-- `shift` (not range-checked: the proof pins it to s at the argmax);
-- `probs` ∈ [0, 2^(f+1));
-- `div/rem_lo`, `div/rem_hi`, `div/gap_lo`, `div/gap_hi` ∈ [0, 2^16): the pieces of the DOUBLED
-  division's remainder ρ' = 2·div_rem + (z mod 2) and of its gap 2z − 1 − ρ' (see below).
-The row sum z and exp are NOT committed (z = Σ_j N ⊙ e is reduced by a sumcheck, exp = N ⊙ e with
-the public N). With `range_check` the ranged tensors (`ranges`) are checked here in one
-`rangecheck` call; otherwise the caller checks the same `ranges(p)` (batched over the layer).
+- `probs` ∈ [0, 2^(f+1)); `div/rem_lo` ∈ [0, 2^16), `div/rem_hi` ∈ [0, 2^(K_r−16)): ρ's pieces;
+- per row: `shift/lo` ∈ [0, 2^16), `shift/hi` ∈ [−2^15, 2^15) (shift is an int32; the proof pins
+  it to s at the argmax), `row_sum` z (not range-checked: the row sums pin it), `recip/lo`,
+  `recip/hi` (inv's pieces), `recip/rem_lo`, `recip/rem_hi`, `recip/gap_lo`, `recip/gap_hi`
+  (irem's and z − 1 − irem's), all in [0, 2^16).
+exp is NOT committed (exp = N ⊙ e with the public N). With `range_check` the ranged tensors
+(`ranges`) are checked here in one `rangecheck` call; otherwise the caller checks the same
+`ranges(p)` (batched over the layer).
 
-The doubled division. p = ⌊(2^f·exp + ⌊z/2⌋)/z⌋ equals ⌊(2^(f+1)·exp + z)/(2z)⌋ (for odd z the
-extra ½ never crosses a multiple of z), so the model's probs satisfy
-    2z·p + ρ' = 2^(f+1)·exp + z,   0 ≤ ρ' ≤ 2z − 1,   ρ' = 2·div_rem + (z mod 2),
-which needs no committed ⌊z/2⌋ or parity bit.
+Why a reciprocal. An exact division p = round(2^f·exp / z) needs its remainder in [0, z), two
+sided with a bound that varies by row: four 16-bit pieces per element. One reciprocal per row
+and a K_r-bit rescale per element leave one remainder in a power-of-two range (two pieces, the
+high one 8 bits at K_r = 24); the row checks are over (H, T) only. inv = ⌊2^(f+K_r)/z⌋ is at most
+1 below the exact reciprocal, so a row's mass is within z/2^(K_r) ulp (≤ 8 at 2048 keys) of
+exact and each element within ½ + 2^(f+1−K_r) ulp.
 
 Reduction of a claim on probs(u) (probs is committed: the claim is returned for its opening), in
 transcript order, with n = the variables of (H, T, Tk):
@@ -33,37 +38,46 @@ transcript order, with n = the variables of (H, T, Tk):
    = 0 (a_1 = t_0, a_i = e_{i−1}); tables t_0..t_{K−1}, e_1..e_{K−1}, r_1..r_{K−1}; claims on all
    of them at r_B. With one digit (K = 1) there is no chain: e_0 = t_0 and this step is absent.
 2. `identities`: one zero-check at w with c_i = λ^i over the elements,
-       c_0·ind·(ind − N) + c_1·(xv + N·(s − shift̄)) + c_2·(2z̄·p + ρ' − 2^(f+1)·N·e − z̄)
-       + c_3·(gap − 2z̄ + V + ρ') = 0
-   (xv from round_rem and the digits, ρ', gap from their pieces, shift̄/z̄ broadcast over keys with
-   zero padding, V = the real elements, e = e_{K−1}); tables ind, N, D = s − shift̄, e, z̄, p and
-   one table Lin of all linear parts. At its end r the prover sends the values at r of every
-   piece, digit, round_rem and s,
-   and shift(r_row), z(r_row) at the row part r_row of r; the verifier checks N(r) (public, O(T +
-   Tk)), D(r) = s(r) − shift(r_row)·[keys](r_j), z̄(r) = z(r_row)·[keys](r_j) and Lin(r).
+       c_0·ind·(ind − N) + c_1·(xv + N·(s − shift̄)) + c_2·(2^(K_r)·p + ρ − inv̄·N·e − 2^(K_r−1)·V) = 0
+   (xv from round_rem and the digits, ρ from its pieces, shift̄/inv̄ broadcast over keys with zero
+   padding, V = the real elements, e = e_{K−1}); tables ind, N, D = s − shift̄, e, inv̄, p and one
+   table Lin of all linear parts. At its end r the prover sends the values at r of every piece,
+   digit, round_rem and s, and those of the row tensors but irem's and the gap's pieces at the
+   row part r_row of r; the verifier checks N(r) (public, O(T + Tk)), D(r) = s(r) −
+   shift(r_row)·[keys](r_j), inv̄(r) = (inv_lo + 2^16·inv_hi)(r_row)·[keys](r_j) and Lin(r).
 3. `rows`: with μ, Σ_{h,t,j} eq((½,…,½, r_row), (j, h, t))·[ind·xv + μ·ind + μ²·N·e]
    = 2^(−k_j)·(μ·V_rows(r_row) + μ²·z(r_row)) (eq(½, j) = 2^(−k_j) weighs every key alike, so
-   this is a row sum): Σ_j ind·xv = 0 and Σ_j ind = 1 on every row, and z is what z̄ claimed.
-4. `exp_lookup{k}`: K LogUp-GKR mapping lookups of (digits/k, table_out/k) into
+   this is a row sum): Σ_j ind·xv = 0 and Σ_j ind = 1 on every row, and z = Σ_j N·e.
+4. `division`: one zero-check over the rows at w_D with c_i = λ_D^i,
+       c_0·(z·inv + irem − 2^(f+K_r)·V_rows) + c_1·(z − V_rows − irem − gap) = 0
+   (inv, irem, gap from their pieces); tables z, inv_lo, inv_hi and Lin_d; the prover sends irem's
+   and the gap's pieces at its end r_D, the verifier checks Lin_d(r_D).
+5. `exp_lookup{k}`: K LogUp-GKR mapping lookups of (digits/k, table_out/k) into
    {(d, T_k[d]) : d < 2^(b_k)}, with claims on both columns.
-5. the range checks.
+6. the range checks.
 Returned: ONE claim on "scores" (at r), and claims on every advice tensor (`committed`).
 
-Soundness (with s an int32 tensor bound before the challenges: the scores rescale's output).
-The ranges make every identity an integer identity (all terms are below 2^51 ≪ p). (2) gives,
-per element: ind ∈ {0,1} and ind = 0 where masked (ind² = ind·N); then (3) gives exactly one
-attended j* per row with ind = 1 and xv(j*) = 0, so by xv = N·(shift − s): shift ≡ s(j*) and
-xv(j) = s(j*) − s(j) for every attended j (both sides are integers below 2^33 in absolute value),
-and xv ≥ 0 (round_rem ≥ 0 and the digits in their tables' domains) makes s(j*) the row maximum:
-shift and x are the model's. xv = round_rem + Σ_k 2^(o_k)·digit_k with round_rem ∈ [0, 2^R) and
+Soundness (with s a tensor bound before the challenges: the scores rescale's output, committed
+but NOT range-checked: `layer.UNBOUNDED`). (2) gives, per element: ind ∈ {0,1} and ind = 0 where
+masked (ind² = ind·N), and s = shift − xv on every attended element; shift is an int32 by its
+pieces and xv an integer in [0, 2^(R+Σb)), so every attended s is an integer below 2^33 in
+absolute value (masked scores stay unconstrained, and nothing below uses them: every term with s
+is multiplied by N). The rescale's c = 2^f·s + rem with rem in its range then makes each attended
+s the model's rounded score (c is an integer product of bounded q and k). With the ranges every
+identity below is an integer identity (all terms are below 2^64 ≪ p). (3) gives exactly one
+attended j* per row with ind = 1 and xv(j*) = 0, so shift = s(j*) and xv(j) = s(j*) − s(j) for
+every attended j, and xv ≥ 0 (round_rem ≥ 0 and the digits in their tables' domains) makes s(j*)
+the row maximum: shift and x are the model's. xv = round_rem + Σ_k 2^(o_k)·digit_k with round_rem ∈ [0, 2^R) and
 the digits bounded by their tables makes u, round_rem and the digits the model's (the unique
-floor decomposition), the lookups the table outputs, (1) with e_i ∈ [0, 2^(f+1)) and r_i in range the
-round-half-up products (the pair (e_i, r_i) is unique), (3) the row sum z, and (2) with ρ' ≥ 0
-and gap = 2z − 1 − ρ' ≥ 0 the division band 0 ≤ ρ' < 2z (which zkLLM omits), so p is the model's
-quotient (with p ∈ [0, 2^(f+1)) the identity 2z·p + ρ' = 2^(f+1)·exp + z holds over the
-integers). Masked probs are then 0, so no separate mask proof on probs is needed. Zero-checks
-fail except with probability n/p (the eq polynomial) plus the sumcheck error 3n/p each; the
-row identities are fixed before r_row is drawn, so they hold at r_row only by chance ≤ n/p.
+floor decomposition), the lookups the table outputs, (1) with e_i ∈ [0, 2^(f+1)) and r_i in range
+the round-half-up products (the pair (e_i, r_i) is unique), (3) the row sum z (an integer below
+2^32), (4) with irem, gap ∈ [0, 2^32) and irem + gap = z − 1 the floor reciprocal (z ≥ 1, irem <
+z: inv is unique; inv < 2^32 by its pieces), and (2) with ρ ∈ [0, 2^(K_r)) and p ∈ [0, 2^(f+1))
+the rounded rescale (inv·e ≤ 2^(f+K_r) as e ≤ z, so the quotient fits p's range and (p, ρ) is
+unique): p is the model's. Masked elements have N·e = 0, so 2^(K_r)·p + ρ = 2^(K_r−1) gives p = 0
+without a separate mask proof on probs. Zero-checks fail except with probability n/p (the eq
+polynomial) plus the sumcheck error 3n/p each (4n/p for the identities, of degree 4); the row
+identities are fixed before r_row is drawn, so they hold at r_row only by chance ≤ n/p.
 """
 
 from __future__ import annotations
@@ -94,9 +108,16 @@ TABLE_TAG = b"zkllm-jax/softmax/multiplicities"
 PIECE_BITS = 16
 PIECE = Range(0, PIECE_BITS)
 INV2 = pow(2, -1, R)
-# the identities zero-check over [ind, N, D = s − shift̄, e, z̄, probs, Lin]
-IDENTITY_TERMS = ((0, 0), (0, 1), (1, 2), (1, 3), (4, 5), (4,), (6,))
-DIV_PIECES = ("div/rem_lo", "div/rem_hi", "div/gap_lo", "div/gap_hi")
+# the identities zero-check over [ind, N, D = s − shift̄, e, inv̄, probs, Lin]
+IDENTITY_TERMS = ((0, 0), (0, 1), (1, 2), (1, 3, 4), (5,), (6,))
+# the division's zero-check over the rows: [z, inv_lo, inv_hi, Lin_d]
+DIVISION_TERMS = ((0, 1), (0, 2), (3,))
+DIV_PIECES = ("div/rem_lo", "div/rem_hi")
+RECIP = ("recip/lo", "recip/hi")
+ROW_PIECES = ("recip/rem_lo", "recip/rem_hi", "recip/gap_lo", "recip/gap_hi")
+SHIFT = ("shift/lo", "shift/hi")
+DIVISION_TENSORS = ("row_sum", *RECIP, *ROW_PIECES)
+ROW_TENSORS = (*SHIFT, *DIVISION_TENSORS)
 # One digit maps x's rounded value through a single exp table (2^22 entries cover R = 8 and
 # |s| < 2^29): no product chain, four fewer (H, T, Tk) tensors and one lookup instead of two,
 # at the price of a table side (and the verifier's table evaluation) of 2^22.
@@ -113,6 +134,7 @@ class Params(NamedTuple):
     scale_bits: int
     round_bits: int
     digit_bits: tuple[int, ...]
+    recip_bits: int = 24
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -133,18 +155,19 @@ class Params(NamedTuple):
 
     def ints(self) -> list[int]:
         return [self.heads, self.rows, self.keys, self.scale_bits, self.round_bits,
-                len(self.digit_bits), *self.digit_bits]
+                len(self.digit_bits), *self.digit_bits, self.recip_bits]
 
 
 def params(heads: int, rows: int, keys: int, *, scale_bits: int, round_bits: int,
-           digit_bits: Sequence[int]) -> Params:
+           digit_bits: Sequence[int], recip_bits: int = 24) -> Params:
     """Parameters for scores of shape (heads, rows, keys) (causal mask, start 0).
 
     Bounds (ValueError otherwise): scale_bits ≤ 16 (table outputs, products and probs fit a
     17-bit range, remainders one 16-bit piece), round_bits ≤ 16, 2 or 3 digits of at most 16
     bits, or one digit of at most MAX_ONE_DIGIT_BITS bits (one exp table of up to 2^22 entries
     and no product chain), with round_bits + Σ digit_bits ≤ 32 (x below 2^32),
-    keys·2^(scale_bits+1) ≤ 2^32 (the doubled division's remainder and gap below 2^32).
+    keys·2^(scale_bits+1) ≤ 2^32 (the row sum below 2^32), 17 ≤ recip_bits ≤ 30 (the
+    normalisation's remainder is two pieces: 16 bits and recip_bits − 16).
     """
     heads, rows, keys = int(heads), int(rows), int(keys)
     bits = tuple(int(b) for b in digit_bits)
@@ -162,7 +185,9 @@ def params(heads: int, rows: int, keys: int, *, scale_bits: int, round_bits: int
         raise ValueError(f"softmax: round_bits + Σ digit_bits = {round_bits + sum(bits)} > 32")
     if keys << (scale_bits + 1) > 1 << 32:
         raise ValueError(f"softmax: {keys} keys at scale 2^{scale_bits} overflow the row sum")
-    return Params(heads, rows, keys, int(scale_bits), int(round_bits), bits)
+    if not 17 <= recip_bits <= 30:
+        raise ValueError(f"softmax: need 17 <= recip_bits <= 30, got {recip_bits}")
+    return Params(heads, rows, keys, int(scale_bits), int(round_bits), bits, int(recip_bits))
 
 
 # --- names and layout --------------------------------------------------------------------------
@@ -192,8 +217,10 @@ def _exp_name(p: Params) -> str:
 def ranges(p: Params) -> dict[str, Range]:
     """The range-checked subset of the advice (digits and table outputs are bounded by their
     mapping lookups, the argmax indicator by the identities, shift by the argmax)."""
-    out = {"round_rem": Range(0, p.round_bits), "probs": Range(0, p.scale_bits + 1)}
-    out.update({n: PIECE for n in DIV_PIECES})
+    out = {"round_rem": Range(0, p.round_bits), "probs": Range(0, p.scale_bits + 1),
+           "div/rem_lo": PIECE, "div/rem_hi": Range(0, p.recip_bits - PIECE_BITS)}
+    out.update({n: PIECE for n in (*RECIP, *ROW_PIECES)})
+    out["shift/lo"], out["shift/hi"] = (rng for _, rng in rangecheck.signed_pieces(32))
     for i in range(p.num_digits - 1):
         out[_prod(i)] = Range(0, p.scale_bits + 1)
         out[_prem(i)] = rangecheck.signed_range(p.scale_bits)
@@ -202,11 +229,9 @@ def ranges(p: Params) -> dict[str, Range]:
 
 def shapes(p: Params) -> dict[str, tuple[int, ...]]:
     """The shape of every advice tensor."""
-    names = [*ranges(p), "argmax", *(_digit(k) for k in range(p.num_digits)),
+    names = [*ranges(p), "argmax", "row_sum", *(_digit(k) for k in range(p.num_digits)),
              *(_tout(k) for k in range(p.num_digits))]
-    out = {n: p.shape for n in names}
-    out["shift"] = (p.heads, p.rows)
-    return out
+    return {n: (p.heads, p.rows) if n in ROW_TENSORS else p.shape for n in names}
 
 
 def _lin_names(p: Params) -> list[str]:
@@ -224,8 +249,9 @@ def _x_weights(p: Params) -> list[int]:
 
 
 def _value_names(p: Params) -> list[str]:
-    """What `SoftmaxProof.values` holds: the linear parts and s at r, shift and z at r_row."""
-    return [*_lin_names(p), "scores", "shift", "row_sum"]
+    """What `SoftmaxProof.values` holds: the linear parts and s at r; shift, inv's pieces and
+    z at r_row."""
+    return [*_lin_names(p), "scores", *SHIFT, *RECIP, "row_sum"]
 
 
 def _product_tables(p: Params) -> list[str]:
@@ -296,14 +322,17 @@ class SoftmaxProof:
     """The steps in transcript order (see the module docstring).
 
     products: None with one digit (no product chain);
-    values: Fr[V, 8], `_value_names` at the identities' point (shift and row_sum at its row part);
-    exp: one mapping lookup per digit; ranges: by range key (empty with range_check=False).
+    values: Fr[V, 8], `_value_names` at the identities' point (the row tensors at its row part);
+    division: the rows' reciprocal zero-check; division_values: Fr[4, 8], `ROW_PIECES` at its
+    point; exp: one mapping lookup per digit; ranges: by range key (empty with range_check=False).
     """
 
     products: SumcheckProof | None
     identities: SumcheckProof
     values: Array
     rows: SumcheckProof
+    division: SumcheckProof
+    division_values: Array
     exp: tuple[LookupProof, ...]
     ranges: dict[str, LookupProof]
 
@@ -322,12 +351,13 @@ def argmax_indicator(x: Any, p: Params) -> Array:
 
 def advice(wit: Mapping[str, Any], p: Params) -> dict[str, Array]:
     """Every int32 tensor to commit, by name, from the model's softmax witness (`shift, x,
-    round_rem, digits, table_out, prod_out, prod_rem, row_sum, probs, div_rem`). Jit-able.
+    round_rem, digits, table_out, prod_out, prod_rem, row_sum, recip, recip_rem, probs,
+    div_rem`). Jit-able.
 
     Pieces are split so that their weighted sum is the value in the field whatever the input
-    (ρ' = lo + 2^16·hi with an arithmetic hi, the gap likewise), so an out-of-band remainder shows
-    up as a piece outside its range; a negative x has no decomposition into round_rem and digits
-    in their ranges.
+    (v = lo + 2^16·hi with an arithmetic hi), so an out-of-band remainder shows up as a piece
+    outside its range; a negative x has no decomposition into round_rem and digits in their
+    ranges.
     """
     i32 = functools.partial(jnp.asarray, dtype=jnp.int32)
     x = i32(wit["x"])
@@ -342,16 +372,18 @@ def advice(wit: Mapping[str, Any], p: Params) -> dict[str, Array]:
     for i in range(p.num_digits - 1):
         out[_prod(i)], out[_prem(i)] = prods[i], prems[i]
     out["argmax"] = argmax_indicator(x, p)
-    out["shift"] = i32(wit["shift"])
+    out["shift/lo"], out["shift/hi"] = rangecheck.split_signed(i32(wit["shift"]), 32)
     out["probs"] = i32(wit["probs"])
-    z = i32(wit["row_sum"])[..., None]
-    rho = jnp.broadcast_to(i32(wit["div_rem"]), p.shape)
-    bit = jnp.broadcast_to(z & 1, p.shape)
-    # ρ' = 2ρ + bit = lo + 2^16·hi with lo = 2·(ρ mod 2^15) + bit, hi = ρ >> 15 (exact for any ρ)
-    out["div/rem_lo"], out["div/rem_hi"] = ((rho & 0x7FFF) << 1) | bit, rho >> 15
-    # gap = 2z − 1 − ρ' = 2·(z − ρ − 1) + (1 − bit)
-    g = z - rho - 1
-    out["div/gap_lo"], out["div/gap_hi"] = ((g & 0x7FFF) << 1) | (1 - bit), g >> 15
+    z, inv, irem = i32(wit["row_sum"]), i32(wit["recip"]), i32(wit["recip_rem"])
+    out["row_sum"] = z
+    lo = (1 << PIECE_BITS) - 1
+    # the rescale's signed remainder, offset to [0, 2^K) (every real element, masked ones too)
+    rem = jnp.broadcast_to(i32(wit["div_rem"]), p.shape) + (1 << (p.recip_bits - 1))
+    out["div/rem_lo"], out["div/rem_hi"] = rem & lo, rem >> PIECE_BITS
+    out["recip/lo"], out["recip/hi"] = inv & lo, inv >> PIECE_BITS
+    out["recip/rem_lo"], out["recip/rem_hi"] = irem & lo, irem >> PIECE_BITS
+    gap = z - 1 - irem
+    out["recip/gap_lo"], out["recip/gap_hi"] = gap & lo, gap >> PIECE_BITS
     return out
 
 
@@ -382,25 +414,36 @@ def _product_coeffs(lam: Array, p: Params) -> Array:
 
 
 def _identity_coeffs(c: list[Array], p: Params) -> Array:
-    """Coefficients of `IDENTITY_TERMS` for the identities' powers c = (c_0, ..., c_3)."""
-    two = _const(2)
+    """Coefficients of `IDENTITY_TERMS` for the identities' powers c = (c_0, c_1, c_2)."""
     return jnp.stack([
         c[0], field.neg(c[0]),                              # ind·ind − ind·N
         c[1],                                               # N·(s − shift̄)
-        field.mul(_const(-(1 << (p.scale_bits + 1))), c[2]),  # −2^(f+1)·N·e
-        field.mul(two, c[2]),                               # 2·z̄·p
-        field.neg(field.add(c[2], field.mul(two, c[3]))),    # −(c_2 + 2c_3)·z̄
+        field.neg(c[2]),                                    # −N·e·inv̄
+        field.mul(_const(1 << p.recip_bits), c[2]),         # 2^K·p
         field.ones(()),                                     # Lin
     ])
 
 
 def _linear_coeffs(c: list[Array], p: Params) -> tuple[Array, Array]:
     """(coefficients of `_lin_names` in Lin, Fr[L, 8]; the coefficient of V)."""
-    hi = _const(1 << PIECE_BITS)
-    cr, cg = field.add(c[2], c[3]), c[3]
     coef = [field.mul(_const(w), c[1]) for w in _x_weights(p)]
-    coef += [cr, field.mul(hi, cr), cg, field.mul(hi, cg)]
-    return jnp.stack(coef), c[3]
+    coef += [c[2], field.mul(_const(1 << PIECE_BITS), c[2])]
+    return jnp.stack(coef), field.mul(_const(-(1 << (p.recip_bits - 1))), c[2])
+
+
+def _division_coeffs(c: list[Array]) -> Array:
+    """Coefficients of `DIVISION_TERMS`: c_0·z·inv (inv = lo + 2^16·hi), then Lin_d."""
+    return jnp.stack([c[0], field.mul(_const(1 << PIECE_BITS), c[0]), field.ones(())])
+
+
+def _division_linear(c: list[Array], p: Params) -> tuple[list[Array], Array, Array]:
+    """Lin_d = Σ a_i·piece_i + c_1·z + v·V_rows: (a over `ROW_PIECES`, c_1, v), for
+    c_0·(z·inv + irem − 2^(f+K)) + c_1·(z − 1 − irem − gap) = 0 on every real row."""
+    hi = _const(1 << PIECE_BITS)
+    ci = field.sub(c[0], c[1])
+    a = [ci, field.mul(hi, ci), field.neg(c[1]), field.neg(field.mul(hi, c[1]))]
+    v = field.neg(field.add(field.mul(_const(1 << (p.scale_bits + p.recip_bits)), c[0]), c[1]))
+    return a, c[1], v
 
 
 def row_terms(p: Params) -> tuple[tuple[int, ...], ...]:
@@ -493,21 +536,24 @@ def _product_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
 
 
 def _identity_chunk(ck: _Chunking, args: tuple, c: Array) -> Array:
-    """[ind, N, D = s − shift̄, e, z̄, probs, Lin] of chunk c (the sumcheck appends eq(w, ·))."""
-    argmax, e_i, s, shift, probs, lin_xs, lc, vc = args
+    """[ind, N, D = s − shift̄, e, inv̄, probs, Lin] of chunk c (the sumcheck appends eq(w, ·))."""
+    argmax, e_i, s, shift_lo, shift_hi, inv_lo, inv_hi, probs, lin_xs, lc, vc = args
     p = ck.p
     idx, valid = _heads(ck, c)
     shape = (ck.heads, p.rows, p.keys)
-    lower = _lower_fr(ck)
-    e = field.encode(e_i[idx])
-    z = field.sum(field.mul(lower, e), axis=-1)
-    z_bar = jnp.broadcast_to(z[:, :, None], shape + (field.LIMBS,))
-    d = field.sub(field.encode(s[idx]),
-                  field.encode(jnp.broadcast_to(shift[idx][:, :, None], shape)))
+
+    def bar(lo: Array, hi: Array) -> Array:  # lo + 2^16·hi per row, broadcast over the keys
+        v = field.add(field.encode(lo[idx]), field.mul(field.encode(hi[idx]),
+                                                       _const(1 << PIECE_BITS)))
+        return jnp.broadcast_to(v[:, :, None], shape + (field.LIMBS,))
+
+    inv_bar = bar(inv_lo, inv_hi)
+    d = field.sub(field.encode(s[idx]), bar(shift_lo, shift_hi))
     lin = field.mul(field.ones(shape), vc)
     for i, x in enumerate(lin_xs):
         lin = field.add(lin, field.mul(field.encode(x[idx]), lc[i]))
-    tabs = [field.encode(argmax[idx]), lower, d, e, z_bar, field.encode(probs[idx]), lin]
+    tabs = [field.encode(argmax[idx]), _lower_fr(ck), d, field.encode(e_i[idx]), inv_bar,
+            field.encode(probs[idx]), lin]
     return jnp.stack([_flat(ck, valid, x) for x in tabs])
 
 
@@ -528,10 +574,16 @@ def _row_claims(p: Params) -> list[tuple[int, str]]:
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def _row_sums(p: Params, e_i: Array) -> Array:
-    """z = Σ_j N·e, Fr[H, T, 8], one head at a time (no Fr copy of e)."""
-    lower = field.encode(_lower(p))
-    return jax.lax.map(lambda eh: field.sum(field.mul(lower, field.encode(eh)), axis=-1), e_i)
+def _division_tables(p: Params, adv: dict, c: list[Array]) -> list[Array]:
+    """[z, inv_lo, inv_hi, Lin_d] over the rows (H, T), flat and zero-padded."""
+    enc = field.encode
+    a, cz, v = _division_linear(c, p)
+    rows = (p.heads, p.rows)
+    lin = field.add(field.mul(field.ones(rows), v), field.mul(enc(adv["row_sum"]), cz))
+    for ai, k in zip(a, ROW_PIECES):
+        lin = field.add(lin, field.mul(enc(adv[k]), ai))
+    return [mle.table(x) for x in (enc(adv["row_sum"]), enc(adv["recip/lo"]),
+                                   enc(adv["recip/hi"]), lin)]
 
 
 def _prove_chunked(build: Any, args: tuple, num_tables: int, t: Transcript, label: bytes,
@@ -608,16 +660,17 @@ def prove(
     # 2. the elementwise identities
     w, t = t.challenges(b"w", n)
     lam, t = t.challenge(b"lambda")
-    c = _powers(lam, 4)
+    c = _powers(lam, 3)
     lc, vc = _linear_coeffs(c, p)
-    id_args = (adv["argmax"], adv[_exp_name(p)], s, adv["shift"], adv["probs"],
-               tuple(adv[k] for k in _lin_names(p)), lc, vc)
+    id_args = (adv["argmax"], adv[_exp_name(p)], s, *(adv[k] for k in (*SHIFT, *RECIP)),
+               adv["probs"], tuple(adv[k] for k in _lin_names(p)), lc, vc)
     r, fin_a, pr_a, t = _prove_chunked(_identity_chunk, id_args, 8, t, SOFTMAX + b"/identities",
                                        w, IDENTITY_TERMS, _identity_coeffs(c, p), p)
-    z = _row_sums(p, adv[_exp_name(p)])
     r_row = r[kj:]
-    vals = [evaluate(adv[k], r) for k in _lin_names(p)]
-    vals += [evaluate(s, r), evaluate(adv["shift"], r_row), evaluate(z, r_row)]
+    vnames = _value_names(p)
+    row_named = vnames[len(_lin_names(p)) + 1:]
+    vals = [evaluate(adv[k], r) for k in _lin_names(p)] + [evaluate(s, r)]
+    vals += [evaluate(adv[k], r_row) for k in row_named]
     values = jnp.stack(vals)
     t = t.absorb_field(b"values", values)
     add("argmax", r, fin_a[0])
@@ -625,7 +678,8 @@ def prove(
     add("probs", r, fin_a[5])
     for i, name in enumerate(_lin_names(p)):
         add(name, r, values[i])
-    add("shift", r_row, values[-2])
+    for name in row_named:
+        add(name, r_row, values[vnames.index(name)])
 
     # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
     mu, t = t.challenge(b"mu")
@@ -637,7 +691,22 @@ def prove(
     for i, name in _row_claims(p):
         add(name, r3, fin_r[i])
 
-    # 4. the exp tables
+    # 4. the division: inv = floor(2^(f+K) / z) on every row
+    w_d, t = t.challenges(b"w_division", nvars((p.heads, p.rows)))
+    lam_d, t = t.challenge(b"lambda_division")
+    c_d = _powers(lam_d, 2)
+    r_d, fin_d, pr_d, t = core.prove_sumcheck(
+        _division_tables(p, {k: adv[k] for k in DIVISION_TENSORS}, c_d), t,
+        label=SOFTMAX + b"/division", eq_point=w_d, terms=DIVISION_TERMS,
+        coeffs=_division_coeffs(c_d))
+    div_values = jnp.stack([evaluate(adv[k], r_d) for k in ROW_PIECES])
+    t = t.absorb_field(b"division_values", div_values)
+    for i, name in enumerate(("row_sum", *RECIP)):
+        add(name, r_d, fin_d[i])
+    for i, name in enumerate(ROW_PIECES):
+        add(name, r_d, div_values[i])
+
+    # 5. the exp tables
     exp_proofs = []
     for k in range(p.num_digits):
         col = [(adv[_digit(k)], adv[_tout(k)])]
@@ -653,7 +722,7 @@ def prove(
         add(_tout(k), pt, lcl.values[0, 1])
         exp_proofs.append(prf)
 
-    # 5. the ranges
+    # 6. the ranges
     proofs: dict[str, LookupProof] = {}
     if range_check:
         rc, proofs, t = rangecheck.prove({k: adv[k] for k in ranges(p)}, ranges(p), t,
@@ -662,7 +731,8 @@ def prove(
             claims[k] = claims[k] + cl
     claims["scores"] = [Claim(point=r, value=values[len(_lin_names(p))])]
     proof = SoftmaxProof(products=pr_b, identities=pr_a, values=values, rows=pr_r,
-                         exp=tuple(exp_proofs), ranges=proofs)
+                         division=pr_d, division_values=div_values, exp=tuple(exp_proofs),
+                         ranges=proofs)
     return claims, proof, t
 
 
@@ -696,9 +766,10 @@ def verify(
     """Check `prove`; returns the claim on the scores and the claims on the advice.
 
     Raises GadgetError("softmax", check) with check `shape`, `products` (the product chain's
-    zero-check), `identities` (one-hot, argmax, division, band and decomposition zero-check),
-    `mask`, `shift`, `row_sum`, `linear` (its final values), `rows` (one-hot row sums and the row
-    sum z) or `exp_lookup<k>:<lookup check>`, or ("range_check", ...).
+    zero-check), `identities` (one-hot, argmax, normalisation and decomposition zero-check),
+    `mask`, `shift`, `recip`, `linear` (its final values), `rows` (one-hot row sums and the row
+    sum z), `division` (the rows' reciprocal zero-check), `division_linear` (its final values) or
+    `exp_lookup<k>:<lookup check>`, or ("range_check", ...).
     """
     p = params
     shape = p.shape
@@ -711,11 +782,12 @@ def verify(
     kj = mle.num_vars(p.keys)
     vnames = _value_names(p)
     if (tuple(getattr(proof.values, "shape", ())) != (len(vnames), field.LIMBS)
+            or tuple(getattr(proof.division_values, "shape", ())) != (len(ROW_PIECES), field.LIMBS)
             or not isinstance(proof.exp, tuple) or len(proof.exp) != p.num_digits
             or (proof.products is None) != (p.num_digits == 1)):
-        raise GadgetError("softmax", "shape", f"values must be Fr[{len(vnames)}, 8], there "
-                          f"must be {p.num_digits} exp lookups and a product chain exactly "
-                          "when there are several digits")
+        raise GadgetError("softmax", "shape", f"values must be Fr[{len(vnames)}, 8], division "
+                          f"values Fr[{len(ROW_PIECES)}, 8], there must be {p.num_digits} exp "
+                          "lookups and a product chain exactly when there are several digits")
     check_claim(out_claim, n, "output claim", "softmax")
     t = _begin(transcript, p, tables, out_claim)
     claims: ClaimSet = {"probs": [out_claim]}
@@ -740,20 +812,21 @@ def verify(
     # 2. the elementwise identities
     w, t = t.challenges(b"w", n)
     lam, t = t.challenge(b"lambda")
-    c = _powers(lam, 4)
+    c = _powers(lam, 3)
     r_i, fin, t = _sumcheck("identities", 0, proof.identities, t, num_vars=n, num_tables=7,
                             label=SOFTMAX + b"/identities", eq_point=w, terms=IDENTITY_TERMS,
                             coeffs=_identity_coeffs(c, p))
-    ind_v, n_v, d_v, e_v, zb_v, p_v, lin_v = fin
+    ind_v, n_v, d_v, e_v, ib_v, p_v, lin_v = fin
     t = t.absorb_field(b"values", proof.values)
     vals = dict(zip(vnames, ints(proof.values)))
     keys_ind = prefix_indicator(p.keys, r_i[:kj])
     if n_v != _lower_mle(p, r_i):
         raise GadgetError("softmax", "mask", "the attended-keys table's final value is wrong")
-    if d_v != (vals["scores"] - vals["shift"] * keys_ind) % R:
+    shift_v = vals["shift/lo"] + (vals["shift/hi"] << PIECE_BITS)
+    if d_v != (vals["scores"] - shift_v * keys_ind) % R:
         raise GadgetError("softmax", "shift", "s − shift̄ differs from the values of s and shift")
-    if zb_v != vals["row_sum"] * keys_ind % R:
-        raise GadgetError("softmax", "row_sum", "z̄ differs from the row sum's value")
+    if ib_v != (vals["recip/lo"] + (vals["recip/hi"] << PIECE_BITS)) * keys_ind % R:
+        raise GadgetError("softmax", "recip", "inv̄ differs from the values of inv's pieces")
     lc, vc = _linear_coeffs(c, p)
     want = ints(vc)[0] * shape_indicator(shape, r_i)
     want += sum(a * vals[k] for a, k in zip(ints(lc), _lin_names(p)))
@@ -766,7 +839,8 @@ def verify(
     add("probs", r, p_v)
     for i, name in enumerate(_lin_names(p)):
         add(name, r, proof.values[i])
-    add("shift", r_row, proof.values[vnames.index("shift")])
+    for name in vnames[len(_lin_names(p)) + 1:]:
+        add(name, r_row, proof.values[vnames.index(name)])
 
     # 3. the row sums
     mu, t = t.challenge(b"mu")
@@ -784,7 +858,29 @@ def verify(
     for i, name in _row_claims(p):
         add(name, r3, fin_r[i])
 
-    # 4. the exp tables
+    # 4. the division
+    rows = (p.heads, p.rows)
+    w_d, t = t.challenges(b"w_division", nvars(rows))
+    lam_d, t = t.challenge(b"lambda_division")
+    c_d = _powers(lam_d, 2)
+    rd_i, fin_d, t = _sumcheck("division", 0, proof.division, t, num_vars=nvars(rows),
+                               num_tables=4, label=SOFTMAX + b"/division", eq_point=w_d,
+                               terms=DIVISION_TERMS, coeffs=_division_coeffs(c_d))
+    t = t.absorb_field(b"division_values", proof.division_values)
+    pieces = ints(proof.division_values)
+    a, cz, v = _division_linear(c_d, p)
+    want = ints(v)[0] * shape_indicator(rows, rd_i) + ints(cz)[0] * fin_d[0]
+    want += sum(ai * x for ai, x in zip(ints(jnp.stack(a)), pieces))
+    if fin_d[3] != want % R:
+        raise GadgetError("softmax", "division_linear",
+                          "the division's linear part differs from the sent pieces")
+    r_d = core.encode_point(rd_i)
+    for i, name in enumerate(("row_sum", *RECIP)):
+        add(name, r_d, fin_d[i])
+    for i, name in enumerate(ROW_PIECES):
+        add(name, r_d, proof.division_values[i])
+
+    # 5. the exp tables
     for k in range(p.num_digits):
         try:
             lcl, t = lookup.verify(tables[k], [shape], proof.exp[k], t, generators(tables[k]))
@@ -794,7 +890,7 @@ def verify(
         add(_digit(k), pt, lcl.values[0, 0])
         add(_tout(k), pt, lcl.values[0, 1])
 
-    # 5. the ranges
+    # 6. the ranges
     if range_check:
         rc, t = rangecheck.verify(shapes(p), ranges(p), proof.ranges, t)
         for k, cl in rc.items():
@@ -806,6 +902,7 @@ def verify(
 
 
 __all__ = [
+    "DIVISION_TERMS",
     "IDENTITY_TERMS",
     "SOFTMAX",
     "TABLE_TAG",
