@@ -17,7 +17,6 @@ import numpy as np
 from zkllm_jax.models import FixedPointConfig, LlamaConfig
 
 from zkllm_jax import layer
-from zkllm_jax.gadgets import rangecheck
 from zkllm_jax.gadgets.rangecheck import Range
 
 SHAPES = {
@@ -43,14 +42,10 @@ def volume(shape: str, seq: int, digits: tuple[int, ...] | None = None) -> dict:
     for n in layer.advice_shapes(sp):
         advice[n.split("/", 1)[0]] += size[n]
     ranged: dict[Range, int] = defaultdict(int)
-    padded = boxed = 0  # entries a lookup holds: padded per axis, or cut into boxes
     for n, rng in layer.ranges(sp).items():
         ranged[rng] += size[n]
-        padded += int(np.prod([1 << (int(d) - 1).bit_length() for d in shapes[n]]))
-        boxed += sum(int(np.prod(bx.shape)) for bx in rangecheck.boxes(shapes[n]))
     return {"advice": dict(advice), "ranges": {r.key: v for r, v in sorted(ranged.items())},
-            "advice_total": sum(advice.values()), "ranged_total": sum(ranged.values()),
-            "looked_up_padded": padded, "looked_up_boxes": boxed}
+            "advice_total": sum(advice.values()), "ranged_total": sum(ranged.values())}
 
 
 def main() -> None:
@@ -70,8 +65,6 @@ def main() -> None:
     print(f"range-checked: {v['ranged_total'] / mega:,.0f} Mi entries")
     for k, n in v["ranges"].items():
         print(f"  {k:16s} {n / mega:9,.1f} Mi")
-    print(f"looked up: {v['looked_up_boxes'] / mega:,.1f} Mi entries as boxes, "
-          f"{v['looked_up_padded'] / mega:,.1f} Mi padded per axis")
 
 
 if __name__ == "__main__":

@@ -98,10 +98,9 @@ def test_honest_layer_verifies(honest):
 # the model's two exp digits of 11 bits instead of (8, 8, 7) (a softmax with fewer tensors), and
 # each lookup's layer masks committed ahead in one batch (`sumcheck.premasks`), and the softmax's
 # x rounded down (new exp tables, no pieces of x: two tensors fewer), and the softmax normalised
-# by a per-row reciprocal with the scores bounded by its shift instead of their own pieces, and
-# the range checks looking up power-of-two boxes of each tensor instead of its padded whole.
-GOLDEN_PROOF = "d9f93917ea3b07c61e3deb0ba335691afad56f5209e111cb6d8a84b199887548"
-GOLDEN_STATE = "1bc1804d67d2cbe6f11119fa30e651de7859aa71fa3a11ae3717c370e8376c47"
+# by a per-row reciprocal with the scores bounded by its shift instead of their own pieces.
+GOLDEN_PROOF = "e6b166a25f3f0777361aeae37d86d407abc31a9151e9cc313124549b0001792b"
+GOLDEN_STATE = "c780dfb4c8f5a696d27c92fe53315e77920e07ef979cde520a12f2c6fa0aafae"
 
 
 def test_layer_proof_bytes_pinned(honest):

@@ -1,6 +1,6 @@
-"""Range checks over columns of different sizes are cut into power-of-two boxes and packed into
-blocks: honest proofs verify and give true claims; a wrong packed value, an out-of-range element
-of a small column and a tampered block are rejected."""
+"""Range checks over columns of different sizes are packed into blocks: honest proofs verify and
+give true claims; a wrong packed value, an out-of-range element of a small column and a
+tampered block are rejected."""
 
 from __future__ import annotations
 
@@ -79,43 +79,9 @@ def test_unpacked_proof_where_packing_expected_rejected():
 # --- chunks: a range longer than 2^MAX_LOOKUP_LOG is proven as several lookups ---------------
 
 
-@pytest.mark.parametrize("shape", [(6, 20), (3, 5), (2, 2, 3), (7,), (1,), (9, 16, 16),
-                                   (16, 576), (5, 11008), (4, 8)])
-def test_boxes_cover_each_entry_once(shape):
-    """Boxes tile the real entries exactly once, each inside the padded tensor at an offset that
-    is a multiple of its extent; a power-of-two shape is one box, itself."""
-    seen = np.zeros(shape, int)
-    bxs = rangecheck.boxes(shape)
-    for bx in bxs:
-        for o, b, d in zip(bx.offsets, bx.logs, shape):
-            assert o % (1 << b) == 0 and o + (1 << b) <= 1 << (d - 1).bit_length()
-        seen[tuple(slice(o, o + (1 << b)) for o, b in zip(bx.offsets, bx.logs))] += 1
-    assert (seen == 1).all()
-    assert len(bxs) <= 3 ** len(shape)
-    if all(d & (d - 1) == 0 for d in shape):
-        assert bxs == [rangecheck.Box((0,) * len(shape), tuple(d.bit_length() - 1 for d in shape))]
-
-
-def test_boxes_drop_the_padding():
-    """The columns' 155 real entries, padded per axis, take two blocks of 2^8 (2^9 leaves); as
-    boxes (largest 2^6) they take three blocks of 2^6, so the lookup has 2^8 leaves."""
-    raw, c_raw = rangecheck.plan(list(SHAPES.values()), RNG)
-    box_shapes = [bx.shape for s in SHAPES.values() for bx in rangecheck.boxes(s)]
-    assert sum(int(np.prod(s)) for s in box_shapes) == sum(int(np.prod(s)) for s in SHAPES.values())
-    boxed, c_box = rangecheck.plan(box_shapes, RNG)
-    assert (c_raw, len(raw[0].blocks), c_box, len(boxed[0].blocks)) == (8, 2, 6, 3)
-    _, prfs, _ = _prove(_cols())
-    assert prfs[RNG.key].lookup.layer_finals.shape[0] == 8  # leaf variables: 9 without boxes
-
-
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(rangecheck, "MAX_LOOKUP_LOG", 6)  # "a" (2^8 entries) splits in 4 pieces
-
-
-@pytest.fixture
-def tiny_chunks(monkeypatch):
-    monkeypatch.setattr(rangecheck, "MAX_LOOKUP_LOG", 5)  # a's (4, 16) box splits in 2 pieces
 
 
 def test_plan_splits_long_columns_into_chunks(small_chunks):
@@ -133,15 +99,11 @@ def test_plan_splits_long_columns_into_chunks(small_chunks):
         rangecheck.plan(list(SHAPES.values()), Range(1, 8))
 
 
-def test_honest_chunked_range_check(tiny_chunks):
+def test_honest_chunked_range_check(small_chunks):
     cols = _cols(3)
     cl, prfs, t = _prove(cols)
-    box_shapes = [bx.shape for s in SHAPES.values() for bx in rangecheck.boxes(s)]
-    chunks, c = rangecheck.plan(box_shapes, RNG)
-    assert c == 5 and len(chunks) >= 5
-    assert sorted(prfs) == sorted(f"{RNG.key}#{k}" for k in range(len(chunks)))
-    # one claim per box, two for a's (4, 16) box (two pieces)
-    assert [len(cl[n]) for n in "abcde"] == [5, 4, 2, 3, 1]
+    assert sorted(prfs) == [f"{RNG.key}#{k}" for k in range(5)]
+    assert len(cl["a"]) == 4 and all(len(cl[n]) == 1 for n in "bcde")
     assert_holds(cl, {n: np.asarray(v) for n, v in cols.items()})
     got, tv = rangecheck.verify(SHAPES, dict.fromkeys(SHAPES, RNG), prfs, T0)
     assert np.array_equal(np.asarray(tv.state), np.asarray(t.state))
@@ -152,7 +114,7 @@ def test_honest_chunked_range_check(tiny_chunks):
             assert np.array_equal(np.asarray(g.point), np.asarray(c.point))
 
 
-def test_chunked_tampering_rejected(tiny_chunks):
+def test_chunked_tampering_rejected(small_chunks):
     cols = _cols(4)
     _, prfs, _ = _prove(cols)
     shapes, rngs = SHAPES, dict.fromkeys(SHAPES, RNG)

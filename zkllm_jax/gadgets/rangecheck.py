@@ -36,17 +36,6 @@ are proven one after another on one transcript, each bound by what came before. 
 fits one chunk is proven exactly as before (same proof bytes, key `rng.key`); otherwise its
 proofs are keyed `rng.key#k`.
 
-Boxes. A column's MLE pads every axis to a power of two (a 7B layer's (2048, 11008) tensors to
-(2048, 16384), SmolLM2's 576 and 1536 to 1024 and 2048, 9 heads to 16), and looking up the
-padding costs as much as looking up values. So each column is first cut into boxes with a
-power-of-two extent on every axis (`boxes`: per axis the two largest powers of two in its
-binary expansion and the rest padded to its own power of two, at most 3 per axis; one box, the
-column itself, when every axis is a power of two), and the boxes, not the columns, are planned,
-packed and looked up. A box at offsets o_a with extents 2^(b_a) is the column's padded MLE with
-the high k_a − b_a variables of each axis fixed to the bits of o_a / 2^(b_a) (o_a is a multiple
-of 2^(b_a)), so a claim on a box at a point is a claim on the column at that point extended by
-those bits (`_box_point`), discharged by the column's opening like any other.
-
 Wide signed values are split into 16-bit pieces so no table exceeds 2^16 entries:
 `signed_pieces(bits)` describes a value v in [−2^(bits−1), 2^(bits−1)) as
     bits ≤ 16:       v itself, range [−2^(bits−1), 2^(bits−1));
@@ -126,64 +115,6 @@ class PackedLookup:
 
 def _vars(shape: Sequence[int]) -> int:
     return sum(mle.num_vars(int(d)) for d in shape)
-
-
-class Box(NamedTuple):
-    """A sub-tensor of a column: per-axis offsets and log2 extents (module docstring, "Boxes")."""
-
-    offsets: tuple[int, ...]
-    logs: tuple[int, ...]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(1 << b for b in self.logs)
-
-
-def _axis_pieces(d: int) -> list[tuple[int, int]]:
-    """(offset, log2 extent) pieces covering [0, d) within its padded 2^num_vars(d)."""
-    out, off = [], 0
-    while off < d and len(out) < 2:
-        rest = d - off
-        b = rest.bit_length() - 1
-        if rest == 1 << b:
-            return [*out, (off, b)]
-        out.append((off, b))
-        off += 1 << b
-    return [*out, (off, mle.num_vars(d - off))] if off < d else out
-
-
-def boxes(shape: Sequence[int]) -> list[Box]:
-    """The boxes a column of this shape is looked up as (every entry in exactly one box; one box
-    when every axis is a power of two)."""
-    per = [_axis_pieces(int(d)) for d in shape]
-    out = [Box((), ())]
-    for axis in per:
-        out = [Box((*bx.offsets, o), (*bx.logs, b)) for bx in out for o, b in axis]
-    return out
-
-
-def _box_point(point: Array, box: Box, shape: Sequence[int]) -> Array:
-    """The column's point for a claim on `box` at `point` (the box's own variables, the last
-    axis lowest): per axis, the box's variables, then the bits of offset / extent."""
-    parts, pos = [], 0
-    for o, b, d in reversed(list(zip(box.offsets, box.logs, shape))):
-        k = mle.num_vars(int(d))
-        parts.append(point[pos:pos + b])
-        pos += b
-        if k > b:
-            parts.append(field.encode([((o >> b) >> j) & 1 for j in range(k - b)]))
-    return jnp.concatenate(parts) if parts else point[:0]
-
-
-def _box_of(x: Array, box: Box) -> Array:
-    return x[tuple(slice(o, o + (1 << b)) for o, b in zip(box.offsets, box.logs))]
-
-
-def _add_claim(out: ClaimSet, owner: Sequence[tuple[str, Box]], shapes: Mapping[str, Any],
-               bi: int, point: Array, value: Array) -> None:
-    """Record a claim on box `bi` at `point` as the claim on its column it stands for."""
-    n, bx = owner[bi]
-    out.setdefault(n, []).append(Claim(point=_box_point(point, bx, shapes[n]), value=value))
 
 
 def packing(shapes: Sequence[Sequence[int]], rng: Range) -> list[list[tuple[int, int]]] | None:
@@ -350,17 +281,11 @@ def prove(
     proofs: dict[str, LookupProof] = {}
     t = transcript
     for gi, (rng, names) in enumerate(groups):
-        whole = [jnp.asarray(columns[n], jnp.int32) for n in names]
-        if check_witness:
-            lookup.check_witness(table(rng), whole, names)
-        owner = [(n, bx) for n, x in zip(names, whole) for bx in boxes(x.shape)]
-        shapes = {n: x.shape for n, x in zip(names, whole)}
-        cols = [_box_of(x, bx) for x, bx in
-                ((whole[names.index(n)], bx) for n, bx in owner)]
-        del whole
+        cols = [jnp.asarray(columns[n], jnp.int32) for n in names]
         col_vars = [_vars(c.shape) for c in cols]
         chunks, c = plan([c.shape for c in cols], rng)
-        claim = functools.partial(_add_claim, out, owner, shapes)
+        if check_witness:
+            lookup.check_witness(table(rng), cols, names)
         flat: dict[int, Array] = {}
         for k, (ch, pkey) in enumerate(zip(chunks, _chunk_keys(rng, len(chunks)))):
             kk = keys[gi] if len(chunks) == 1 else prng.fold_in(keys[gi], k)
@@ -371,7 +296,8 @@ def prove(
                                                               generators(rng), kk)
                 proofs[pkey] = prf
                 for li, i in enumerate(ch.cols):
-                    claim(i, cl.column_point(li), cl.values[li, 0])
+                    out.setdefault(names[i], []).append(
+                        Claim(point=cl.column_point(li), value=cl.values[li, 0]))
                 continue
             looked = _piece_blocks([[_piece(cols, flat, p) for p in blk] for blk in ch.blocks],
                                    c)
@@ -385,7 +311,8 @@ def prove(
             t = t.absorb_field(b"packed", vals)
             proofs[pkey] = PackedLookup(lookup=prf, values=vals)
             for p, v in zip(items, vals):
-                claim(p.col, _piece_point(point, p, col_vars[p.col]), v)
+                out.setdefault(names[p.col], []).append(
+                    Claim(point=_piece_point(point, p, col_vars[p.col]), value=v))
     return out, proofs, t
 
 
@@ -421,20 +348,17 @@ def verify(
     groups = _groups(ranges)
     plans = []
     for rng, names in groups:
-        owner = [(n, bx) for n in names for bx in boxes([int(d) for d in shapes[n]])]
-        shp = [bx.shape for _, bx in owner]
+        shp = [tuple(int(d) for d in shapes[n]) for n in names]
         chunks, c = plan(shp, rng)
-        plans.append((rng, names, owner, shp, chunks, c, _chunk_keys(rng, len(chunks))))
+        plans.append((rng, names, shp, chunks, c, _chunk_keys(rng, len(chunks))))
     want = {k for *_, ks in plans for k in ks}
     if set(proofs) != want:
         raise GadgetError("range_check", "shape", f"proofs for ranges {sorted(proofs)}, expected "
                           f"{sorted(want)}")
     out: ClaimSet = {}
     t = transcript
-    for rng, names, owner, shp, chunks, c, pkeys in plans:
+    for rng, names, shp, chunks, c, pkeys in plans:
         col_vars = [_vars(s) for s in shp]
-        claim = functools.partial(_add_claim, out, owner, shapes)
-
         for ch, pkey in zip(chunks, pkeys):
             prf = proofs[pkey]
             if ch.packed:
@@ -455,7 +379,8 @@ def verify(
                                   e.round) from e
             if not ch.packed:
                 for li, i in enumerate(ch.cols):
-                    claim(i, cl.column_point(li), cl.values[li, 0])
+                    out.setdefault(names[i], []).append(
+                        Claim(point=cl.column_point(li), value=cl.values[li, 0]))
                 continue
             vals_f = prf.values
             vals = dict(zip(items, ints(vals_f)))
@@ -467,19 +392,18 @@ def verify(
             t = t.absorb_field(b"packed", vals_f)
             pt = cl.column_point(0)
             for p, v in zip(items, vals_f):
-                claim(p.col, _piece_point(pt, p, col_vars[p.col]), v)
+                out.setdefault(names[p.col], []).append(
+                    Claim(point=_piece_point(pt, p, col_vars[p.col]), value=v))
     return out, t
 
 
 __all__ = [
     "MAX_LOOKUP_LOG",
     "PIECE_BITS",
-    "Box",
     "Chunk",
     "PackedLookup",
     "Piece",
     "Range",
-    "boxes",
     "generators",
     "packing",
     "plan",
