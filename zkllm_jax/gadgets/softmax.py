@@ -116,8 +116,10 @@ DIV_PIECES = ("div/rem_lo", "div/rem_hi")
 RECIP = ("recip/lo", "recip/hi")
 ROW_PIECES = ("recip/rem_lo", "recip/rem_hi", "recip/gap_lo", "recip/gap_hi")
 SHIFT = ("shift/lo", "shift/hi")
-DIVISION_TENSORS = ("row_sum", *RECIP, *ROW_PIECES)
+DIVISION_TABLES = ("row_sum", *RECIP)  # the division's tables besides Lin_d, in order
+DIVISION_TENSORS = (*DIVISION_TABLES, *ROW_PIECES)
 ROW_TENSORS = (*SHIFT, *DIVISION_TENSORS)
+ROW_VALUES = (*SHIFT, *RECIP, "row_sum")  # sent at the identities' row point
 # One digit maps x's rounded value through a single exp table (2^22 entries cover R = 8 and
 # |s| < 2^29): no product chain, four fewer (H, T, Tk) tensors and one lookup instead of two,
 # at the price of a table side (and the verifier's table evaluation) of 2^22.
@@ -251,7 +253,7 @@ def _x_weights(p: Params) -> list[int]:
 def _value_names(p: Params) -> list[str]:
     """What `SoftmaxProof.values` holds: the linear parts and s at r; shift, inv's pieces and
     z at r_row."""
-    return [*_lin_names(p), "scores", *SHIFT, *RECIP, "row_sum"]
+    return [*_lin_names(p), "scores", *ROW_VALUES]
 
 
 def _product_tables(p: Params) -> list[str]:
@@ -376,14 +378,11 @@ def advice(wit: Mapping[str, Any], p: Params) -> dict[str, Array]:
     out["probs"] = i32(wit["probs"])
     z, inv, irem = i32(wit["row_sum"]), i32(wit["recip"]), i32(wit["recip_rem"])
     out["row_sum"] = z
-    lo = (1 << PIECE_BITS) - 1
     # the rescale's signed remainder, offset to [0, 2^K) (every real element, masked ones too)
     rem = jnp.broadcast_to(i32(wit["div_rem"]), p.shape) + (1 << (p.recip_bits - 1))
-    out["div/rem_lo"], out["div/rem_hi"] = rem & lo, rem >> PIECE_BITS
-    out["recip/lo"], out["recip/hi"] = inv & lo, inv >> PIECE_BITS
-    out["recip/rem_lo"], out["recip/rem_hi"] = irem & lo, irem >> PIECE_BITS
-    gap = z - 1 - irem
-    out["recip/gap_lo"], out["recip/gap_hi"] = gap & lo, gap >> PIECE_BITS
+    for (lo, hi), v in ((DIV_PIECES, rem), (RECIP, inv), (ROW_PIECES[:2], irem),
+                        (ROW_PIECES[2:], z - 1 - irem)):
+        out[lo], out[hi] = rangecheck.split_signed(v, 32)
     return out
 
 
@@ -582,8 +581,7 @@ def _division_tables(p: Params, adv: dict, c: list[Array]) -> list[Array]:
     lin = field.add(field.mul(field.ones(rows), v), field.mul(enc(adv["row_sum"]), cz))
     for ai, k in zip(a, ROW_PIECES):
         lin = field.add(lin, field.mul(enc(adv[k]), ai))
-    return [mle.table(x) for x in (enc(adv["row_sum"]), enc(adv["recip/lo"]),
-                                   enc(adv["recip/hi"]), lin)]
+    return [mle.table(enc(adv[k])) for k in DIVISION_TABLES] + [mle.table(lin)]
 
 
 def _prove_chunked(build: Any, args: tuple, num_tables: int, t: Transcript, label: bytes,
@@ -668,9 +666,8 @@ def prove(
                                        w, IDENTITY_TERMS, _identity_coeffs(c, p), p)
     r_row = r[kj:]
     vnames = _value_names(p)
-    row_named = vnames[len(_lin_names(p)) + 1:]
     vals = [evaluate(adv[k], r) for k in _lin_names(p)] + [evaluate(s, r)]
-    vals += [evaluate(adv[k], r_row) for k in row_named]
+    vals += [evaluate(adv[k], r_row) for k in ROW_VALUES]
     values = jnp.stack(vals)
     t = t.absorb_field(b"values", values)
     add("argmax", r, fin_a[0])
@@ -678,7 +675,7 @@ def prove(
     add("probs", r, fin_a[5])
     for i, name in enumerate(_lin_names(p)):
         add(name, r, values[i])
-    for name in row_named:
+    for name in ROW_VALUES:
         add(name, r_row, values[vnames.index(name)])
 
     # 3. the row sums: Σ_j ind·xv = 0, Σ_j ind = 1, z = Σ_j N·e
@@ -701,7 +698,7 @@ def prove(
         coeffs=_division_coeffs(c_d))
     div_values = jnp.stack([evaluate(adv[k], r_d) for k in ROW_PIECES])
     t = t.absorb_field(b"division_values", div_values)
-    for i, name in enumerate(("row_sum", *RECIP)):
+    for i, name in enumerate(DIVISION_TABLES):
         add(name, r_d, fin_d[i])
     for i, name in enumerate(ROW_PIECES):
         add(name, r_d, div_values[i])
@@ -839,7 +836,7 @@ def verify(
     add("probs", r, p_v)
     for i, name in enumerate(_lin_names(p)):
         add(name, r, proof.values[i])
-    for name in vnames[len(_lin_names(p)) + 1:]:
+    for name in ROW_VALUES:
         add(name, r_row, proof.values[vnames.index(name)])
 
     # 3. the row sums
@@ -875,7 +872,7 @@ def verify(
         raise GadgetError("softmax", "division_linear",
                           "the division's linear part differs from the sent pieces")
     r_d = core.encode_point(rd_i)
-    for i, name in enumerate(("row_sum", *RECIP)):
+    for i, name in enumerate(DIVISION_TABLES):
         add(name, r_d, fin_d[i])
     for i, name in enumerate(ROW_PIECES):
         add(name, r_d, proof.division_values[i])
