@@ -69,14 +69,14 @@ def log_cache_clears() -> None:
 
 
 def single(shape: str, seq: int, device: str, jit: bool, verify_on: str = "same",
-           once: bool = False, modes: tuple[str, ...] = ("zk",), digits: str | None = None
-           ) -> dict:
+           once: bool = False, modes: tuple[str, ...] = ("zk",), digits: str | None = None,
+           trace: str | None = None) -> dict:
     import jax
 
     log_cache_clears()
     dev = jax.devices(device)[0]
     try:
-        return _single(shape, seq, device, jit, verify_on, once, modes, digits)
+        return _single(shape, seq, device, jit, verify_on, once, modes, digits, trace)
     except Exception:
         _diagnose(dev)
         raise
@@ -95,7 +95,8 @@ def _stage(msg: str, t0: list, dev=None) -> None:
 
 
 def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: bool,
-            modes: tuple[str, ...], digits: str | None = None) -> dict:
+            modes: tuple[str, ...], digits: str | None = None, trace: str | None = None
+            ) -> dict:
     import jax
     from bench_models import _load
     from zkllm_jax.models import FixedPointConfig, run
@@ -140,7 +141,7 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
         t_start = Transcript.new(b"bench/layer", zk=mode == "zk")
         args = (sp.layer, lts, wcoms, wwits, wgens, lw, in_coms, in_wits, pub, t_start,
                 jax.random.PRNGKey(3))
-        res = _prove_verify(args, jit, dev, verify_on, clock, once)
+        res = _prove_verify(args, jit, dev, verify_on, clock, once, trace)
         if len(modes) == 1:
             out.update(res, mode=mode)
         else:
@@ -149,9 +150,9 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
 
 
 def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list,
-                  once: bool = False) -> dict:
+                  once: bool = False, trace: str | None = None) -> dict:
     """Prove twice (first call, then the timed steady state) and verify, in the transcript's
-    mode."""
+    mode; with `trace`, a third (eager) prove under JAX's profiler, summarised per step."""
     import jax
     import numpy as np
 
@@ -208,6 +209,18 @@ def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list,
         out["peak_after_step_mb"] = peaks
     out["peak_prove_mb"] = round(_peak(dev), 1)
     _stage(f"prove {out['prove_s']} s, peak {out['peak_prove_mb']} MiB", clock)
+    if trace and not jit:
+        from trace_summary import MARK, summarize
+
+        def mark(name: str) -> None:
+            with jax.profiler.TraceAnnotation(MARK + name):
+                pass
+
+        with jax.profiler.trace(trace, create_perfetto_trace=True):
+            mark("start")
+            jax.block_until_ready(layer.prove(*args, progress=mark)[0])
+        out["trace"] = summarize(trace)
+        _stage("traced prove summarised", clock)
     sp_layer, _, wcoms, _, wgens, _, in_coms, _, pub, t_start, _ = args
     # drop the provers' executables before the verifier compiles its own: after two proves,
     # XLA's CPU compiler ran out of memory for code ("LLVM compilation error: Cannot allocate
@@ -252,6 +265,9 @@ def main() -> None:
     p.add_argument("--max-lookup-log", type=int, metavar="N",
                    help="rangecheck.MAX_LOOKUP_LOG for this run (a protocol constant: prover "
                    "and verifier both use N), to compare lookup sizes on one layer")
+    p.add_argument("--trace", metavar="DIR", help="also profile a third (steady, eager) prove "
+                   "with JAX's profiler into DIR and print, per step, the device's busy time "
+                   "and its costliest kernels (benchmarks/trace_summary.py)")
     p.add_argument("--single", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.single is not None:
@@ -260,7 +276,8 @@ def main() -> None:
 
             rangecheck.MAX_LOOKUP_LOG = a.max_lookup_log
         print("RESULT " + json.dumps(single(a.shape, a.single, a.device, a.jit, a.verify_on,
-                                                  a.once, tuple(a.modes), a.softmax_digits)),
+                                                  a.once, tuple(a.modes), a.softmax_digits,
+                                                  a.trace)),
               flush=True)
         return
     env = dict(os.environ)
@@ -285,7 +302,8 @@ def _run_single(a: argparse.Namespace, seq: int, mode: str, env: dict) -> dict |
            "--verify-on", a.verify_on, "--single", str(seq), "--modes", mode] + (
                ["--jit"] if a.jit else []) + (["--once"] if a.once else []) + (
                ["--softmax-digits", a.softmax_digits] if a.softmax_digits else []) + (
-               ["--max-lookup-log", str(a.max_lookup_log)] if a.max_lookup_log else [])
+               ["--max-lookup-log", str(a.max_lookup_log)] if a.max_lookup_log else []) + (
+               ["--trace", a.trace] if a.trace else [])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env,
                            timeout=a.timeout)

@@ -65,9 +65,14 @@ PIECES = rangecheck.signed_pieces(32)  # h = lo + 2^16·hi
 UNBOUNDED = ("scores",)
 
 
+def _bounded(name: str) -> bool:
+    """Whether rescale `name`'s output is committed as range-checked pieces (else whole)."""
+    return name not in UNBOUNDED
+
+
 def _rescale_names(sp: Spec, name: str) -> list[str]:
     """The committed tensors of rescale `name` (its pieces; "out" when unbounded)."""
-    bound = name not in UNBOUNDED
+    bound = _bounded(name)
     return [*rescale.ranges(sp.scale_bits, bound), *(() if bound else ("out",))]
 
 
@@ -200,7 +205,7 @@ def ranges(sp: Spec) -> dict[str, Range]:
     """Every range-checked tensor of the layer proof (advice and the input's pieces)."""
     out = {n: rng for n, (_, rng) in zip(("in/lo", "in/hi"), PIECES)}
     for n in RESCALES:
-        out.update(_prefixed(n, rescale.ranges(sp.scale_bits, n not in UNBOUNDED)))
+        out.update(_prefixed(n, rescale.ranges(sp.scale_bits, _bounded(n))))
     out.update(_prefixed("attn_norm", rmsnorm.ranges(sp.attn_norm)))
     out.update(_prefixed("mlp_norm", rmsnorm.ranges(sp.mlp_norm)))
     out.update(_prefixed("softmax", softmax.ranges(sp.softmax)))
@@ -258,7 +263,7 @@ def segment_advice(sp: Spec, seg: str, wit: Mapping[str, Any]) -> dict[str, Arra
     elif seg in ("attn", "ffn"):
         w = wit["self_attn" if seg == "attn" else "mlp"]
         for n in SEGMENTS[seg][:-1]:
-            bound = n not in UNBOUNDED
+            bound = _bounded(n)
             out.update(_prefixed(n, rescale.advice(w[n]["out"], w[n]["rem"], f, bound)))
             if not bound:
                 out[f"{n}/out"] = w[n]["out"]
@@ -461,7 +466,7 @@ class SegmentProver:
             self.progress(name)
 
     def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
-        bound = name not in UNBOUNDED
+        bound = _bounded(name)
         pieces = {k: v for k, v in sub(self.adv, name).items() if bound or k != "out"}
         cs, self.steps[f"{name}.rescale"], tr = rescale.prove_advice(
             pieces, c, tr, bits=self.sp.scale_bits, bound_out=bound, range_check=False,
@@ -748,7 +753,7 @@ class SegmentVerifier:
     def resc(self, name: str, c: Claim, tr: Transcript) -> tuple[Claim, Transcript]:
         with _step(f"{name}.rescale"):
             cs, tr = rescale.verify(self.shapes[name], c, self.step(f"{name}.rescale"), tr,
-                                    bits=self.sp.scale_bits, bound_out=name not in UNBOUNDED,
+                                    bits=self.sp.scale_bits, bound_out=_bounded(name),
                                     range_check=False)
         self.keep(name, {k: v for k, v in cs.items() if k != "raw"})
         return cs["raw"][0], tr
