@@ -152,7 +152,8 @@ def _single(shape: str, seq: int, device: str, jit: bool, verify_on: str, once: 
 def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list,
                   once: bool = False, trace: str | None = None) -> dict:
     """Prove twice (first call, then the timed steady state) and verify, in the transcript's
-    mode; with `trace`, a third (eager) prove under JAX's profiler, summarised per step."""
+    mode; with `trace`, a third (eager) prove under JAX's profiler, summarised per step, instead
+    of the verification."""
     import jax
     import numpy as np
 
@@ -216,11 +217,13 @@ def _prove_verify(args: tuple, jit: bool, dev, verify_on: str, clock: list,
             with jax.profiler.TraceAnnotation(MARK + name):
                 pass
 
-        with jax.profiler.trace(trace, create_perfetto_trace=True):
+        with jax.profiler.trace(trace):
             mark("start")
             jax.block_until_ready(layer.prove(*args, progress=mark)[0])
-        out["trace"] = summarize(trace)
-        _stage("traced prove summarised", clock)
+        # "[" lines reach the parent's log even when the run is stopped by --timeout
+        out["trace"] = summarize(trace, prefix="[trace] ")
+        _stage("traced prove summarised; no verification after a trace", clock)
+        return out
     sp_layer, _, wcoms, _, wgens, _, in_coms, _, pub, t_start, _ = args
     # drop the provers' executables before the verifier compiles its own: after two proves,
     # XLA's CPU compiler ran out of memory for code ("LLVM compilation error: Cannot allocate

@@ -41,8 +41,9 @@ def _busy(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
     return total
 
 
-def summarize(folder: str, top: int = 6, out=sys.stderr) -> dict:
-    """Per-step and overall device busy time and costliest kernels of the newest trace."""
+def summarize(folder: str, top: int = 6, out=sys.stderr, prefix: str = "") -> dict:
+    """Per-step and overall device busy time and costliest kernels of the newest trace, printed
+    to `out` (each line starting with `prefix`) and returned."""
     from jax.profiler import ProfileData
 
     data = ProfileData.from_file(_newest(folder))
@@ -79,16 +80,19 @@ def summarize(folder: str, top: int = 6, out=sys.stderr) -> dict:
            "busy_ms": round(_busy(spans, lo, hi) / 1e6, 1), "kernels": len(kernels),
            "steps": steps,
            "top": [[k[:120], round(v / 1e6, 1), count[k]] for k, v in total.most_common(15)]}
-    print(f"trace: wall {res['wall_ms']} ms, device busy {res['busy_ms']} ms, "
-          f"{res['kernels']} kernels", file=out)
+    def say(line: str) -> None:
+        print(prefix + line, file=out, flush=True)
+
+    say(f"trace: wall {res['wall_ms']} ms, device busy {res['busy_ms']} ms, "
+          f"{res['kernels']} kernels")
     for st in steps:
-        print(f"  {st['step']:<22} wall {st['wall_ms']:9.1f} ms  busy {st['busy_ms']:9.1f} ms "
-              f" kernels {st['kernels']:6d}", file=out)
+        say(f"  {st['step']:<22} wall {st['wall_ms']:9.1f} ms  busy {st['busy_ms']:9.1f} ms "
+            f" kernels {st['kernels']:6d}")
         for k, v in st["top"][:top]:
-            print(f"      {v:9.1f} ms  {k}", file=out)
-    print("  costliest kernels overall (ms, launches):", file=out)
+            say(f"      {v:9.1f} ms  {k}")
+    say("  costliest kernels overall (ms, launches):")
     for k, v, c in res["top"]:
-        print(f"    {v:9.1f} ms x{c:<6d} {k}", file=out)
+        say(f"    {v:9.1f} ms x{c:<6d} {k}")
     return res
 
 
