@@ -270,12 +270,30 @@ def _witness(tensor, key, n, c, is_int):
     return Witness(matrix=_matrix(tensor, n, c, is_int), blinds=blinds(key, 1 << (n - c)))
 
 
+# An int32 commitment's blind b = Σ_k d_k·2^(16k) (d_k < 2^16) enters its MSM as BLIND_DIGITS
+# more columns, digits d_k on points 2^(16k)·H, instead of one full-width scalar multiplication
+# b·H per row: on an H100 those took 1.15 s of a 7B layer's 6.4 s advice commitment.
+BLIND_DIGITS = 16
+
+
+def _blind_columns(h: Array, b: Array, is_int: bool) -> tuple[Array, Array]:
+    """Points and scalars whose MSM per row is b_i·H: one column (H, b) for field matrices; for
+    int32 ones, the blinds' 16-bit digits on 2^(16k)·H."""
+    if not is_int:
+        return h[None], b[:, None]
+    pts = curve.scalar_mul(h, np.array([1 << (16 * k) for k in range(BLIND_DIGITS)], object))
+    limbs = field.to_canonical_limbs(b)
+    digits = jnp.stack([limbs & 0xFFFF, limbs >> 16], axis=-1).astype(jnp.int32)
+    return pts, digits.reshape(b.shape[0], BLIND_DIGITS)
+
+
 @functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
 def _commit(tensor, gens, key, n, c, is_int, with_witness):
     mat = _matrix(tensor, n, c, is_int)
-    body = curve.msm(gens.g[: 1 << c], mat)
     b = blinds(key, 1 << (n - c))
-    c_rows = curve.add(body, curve.scalar_mul(gens.h, b))
+    h_pts, h_scalars = _blind_columns(gens.h, b, is_int)
+    c_rows = curve.msm(jnp.concatenate([gens.g[: 1 << c], h_pts]),
+                       jnp.concatenate([mat, h_scalars], axis=1))
     com = Commitment(rows=c_rows, num_vars=n, col_vars=c)
     if not with_witness:
         return com, b
