@@ -501,9 +501,10 @@ def prove(
     through one compiled prover (all layers share a spec, so it compiles once).
 
     mesh: a `shard.layer_mesh(...)`; the layers are split over its devices (with jit, one SPMD
-    program for every layer's steps; without, each device proves its layers eagerly), then
-    each device proves its own finishes. The proof's bytes do not depend on the mesh or on jit:
-    any mesh, or none (layer by layer on the default device), gives the same proof.
+    program for every layer's steps; without, each device proves its layers eagerly and each
+    group's finish as soon as its layers are proven), and each device proves its own finishes.
+    The proof's bytes do not depend on the mesh or on jit: any mesh, or none (layer by layer on
+    the default device), gives the same proof.
 
     Zero knowledge is the transcript's mode (`Transcript.new(..., zk=True)`, the default): the
     proof masks every sumcheck from `key`; `zk=False` makes a plain proof (for benchmarks). The
@@ -608,8 +609,10 @@ def _sharded_steps(ls: layer.Spec, mesh: Any, zk: bool) -> Callable:
 def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, logits, wit, pub,
                    t0, keys, mesh, jit, say, step_progress):
     """`prove` with the layers split over `mesh`. jit: every layer's steps in one SPMD program
-    (`shard.map_layers`); otherwise each device proves its layers eagerly. Then each device
-    proves its groups' finishes (and the embedding on the first, the head on the last)."""
+    (`shard.map_layers`), then each device proves its groups' finishes; otherwise each device
+    proves its layers eagerly and each group's finish as soon as that group's layers are done,
+    so it holds one group's advice at a time. The embedding goes on the first device, the head
+    with the last group's finish."""
     nl, groups = sp.num_layers, sp.groups()
     per = shard.check_split(nl, mesh, sp.batch)
     inputs = functools.partial(_layer_inputs, sp, weights, weight_coms, wit, t0, keys,
@@ -627,45 +630,57 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
         for i in range(nl):
             say(f"layer {i}")
 
+    def finish(g, dev, wwits, res):
+        """Group g's finish (and the head's, with the last group), then its layers' advice
+        dropped: a device holds one group's advice at a time, not all its layers'."""
+        members = groups[g]
+        pend, ends = pending.EMPTY, []
+        for i in members:
+            _, parts, state = per_layer[i]
+            pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
+            ends.append(Transcript(state=state, zk=t0.zk))
+        if g == len(groups) - 1:
+            last_prf, last_parts = per_layer[nl - 1][0], per_layer[nl - 1][1]
+            in_com = {n: last_prf.commitments[f"out/{n}"] for n in ("lo", "hi")}
+            in_wit = {n: last_parts[3][f"out/{n}"] for n in ("lo", "hi")}
+            res["head"], hp, t = _head_branch(sp, weights, weight_coms, wit, logits, in_com,
+                                              in_wit, t0, keys, dev)
+            pend = pending.merge(pend, hp)
+            ends.append(t)
+            say("head")
+        res[g] = _finish(g, pend, ends, weight_gens, wwits, t0, keys, False, say)
+        del pend
+        for i in members:
+            per_layer[i] = (per_layer[i][0], None, per_layer[i][2])
+
     def work(d, dev):
         res = {}
         wwits = _OnDevice(weight_wits, dev)
         if dev.platform == "cpu":  # the previous device's executables go before this one's
             codecache.relieve(t0.state, threshold=0.25)
-        if not jit:
-            pub_d = jax.device_put(pub, dev)
-            for i in range(d * per, (d + 1) * per):
-                codecache.relieve(t0.state)
-                x = jax.device_put(inputs(i), dev)
-                step_say = _step_say(step_progress, i)
-                if step_say is not None:
-                    jax.block_until_ready(x)
-                    step_say("inputs")
-                per_layer[i] = _layer_from_inputs(sp.layer, x, pub_d, t0.zk, True, step_say)
-                del x
-                say(f"layer {i}")
         if d == 0:
             res["embed"] = _embed_branch(sp, weights, weight_coms, wwits, weight_gens, tokens,
                                          wit, t0, keys, False)
             say("embed")
-        for g, members in enumerate(groups):
-            if members[0] // per != d:
-                continue
-            pend, ends = pending.EMPTY, []
-            for i in members:
-                _, parts, state = per_layer[i]
-                pend = pending.merge(pend, _layer_pending(sp, i, parts, pub))
-                ends.append(Transcript(state=state, zk=t0.zk))
-            if g == len(groups) - 1:
-                last_prf, last_parts = per_layer[nl - 1][0], per_layer[nl - 1][1]
-                in_com = {n: last_prf.commitments[f"out/{n}"] for n in ("lo", "hi")}
-                in_wit = {n: last_parts[3][f"out/{n}"] for n in ("lo", "hi")}
-                res["head"], hp, t = _head_branch(sp, weights, weight_coms, wit, logits, in_com,
-                                                  in_wit, t0, keys, dev)
-                pend = pending.merge(pend, hp)
-                ends.append(t)
-                say("head")
-            res[g] = _finish(g, pend, ends, weight_gens, wwits, t0, keys, False, say)
+        last_of = {members[-1]: g for g, members in enumerate(groups)}
+        if jit:  # every layer's steps are done: the finishes of this device's groups
+            for g, members in enumerate(groups):
+                if members[0] // per == d:
+                    finish(g, dev, wwits, res)
+            return res
+        pub_d = jax.device_put(pub, dev)
+        for i in range(d * per, (d + 1) * per):
+            codecache.relieve(t0.state)
+            x = jax.device_put(inputs(i), dev)
+            step_say = _step_say(step_progress, i)
+            if step_say is not None:
+                jax.block_until_ready(x)
+                step_say("inputs")
+            per_layer[i] = _layer_from_inputs(sp.layer, x, pub_d, t0.zk, True, step_say)
+            del x
+            say(f"layer {i}")
+            if i in last_of:  # groups never straddle devices (shard.check_split)
+                finish(last_of[i], dev, wwits, res)
         return res
 
     done: dict = {}
