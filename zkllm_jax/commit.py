@@ -15,6 +15,8 @@ Commitment. C_i = Σ_j M[i, j]·G_j + b_i·H with blinds b_i = `blinds(key, rows
 caller's key (`prng`), so `witness(tensor, key)` recomputes the prover's side without the MSM
 (`zkllm_jax.weights` keeps weight witnesses this way). int32 tensors
 (fixed-point weights) commit through the small-scalar MSM; field tensors through the Fr MSM.
+Each row's blind is part of its MSM: one more column (b_i on H) for field tensors, 16 more
+for int32 ones (b_i's 16-bit digits on 2^(16k)·H), not a separate scalar multiplication.
 Commitments are additively homomorphic (`add`, `scale`), which residual connections use.
 
 Opening at u, for several commitments at the same point (batched with challenges ρ_k):
