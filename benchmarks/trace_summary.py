@@ -68,7 +68,7 @@ def summarize(folder: str, top: int = 6, out=sys.stderr, prefix: str = "") -> di
         for s, e, k in kernels[a:b]:
             by[k] += e - s
         steps.append({"step": name, "wall_ms": round((hi - lo) / 1e6, 1),
-                      "busy_ms": round(_busy(spans[max(a - 64, 0):b], lo, hi) / 1e6, 1),
+                      "busy_ms": round(_busy(spans[:b], lo, hi) / 1e6, 1),
                       "kernels": b - a,
                       "top": [[k[:90], round(v / 1e6, 1)] for k, v in by.most_common(3)]})
     total, count = collections.Counter(), collections.Counter()
@@ -80,6 +80,7 @@ def summarize(folder: str, top: int = 6, out=sys.stderr, prefix: str = "") -> di
            "busy_ms": round(_busy(spans, lo, hi) / 1e6, 1), "kernels": len(kernels),
            "steps": steps,
            "top": [[k[:120], round(v / 1e6, 1), count[k]] for k, v in total.most_common(15)]}
+
     def say(line: str) -> None:
         print(prefix + line, file=out, flush=True)
 

@@ -630,6 +630,8 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
         for i in range(nl):
             say(f"layer {i}")
 
+    last_of = {members[-1]: g for g, members in enumerate(groups)}  # group by its last layer
+
     def finish(g, dev, wwits, res):
         """Group g's finish (and the head's, with the last group), then its layers' advice
         dropped: a device holds one group's advice at a time, not all its layers'."""
@@ -649,7 +651,6 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
             ends.append(t)
             say("head")
         res[g] = _finish(g, pend, ends, weight_gens, wwits, t0, keys, False, say)
-        del pend
         for i in members:
             per_layer[i] = (per_layer[i][0], None, per_layer[i][2])
 
@@ -662,7 +663,6 @@ def _prove_sharded(sp, weights, weight_coms, weight_wits, weight_gens, tokens, l
             res["embed"] = _embed_branch(sp, weights, weight_coms, wwits, weight_gens, tokens,
                                          wit, t0, keys, False)
             say("embed")
-        last_of = {members[-1]: g for g, members in enumerate(groups)}
         if jit:  # every layer's steps are done: the finishes of this device's groups
             for g, members in enumerate(groups):
                 if members[0] // per == d:
