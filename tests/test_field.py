@@ -161,3 +161,31 @@ def test_bad_inputs():
         field.pow(good, -1)
     with pytest.raises(TypeError):
         field.add([1, 2], good)
+
+
+def test_trusted_scope_skips_only_the_canonical_test():
+    """Inside field.trusted() (a prover's scope) `check` lets a non-canonical array through,
+    for small host arrays and for the large-array path alike; layout errors still raise;
+    check_canonical raises inside too; the scope nests and is restored on exit, also after an
+    exception."""
+    big = np.zeros((field.HOST_MAX + 1, 8), np.uint32)
+    big[-1] = [(R >> (32 * i)) & 0xFFFFFFFF for i in range(8)]
+    small = jnp.asarray(big[-1:])
+    for bad, idx in ((small, "(0,)"), (jnp.asarray(big), f"({field.HOST_MAX},)")):
+        with pytest.raises(ValueError, match=f"non-canonical.*index \\{idx[:-1]}\\)"):
+            field.check(bad)
+        with field.trusted():
+            assert field.check(bad).shape == bad.shape
+            with field.trusted():
+                field.check(bad)
+            field.check(bad)  # still trusted after the inner scope closed
+            with pytest.raises(ValueError, match="non-canonical"):
+                field.check_canonical(bad, "input")
+            with pytest.raises(ValueError, match="shape"):
+                field.check(bad[:, :7])
+        with pytest.raises(ValueError, match="non-canonical"):
+            field.check(bad)
+    with pytest.raises(RuntimeError), field.trusted():
+        raise RuntimeError
+    with pytest.raises(ValueError, match="non-canonical"):
+        field.check(small)

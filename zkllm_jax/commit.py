@@ -152,6 +152,15 @@ class Witness:
         return f"Witness(data={self.data!r}, blinds={self.blinds!r}, layout={self.layout!r})"
 
 
+def check_witness(w: Witness, name: str) -> Witness:
+    """Canonical-limb checks of a witness's field parts (the blinds; a field matrix), inside
+    `field.trusted()` too: a prover's check of a witness it was given. Returns `w`."""
+    field.check_canonical(w.blinds, f"{name}.blinds")
+    if not w.is_int:
+        field.check_canonical(w.data, f"{name}.matrix")
+    return w
+
+
 @struct.dataclass
 class VectorOpeningProof:
     """Σ-protocol of a vector opening: delta uint32[3, 12], t Fr[8], z Fr[n, 8], z_blind Fr[8]."""

@@ -6,7 +6,14 @@ calls (CPU or CUDA). Conversions from Python integers happen on the host; int32 
 on the device, so traced fixed-point tensors enter the field inside `jit`.
 
 Inputs are checked: dtype and shape always, canonical limbs (< r) whenever the array is concrete
-(outside `jit`), since a traced value cannot raise.
+(outside `jit`), since a traced value cannot raise, and the code is not inside `trusted()`.
+
+`trusted()` is for provers: they check their field-valued inputs once on entry, and everything
+they compute after that is made by these functions, canonical by construction. On an accelerator
+each canonical test waits for the device (its answer decides whether to raise), and a layer's
+prover made about 3,500 of them: one 7B layer at 2048 tokens took 24.2-24.4 s on an H200 with
+them and 20.9-21.2 s with those on device arrays skipped. The scope is a context variable (like
+JAX's own configuration contexts): it changes which checks run, never a result.
 
 Small concrete arrays in host memory (numpy, or JAX arrays on the CPU) are checked, decoded and
 encoded on the host, in numpy and Python integers: a verifier handles thousands of small arrays
@@ -16,7 +23,9 @@ verification's time). Same values either way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
@@ -84,15 +93,40 @@ def ints_of_mont(limbs: np.ndarray) -> np.ndarray:
         else ints
 
 
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("zkllm_jax.field.trusted",
+                                                              default=False)
+
+
+@contextlib.contextmanager
+def trusted() -> Iterator[None]:
+    """Within the block, `check` skips its canonical-limb test (module docstring): for a
+    prover's own values, once its inputs have been checked. Nests; restores on exit."""
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
 def check(x: Any, name: str = "x", *, canonical: bool = True) -> Array:
     """Validate a field array: uint32 dtype, trailing axis of 8 limbs, not empty, canonical.
 
     canonical=False skips the last check, for values this process computed with field ops (on
-    a concrete array it is an eager pass that waits for the device to catch up)."""
+    a concrete array it is an eager pass that waits for the device to catch up); so does a call
+    inside `trusted()`."""
+    if canonical and not _TRUSTED.get():
+        return check_canonical(x, name)
     _check_layout(x, name)
-    if canonical and _small_host(x, x.size // LIMBS):
+    return jnp.asarray(x)
+
+
+def check_canonical(x: Any, name: str = "x") -> Array:
+    """`check` with its canonical-limb test on any concrete array, inside `trusted()` too: for
+    a prover's inputs."""
+    _check_layout(x, name)
+    if _small_host(x, x.size // LIMBS):
         check_canonical_host(np.asarray(x), name)
-    elif canonical and _is_concrete(x):
+    elif _is_concrete(x):
         # Concrete arrays may also arrive inside a trace (closed over by a jitted function):
         # evaluate the check eagerly even then.
         with jax.ensure_compile_time_eval():

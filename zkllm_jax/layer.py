@@ -597,6 +597,15 @@ def prove_steps(
     """`prove` up to its range checks and openings, which are handed back as `Pending` (local
     names: "w/<weight>", "in/lo", "in/hi", advice names) for a batched `pending.prove_finish`.
     The proof's `ranges` and `openings` are empty."""
+    # field.trusted(): the inputs are int32 tensors, points, public tables and witnesses, which
+    # are only stored here (the finish checks each as it reads it: pending._Resolved)
+    with field.trusted():
+        return _prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com, in_wit, pub,
+                            transcript, key, check_witness, progress)
+
+
+def _prove_steps(sp, weights, weight_coms, weight_wits, wit, in_com, in_wit, pub, transcript,
+                 key, check_witness, progress):
     adv = advice(sp, wit)
     if progress is not None:
         jax.block_until_ready(adv)

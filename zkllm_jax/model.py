@@ -510,6 +510,15 @@ def prove(
     proof masks every sumcheck from `key`; `zk=False` makes a plain proof (for benchmarks). The
     verifier must start from a transcript of the same mode, else the proof is rejected.
     """
+    # field.trusted(): witnesses, the only field-valued inputs, are checked as they are read
+    # (pending._Resolved)
+    with field.trusted():
+        return _prove(sp, weights, weight_coms, weight_wits, weight_gens, tables, tokens, logits,
+                      wit, transcript, key, jit, mesh, progress, step_progress)
+
+
+def _prove(sp, weights, weight_coms, weight_wits, weight_gens, tables, tokens, logits, wit,
+           transcript, key, jit, mesh, progress, step_progress):
     say = progress or (lambda s: None)
     pub = layer.public(sp.layer, tables)
     t0 = _host(_begin(sp, tokens, logits, transcript))

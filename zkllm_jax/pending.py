@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from . import claims, codecache, commit, lookup, prng
+from . import claims, codecache, commit, field, lookup, prng
 from .claims import ClaimSet, GroupOpening
 from .gadgets import rangecheck
 from .gadgets.rangecheck import Range
@@ -156,7 +156,8 @@ def _pair_claims(pairs: list[tuple[str, str]], lc: lookup.LookupClaims) -> Claim
 
 class _Resolved(Mapping):
     """p's witnesses, a None entry "w/<name>" read from `weights[name]` only when opened (so a
-    prover batching many layers never holds every weight's Fr matrix at once)."""
+    prover batching many layers never holds every weight's Fr matrix at once); each checked
+    (`commit.check_witness`) as it is read."""
 
     def __init__(self, wits: Mapping[str, Any], weights: Mapping[str, commit.Witness] | None):
         self._wits, self._weights = wits, weights
@@ -166,8 +167,8 @@ class _Resolved(Mapping):
         if w is None:
             if self._weights is None or not name.startswith("w/"):
                 raise KeyError(f"pending: no witness for {name!r}")
-            return self._weights[name[2:]]
-        return w
+            return commit.check_witness(self._weights[name[2:]], f"weights[{name[2:]}]")
+        return commit.check_witness(w, f"witnesses[{name}]")
 
     def __iter__(self):
         return iter(self._wits)
@@ -184,6 +185,12 @@ def prove_finish(p: Pending, weight_gens: commit.Generators, transcript: Transcr
     A witness given as None under "w/<name>" is read from `weights[name]` when its group is
     opened. progress(part), if given (eager use only), is called after "range_check",
     "lookups" and "openings"."""
+    # the witnesses (the only field-valued inputs) are checked as they are read (_Resolved)
+    with field.trusted():
+        return _prove_finish(p, weight_gens, transcript, key, check_witness, weights, progress)
+
+
+def _prove_finish(p, weight_gens, transcript, key, check_witness, weights, progress):
     def mark(part: str, tr: Transcript) -> None:
         if progress is not None:
             jax.block_until_ready(tr.state)

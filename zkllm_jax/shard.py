@@ -23,6 +23,7 @@ On one device the same code runs with a mesh of one.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -136,7 +137,8 @@ def per_device(mesh: Mesh, work: Callable[[int, Any], Any]) -> list[Any]:
     if len(devs) == 1 or devs[0].platform == "cpu":
         return [run(d) for d in range(len(devs))]
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(devs)) as ex:
-        futs = [ex.submit(run, d) for d in range(len(devs))]
+        # each thread runs in a copy of the caller's context (field.trusted() carries over)
+        futs = [ex.submit(contextvars.copy_context().run, run, d) for d in range(len(devs))]
         return [f.result() for f in futs]
 
 
