@@ -96,6 +96,35 @@ def test_int32_and_field_paths_agree(gens):
     assert bool(jnp.all(curve.eq(a.rows, b.rows)))
 
 
+def test_int_bits_known_answers():
+    """The least bits with |x| <= 2^(bits−1), against Python integers, edges included."""
+    for vals in ([0], [1, -1], [2], [3], [-4, 4], [5], [65535], [65536, -3], [-65536],
+                 [-65537], [2**31 - 1], [-(2**31)], [0, 7, -9]):
+        m = max(abs(v) for v in vals)
+        want = next(b for b in range(2, 33) if m <= 2 ** (b - 1))
+        assert commit.int_bits({"x": jnp.array(vals, jnp.int32)}) == {"x": want}, vals
+    assert jax.jit(lambda x: len(commit.int_bits({"x": x})))(jnp.zeros(3, jnp.int32)) == 0
+
+
+def test_bounded_commitment_equals_full_width(gens):
+    """A measured bound gives the same points as full width (blinds' digits included); a bound
+    that does not hold gives other points."""
+    x = jax.random.randint(_key(3), (16, 16), -(2**15), 2**16, dtype=jnp.int32)
+    bits = commit.int_bits({"x": x})["x"]
+    assert bits == 17
+    full, _ = commit.commit(x, gens, _key(0))
+    for b in (bits, 20, 32):
+        a, _ = commit.commit(x, gens, _key(0), bits=b)
+        assert bool(jnp.all(curve.eq(a.rows, full.rows))), b
+        assert bool(jnp.all(curve.eq(commit.commitment(x, gens, _key(0), bits=b).rows,
+                                     full.rows)))
+    big = x * (1 << 14)  # up to 2^30: beyond the bound and the CPU's spare window
+    wrong = commit.commitment(big, gens, _key(0), bits=bits)
+    assert not bool(jnp.all(curve.eq(wrong.rows, commit.commitment(big, gens, _key(0)).rows)))
+    with pytest.raises(ValueError, match="bits must lie in"):
+        commit.commit(x, gens, _key(0), bits=40)
+
+
 def test_int32_witness_stays_int32_and_folds_in_blocks(gens, monkeypatch):
     """An int32 tensor's witness keeps its matrix as int32 (8x smaller than Fr); `matrix` reads
     it as field elements, and folding its rows block by block gives the one-pass result."""

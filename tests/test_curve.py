@@ -83,6 +83,36 @@ def test_msm_int32_vs_arkworks(rng, n):
     assert bool(curve.eq(got, full))
 
 
+@pytest.mark.parametrize("bits", [2, 9, 16, 17, 20])
+def test_msm_narrow_bound_vs_arkworks(rng, bits):
+    """A bound |x| <= 2^(bits−1) (fewer windows), with its edges ±2^(bits−1); the unsigned
+    dtypes' default bounds (uint16: 17, uint8: 9) hold their largest values; a scalar far beyond
+    a narrow bound gives a different sum (the bound is used, not ignored)."""
+    top = 1 << (bits - 1)
+    aps = random_ark_points(rng, 300)
+    ks = [rng.randrange(-top, top + 1) for _ in range(300)]
+    ks[:5] = [top, -top, top - 1, 1 - top, 0]
+    pts, sc = our_points(aps), jnp.array(ks, dtype=jnp.int32)
+    assert ark_points(curve.msm(pts, sc, bits=bits)) == [ark_msm(aps, ks)]
+    for dt, big in ((jnp.uint16, 65535), (jnp.uint8, 255)):
+        u = [big, 0, 1] + [rng.randrange(big + 1) for _ in range(297)]
+        assert ark_points(curve.msm(pts, jnp.array(u, dtype=dt))) == [ark_msm(aps, u)]
+    if bits <= 16:  # beyond the bound and the CPU's spare window (at 300 terms, 8-bit windows)
+        over = [2**31 - 1] + ks[1:]
+        assert ark_points(curve.msm(pts, jnp.array(over, jnp.int32), bits=bits)) != \
+            [ark_msm(aps, over)]
+
+
+def test_msm_bound_is_checked():
+    pts = curve.generator((2,))
+    with pytest.raises(ValueError, match="bits=1"):
+        curve.msm(pts, jnp.array([1, 2], jnp.int32), bits=1)
+    with pytest.raises(ValueError, match="bits=33"):
+        curve.msm(pts, jnp.array([1, 2], jnp.int32), bits=33)
+    with pytest.raises(ValueError, match="integer scalars"):
+        curve.msm(pts, field.encode([1, 2]), bits=8)
+
+
 def test_msm_with_identity_and_repeated_points(rng):
     aps = random_ark_points(rng, 3)
     pts = jnp.concatenate([our_points(aps), curve.identity((1,)), our_points(aps[:1])])

@@ -281,6 +281,21 @@ def test_msm_hyrax_shape_smoke():
     assert_msm_matches(pts, k)
 
 
+@pytest.mark.parametrize("bits", [2, 9, 17, 20])
+def test_msm_narrow_bound(bits):
+    """A bound |x| <= 2^(bits−1) (fewer windows; the advice commitments' 17), its edges
+    included, batched rows of shared points as in a commitment: GPU equals CPU equals the
+    full-width path."""
+    top = 1 << (bits - 1)
+    pts = points(97, 700)
+    k = np.array(jax.random.randint(jax.random.PRNGKey(98 + bits), (6, 700), -top, top + 1,
+                                      dtype=jnp.int32))
+    k[0, :4] = [top, -top, top - 1, 1 - top]
+    cpu, gpu = both(lambda p, s: curve.msm(p, s, bits=bits), pts, k)
+    assert same_points(cpu, gpu)
+    assert same_points(both(curve.msm, pts, k)[1], gpu)
+
+
 # --- other targets through the public API --------------------------------------------------------
 
 

@@ -58,7 +58,7 @@ latency-bound chain of ~4 ms, the same as an MSM of a few thousand points.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -231,31 +231,63 @@ def _inspect(tensor: Any, cols: int | None) -> tuple[Any, bool, int, int]:
 
 
 def commit(
-    tensor: Any, gens: Generators, key: Array, cols: int | None = None
+    tensor: Any, gens: Generators, key: Array, cols: int | None = None,
+    bits: int | None = None,
 ) -> tuple[Commitment, Witness]:
     """Commit to a tensor: int32[...] (small-scalar MSM) or Fr[..., 8]. Pure and jit-able.
 
     Returns the commitment and the prover's witness (matrix and blinds) for openings.
+    bits (int tensors): a bound |x| <= 2^(bits−1) on the entries, fewer MSM windows when
+    smaller; measure it with `int_bits` (a wrong bound gives a wrong commitment: `curve.msm`).
     """
     tensor, is_int, n, c = _inspect(tensor, cols)
-    if gens.g.shape[0] < (1 << c):
-        raise ValueError(f"commit: {1 << c} columns need {1 << c} generators, "
-                         f"got {gens.g.shape[0]}")
+    _check_gens(gens, c)
+    msm_bits = _msm_bits(is_int, bits)
     if is_int:  # the witness keeps the tensor itself (no laid-out copy)
-        com, b = _commit(tensor, gens, key, n, c, is_int, False)
+        com, b = _commit(tensor, gens, key, n, c, is_int, False, msm_bits)
         return com, Witness(jnp.asarray(tensor, jnp.int32), b, layout=(n, c))
-    return _commit(tensor, gens, key, n, c, is_int, True)
+    return _commit(tensor, gens, key, n, c, is_int, True, msm_bits)
 
 
 def commitment(
-    tensor: Any, gens: Generators, key: Array, cols: int | None = None
+    tensor: Any, gens: Generators, key: Array, cols: int | None = None,
+    bits: int | None = None,
 ) -> Commitment:
     """`commit(...)[0]` without materialising the witness (32 bytes per padded entry)."""
     tensor, is_int, n, c = _inspect(tensor, cols)
+    _check_gens(gens, c)
+    return _commit(tensor, gens, key, n, c, is_int, False, _msm_bits(is_int, bits))[0]
+
+
+def _check_gens(gens: Generators, c: int) -> None:
     if gens.g.shape[0] < (1 << c):
         raise ValueError(f"commit: {1 << c} columns need {1 << c} generators, "
                          f"got {gens.g.shape[0]}")
-    return _commit(tensor, gens, key, n, c, is_int, False)[0]
+
+
+def _msm_bits(is_int: bool, bits: int | None) -> int | None:
+    """The row MSM's bound: the tensor's, and 17 for the blinds' 16-bit digits."""
+    if bits is None or not is_int:
+        return None
+    if not 2 <= int(bits) <= 32:
+        raise ValueError(f"commit: bits must lie in [2, 32], got {bits}")
+    return max(int(bits), BLIND_DIGIT_BITS + 1)
+
+
+def int_bits(tensors: Mapping[str, Any]) -> dict[str, int]:
+    """name -> the least bits with |x| <= 2^(bits−1) for every entry (at least 2), for int
+    tensors, measured on the device with one transfer for all; {} under a trace."""
+    if any(isinstance(v, jax.core.Tracer) for v in tensors.values()):
+        return {}
+    ext = jax.device_get(_extremes(dict(tensors)))
+    return {k: max(2, 1 + (max(-int(lo), int(hi)) - 1).bit_length())
+            for k, (lo, hi) in ext.items()}
+
+
+@jax.jit
+def _extremes(tensors: dict[str, Array]) -> dict[str, tuple[Array, Array]]:
+    return {k: (jnp.min(v).astype(jnp.int32), jnp.max(v).astype(jnp.int32))
+            for k, v in tensors.items()}
 
 
 def witness(tensor: Any, key: Array, cols: int | None = None) -> Witness:
@@ -285,6 +317,7 @@ def _witness(tensor, key, n, c, is_int):
 # more columns, digits d_k on points 2^(16k)·H, instead of one full-width scalar multiplication
 # b·H per row: on an H100 those took 1.15 s of a 7B layer's 6.4 s advice commitment.
 BLIND_DIGITS = 16
+BLIND_DIGIT_BITS = 16
 
 
 def _blind_columns(h: Array, b: Array, is_int: bool) -> tuple[Array, Array]:
@@ -292,19 +325,20 @@ def _blind_columns(h: Array, b: Array, is_int: bool) -> tuple[Array, Array]:
     int32 ones, the blinds' 16-bit digits on 2^(16k)·H."""
     if not is_int:
         return h[None], b[:, None]
-    pts = curve.scalar_mul(h, np.array([1 << (16 * k) for k in range(BLIND_DIGITS)], object))
+    pts = curve.scalar_mul(h, np.array([1 << (BLIND_DIGIT_BITS * k) for k in range(BLIND_DIGITS)],
+                                       object))
     limbs = field.to_canonical_limbs(b)
     digits = jnp.stack([limbs & 0xFFFF, limbs >> 16], axis=-1).astype(jnp.int32)
     return pts, digits.reshape(b.shape[0], BLIND_DIGITS)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
-def _commit(tensor, gens, key, n, c, is_int, with_witness):
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
+def _commit(tensor, gens, key, n, c, is_int, with_witness, bits=None):
     mat = _matrix(tensor, n, c, is_int)
     b = blinds(key, 1 << (n - c))
     h_pts, h_scalars = _blind_columns(gens.h, b, is_int)
     c_rows = curve.msm(jnp.concatenate([gens.g[: 1 << c], h_pts]),
-                       jnp.concatenate([mat, h_scalars], axis=1))
+                       jnp.concatenate([mat, h_scalars], axis=1), bits=bits)
     com = Commitment(rows=c_rows, num_vars=n, col_vars=c)
     if not with_witness:
         return com, b

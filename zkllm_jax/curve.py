@@ -188,19 +188,34 @@ def scalar_mul(p: Any, k: Any) -> Array:
     return ffi.call("zk_g1_scalar_mul", _out(batch), p, k)
 
 
-def msm(points: Any, scalars: Any) -> Array:
+# the small-scalar path's bound per dtype: every |x| <= 2^(bits - 1)
+_SMALL_BITS = {jnp.dtype(jnp.int32): 32, jnp.dtype(jnp.int16): 16, jnp.dtype(jnp.int8): 8,
+               jnp.dtype(jnp.uint16): 17, jnp.dtype(jnp.uint8): 9, jnp.dtype(jnp.bool_): 2}
+
+
+def msm(points: Any, scalars: Any, bits: int | None = None) -> Array:
     """Σ_i scalars[..., i]·points[..., i] (Pippenger, signed windows).
 
     points: uint32[..., n, 3, 12]; scalars: field elements uint32[..., n, 8], or int32[..., n]
-    for the small-scalar path (weights, digits, multiplicities), which needs ~8x fewer windows.
-    Batch axes broadcast; a points array without batch axes is shared by every MSM of the batch
-    (Hyrax row commitments) without being copied.
+    (or narrower) for the small-scalar path (weights, digits, multiplicities), which needs ~8x
+    fewer windows. Batch axes broadcast; a points array without batch axes is shared by every
+    MSM of the batch (Hyrax row commitments) without being copied.
+
+    bits (small-scalar path only): a bound |x| <= 2^(bits−1) on every scalar, in [2, 32];
+    fewer bits, fewer windows. By default it is the dtype's (32 for int32, 17 for uint16). A
+    smaller bound than the dtype's is the caller's promise, not checked here (checking would
+    wait for the device): give one measured from the data (`commit.int_bits`). A scalar beyond
+    it makes the sum wrong.
     """
     points = check(points, "points")
     if not hasattr(scalars, "dtype"):
         scalars = np.asarray(scalars)
-    small = scalars.dtype in (jnp.int32, jnp.int16, jnp.int8, jnp.uint8, jnp.uint16, jnp.bool_)
+    small = jnp.dtype(scalars.dtype) in _SMALL_BITS
+    if bits is not None and (not small or not 2 <= int(bits) <= 32):
+        raise ValueError(f"msm: bits={bits} needs integer scalars and a value in [2, 32]")
     if small:
+        bits = min(int(bits), _SMALL_BITS[jnp.dtype(scalars.dtype)]) if bits is not None \
+            else _SMALL_BITS[jnp.dtype(scalars.dtype)]
         scalars = jnp.asarray(scalars).astype(jnp.int32)
         if scalars.ndim < 1 or scalars.size == 0:
             raise ValueError(f"msm: scalars must be a non-empty [..., n] array, got {scalars.shape}")
@@ -222,8 +237,10 @@ def msm(points: Any, scalars: Any) -> Array:
         points = jnp.broadcast_to(points, batch + points.shape[-3:])
     if int(np.prod(s_batch, dtype=np.int64)) != 1:
         scalars = jnp.broadcast_to(scalars, batch + scalars.shape[len(s_batch):])
-    target = "zk_g1_msm_i32" if small else "zk_g1_msm"
-    return ffi.call(target, _out(batch), points, scalars, vmap_method="expand_dims")
+    if small:
+        return ffi.call("zk_g1_msm_i32", _out(batch), points, scalars, vmap_method="expand_dims",
+                        bits=np.int32(bits))
+    return ffi.call("zk_g1_msm", _out(batch), points, scalars, vmap_method="expand_dims")
 
 
 # --- RFC 9380 hash to curve -------------------------------------------------------------------

@@ -305,11 +305,13 @@ def advice(sp: Spec, wit: Mapping[str, Any]) -> dict[str, Array]:
 
 def commit_tensors(tensors: Mapping[str, Any], gens: commit.Generators, key: Array
                    ) -> tuple[dict[str, commit.Commitment], dict[str, commit.Witness]]:
-    """Commit int32 tensors (sorted by name, one blinding key each)."""
+    """Commit int32 tensors (sorted by name, one blinding key each). Each MSM covers the bits
+    its tensor needs, measured first in one pass (`commit.int_bits`; full width under jit)."""
+    ts = {n: jnp.asarray(v, jnp.int32) for n, v in tensors.items()}
+    bits = commit.int_bits(ts)
     coms, wits = {}, {}
-    for i, n in enumerate(sorted(tensors)):
-        coms[n], wits[n] = commit.commit(jnp.asarray(tensors[n], jnp.int32), gens,
-                                         prng.fold_in(key, i))
+    for i, n in enumerate(sorted(ts)):
+        coms[n], wits[n] = commit.commit(ts[n], gens, prng.fold_in(key, i), bits=bits.get(n))
     return coms, wits
 
 
@@ -325,9 +327,10 @@ def commit_pieces(h: Any, gens: commit.Generators, keys: Array
                   ) -> tuple[dict[str, commit.Commitment], dict[str, commit.Witness]]:
     """Commit h's pieces {"lo", "hi"} with the blinding keys [lo, hi] (see `output_keys`)."""
     pcs = pieces(h)
+    bits = commit.int_bits(pcs)
     coms, wits = {}, {}
     for j, n in enumerate(("lo", "hi")):
-        coms[n], wits[n] = commit.commit(pcs[n], gens, keys[j])
+        coms[n], wits[n] = commit.commit(pcs[n], gens, keys[j], bits=bits.get(n))
     return coms, wits
 
 

@@ -68,8 +68,10 @@ struct Case {
   size_t m, n;
   bool shared_points, shared_scalars;
   msm::ScalarKind kind;
-  int scalar_style;  // 0 random, 1 all equal, 2 special values, 3 small magnitudes, 4 GLV edges
+  int scalar_style;  // 0 random, 1 all equal, 2 special values, 3 small magnitudes, 4 GLV edges,
+                     // 5 |x| <= 2^(bits-1) with the edges (i32)
   int force_c = 0, force_group = 0, force_K0 = 0, force_K1 = 0, force_T = 0;
+  int bits = 32;     // i32: the plan's bound |x| <= 2^(bits-1)
 };
 
 static int run_case(const Case& cs) {
@@ -133,6 +135,13 @@ static int run_case(const Case& cs) {
           break;
         }
         case 3: x = (int32_t)(rng() % 601) - 300; break;
+        case 5: {
+          const int64_t top = int64_t{1} << (cs.bits - 1);
+          const int64_t opts[6] = {top, -top, top - 1, 1 - top, 0,
+                                   (int64_t)(rng() % (uint64_t)(2 * top + 1)) - top};
+          x = (int32_t)opts[i % 6];
+          break;
+        }
         default: x = (int32_t)rng();
       }
       i32[i] = x;
@@ -140,7 +149,7 @@ static int run_case(const Case& cs) {
   }
 
   msm::Plan p;
-  if (!msm::make_plan(cs.m, cs.n, cs.shared_points, cs.shared_scalars, cs.kind, p)) {
+  if (!msm::make_plan(cs.m, cs.n, cs.shared_points, cs.shared_scalars, cs.kind, p, cs.bits)) {
     std::printf("FAIL %s: make_plan refused\n", cs.name);
     return 1;
   }
@@ -272,6 +281,12 @@ int main(int argc, char** argv) {
       {"i32 c=2", 1, 25, true, true, K::kI32, 0, 2},
       {"fr n=1000", 1, 1000, true, true, K::kFr, 0},
       {"i32 n=1000", 1, 1000, true, true, K::kI32, 0},
+      // narrow bounds: fewer windows (W = ceil(bits/c)); the edges ±2^(bits-1) are the largest
+      {"i32 bits=17 batch", 3, 300, true, false, K::kI32, 5, 0, 0, 0, 0, 0, 17},
+      {"i32 bits=16 c=4", 2, 120, true, false, K::kI32, 5, 4, 0, 0, 0, 0, 16},
+      {"i32 bits=17 c=9 (two windows)", 2, 200, true, false, K::kI32, 5, 9, 0, 0, 0, 0, 17},
+      {"i32 bits=9 c=3", 1, 150, true, true, K::kI32, 5, 3, 0, 0, 0, 0, 9},
+      {"i32 bits=2", 1, 40, true, true, K::kI32, 5, 0, 0, 0, 0, 0, 2},
   };
   if (!quick) {
     cases.push_back({"fr n=4103", 1, 4103, true, true, K::kFr, 0});

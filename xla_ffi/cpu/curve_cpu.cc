@@ -77,10 +77,13 @@ ffi::Error Msm(ffi::Buffer<ffi::U32> pts, ffi::Buffer<ffi::U32> sc, ffi::ResultB
                      });
 }
 
+// bits: the caller's bound |scalar| <= 2^(bits-1) (as on CUDA); magnitudes then have at most
+// `bits` bits, which sets the number of windows.
 ffi::Error MsmI32(ffi::Buffer<ffi::U32> pts, ffi::Buffer<ffi::S32> sc,
-                  ffi::ResultBuffer<ffi::U32> o) {
+                  ffi::ResultBuffer<ffi::U32> o, int32_t bits) {
+  if (bits < 2 || bits > 32) return ffi::Error::InvalidArgument("msm: bits outside [2, 32]");
   const int32_t* s = sc.typed_data();
-  return msm_batched(pts.typed_data(), pts.element_count(), sc.element_count(), 1, 1, 32,
+  return msm_batched(pts.typed_data(), pts.element_count(), sc.element_count(), 1, 1, bits,
                      o->typed_data(), o->element_count() / 36,
                      [s](size_t i, uint32_t* limbs, bool& neg) {
                        int64_t x = s[i];
@@ -100,4 +103,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_g1_msm_i32_cpu, MsmI32,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<int32_t>("bits"));

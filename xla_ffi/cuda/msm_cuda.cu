@@ -134,7 +134,7 @@ ffi::Error status_error(const CudaStatus& s) {
 
 ffi::Error msm_batched(cudaStream_t stream, ffi::ScratchAllocator& scratch, const uint32_t* pts,
                        size_t pcount, const uint32_t* fr, const int32_t* i32, size_t scount,
-                       uint32_t* out, size_t ocount) {
+                       uint32_t* out, size_t ocount, int32_t i32_bits = 32) {
   const size_t sw = fr ? 8 : 1;
   if (ocount % msm::kJacWords || pcount % msm::kJacWords || scount % sw)
     return ffi::Error::InvalidArgument("msm: operand sizes are not whole points / scalars");
@@ -150,8 +150,9 @@ ffi::Error msm_batched(cudaStream_t stream, ffi::ScratchAllocator& scratch, cons
 
   msm::Plan plan;
   if (!msm::make_plan(m, n, pm == n, sm == n, fr ? msm::ScalarKind::kFr : msm::ScalarKind::kI32,
-                      plan))
-    return ffi::Error::InvalidArgument("msm: too many terms per MSM for 31-bit indices");
+                      plan, i32_bits))
+    return ffi::Error::InvalidArgument(
+        "msm: too many terms per MSM for 31-bit indices, or bits outside [2, 32]");
   const msm::Layout layout = msm::make_layout(plan);
 
   size_t temp_bytes = 0;
@@ -186,10 +187,13 @@ ffi::Error Msm(cudaStream_t stream, ffi::ScratchAllocator scratch, ffi::Buffer<f
                      nullptr, sc.element_count(), o->typed_data(), o->element_count());
 }
 
+// bits: the caller's bound |scalar| <= 2^(bits-1) (curve.msm derives it from the dtype, or is
+// given it by a caller that measured its data); it sets the number of windows.
 ffi::Error MsmI32(cudaStream_t stream, ffi::ScratchAllocator scratch, ffi::Buffer<ffi::U32> pts,
-                  ffi::Buffer<ffi::S32> sc, ffi::ResultBuffer<ffi::U32> o) {
+                  ffi::Buffer<ffi::S32> sc, ffi::ResultBuffer<ffi::U32> o, int32_t bits) {
   return msm_batched(stream, scratch, pts.typed_data(), pts.element_count(), nullptr,
-                     sc.typed_data(), sc.element_count(), o->typed_data(), o->element_count());
+                     sc.typed_data(), sc.element_count(), o->typed_data(), o->element_count(),
+                     bits);
 }
 
 }  // namespace
@@ -207,4 +211,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_g1_msm_i32_cuda, MsmI32,
                                   .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Attr<int32_t>("bits"));

@@ -177,6 +177,7 @@ struct Plan {
   size_t m = 0, n = 0;     // MSMs (output rows), terms per MSM
   bool shared_points = false, shared_scalars = false;
   ScalarKind kind = ScalarKind::kFr;
+  int i32_bits = 32;       // kind kI32: every |scalar| <= 2^(i32_bits - 1) (caller's bound)
   bool glv = false;        // Fr scalars over shared points: 2n terms of 129 bits (see GLV)
   int c = 0, W = 0;        // window bits, windows
   uint32_t B = 0;          // buckets per window, 2^(c-1)
@@ -207,7 +208,7 @@ inline int ceil_log2(uint64_t x) {  // smallest b with 2^b >= x
 
 // Fills the fields that follow from m, n, kind, c, group, K0, K1 and T.
 inline int scalar_bits(const Plan& p) {
-  return p.glv ? 129 : p.kind == ScalarKind::kFr ? 256 : 32;
+  return p.glv ? 129 : p.kind == ScalarKind::kFr ? 256 : p.i32_bits;
 }
 
 inline void finish_plan(Plan& p) {
@@ -227,17 +228,21 @@ inline void finish_plan(Plan& p) {
 // bucket) and groups rows so that one group sorts at most ~2^25 pairs. Returns false when the
 // MSM is too large for 31-bit indices.
 //
-// Magnitudes: canonical Fr < 2^255, GLV halves < 2^128, |int32| <= 2^31. W windows of signed
-// digits in [-2^(c-1), 2^(c-1)] cover magnitudes up to 2^(cW-1), so W = ceil(bits/c) with
-// bits = 256, 129 or 32 and no carry leaves the top window.
+// Magnitudes: canonical Fr < 2^255, GLV halves < 2^128, |int32| <= 2^(i32_bits-1) (2^31 for
+// any int32). W windows of signed digits in [-2^(c-1), 2^(c-1)] cover magnitudes up to
+// 2^(cW-1), so W = ceil(bits/c) with bits = 256, 129 or i32_bits and no carry leaves the top
+// window. A smaller i32_bits (16-bit tensors: 17) means fewer windows, so fewer buckets to
+// reduce per row and fewer pairs to sort.
 inline bool make_plan(size_t m, size_t n, bool shared_points, bool shared_scalars,
-                      ScalarKind kind, Plan& p) {
+                      ScalarKind kind, Plan& p, int i32_bits = 32) {
   p = Plan{};
   p.m = m;
   p.n = n;
   p.shared_points = shared_points;
   p.shared_scalars = shared_scalars;
   p.kind = kind;
+  if (i32_bits < 2 || i32_bits > 32) return false;
+  p.i32_bits = i32_bits;
   p.glv = kind == ScalarKind::kFr && shared_points;
   const int bits = scalar_bits(p);
   const size_t terms = p.terms();
