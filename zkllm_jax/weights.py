@@ -268,7 +268,8 @@ def commit_all(
 ) -> dict[str, commit.Commitment]:
     """Commit every tensor with the shared generators and the seed's blinds.
 
-    Equals `commit.commit(t, generators(max_cols(ts)), blind_key(seed, name))[0]` per tensor.
+    Equals `commit.commit(t, generators(max_cols(ts)), blind_key(seed, name))[0]` per tensor
+    (each MSM covering the bits its tensor needs: `commit.int_bits`).
     `progress(i, total, name, shape, seconds)` is called after each tensor (i from 1).
     """
     seed = _check_seed(seed)
@@ -277,7 +278,9 @@ def commit_all(
     total = len(ts)
     for i, (name, t) in enumerate(ts.items(), 1):
         t0 = time.perf_counter()
-        cm = commit.commitment(jnp.asarray(t, jnp.int32), gens, blind_key(seed, name))
+        x = jnp.asarray(t, jnp.int32)
+        cm = commit.commitment(x, gens, blind_key(seed, name),
+                               bits=commit.int_bits({name: x})[name])
         out[name] = jax.block_until_ready(cm)
         if progress is not None:
             progress(i, total, name, tuple(np.shape(t)), time.perf_counter() - t0)
