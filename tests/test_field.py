@@ -189,3 +189,14 @@ def test_trusted_scope_skips_only_the_canonical_test():
         raise RuntimeError
     with pytest.raises(ValueError, match="non-canonical"):
         field.check(small)
+
+
+def test_noncanonical_flag():
+    """field.noncanonical: True exactly when some element has limbs >= r, eager or jitted."""
+    good = field.encode([0, 1, R - 1])
+    r_limbs = jnp.asarray([(R >> (32 * i)) & 0xFFFFFFFF for i in range(8)], jnp.uint32)
+    for bad in (good.at[2].set(r_limbs), good.at[0].set(jnp.full(8, 0xFFFFFFFF, jnp.uint32))):
+        assert bool(field.noncanonical(bad)) and bool(jax.jit(field.noncanonical)(bad))
+    assert not bool(field.noncanonical(good)) and not bool(jax.jit(field.noncanonical)(good))
+    with pytest.raises(ValueError, match="shape"):
+        field.noncanonical(good[:, :7])

@@ -139,6 +139,13 @@ def check_canonical(x: Any, name: str = "x") -> Array:
     return jnp.asarray(x)
 
 
+def noncanonical(x: Any) -> Array:
+    """A bool scalar: whether any element of the field array x has limbs >= r. Jit-able; on a
+    concrete array it is queued on x's device and read when the caller asks (no wait here)."""
+    _check_layout(x, name="x")
+    return _any_noncanonical(jnp.asarray(x))
+
+
 def check_canonical_host(x: np.ndarray, name: str) -> None:
     """`check`'s canonical-limb test for a host array: ValueError naming the first index."""
     ok = _lt_modulus(x, np)

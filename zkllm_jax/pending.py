@@ -156,19 +156,38 @@ def _pair_claims(pairs: list[tuple[str, str]], lc: lookup.LookupClaims) -> Claim
 
 class _Resolved(Mapping):
     """p's witnesses, a None entry "w/<name>" read from `weights[name]` only when opened (so a
-    prover batching many layers never holds every weight's Fr matrix at once); each checked
-    (`commit.check_witness`) as it is read."""
+    prover batching many layers never holds every weight's Fr matrix at once).
+
+    Each witness read is tested for non-canonical field elements on the device without waiting
+    (`field.noncanonical`); `check()` fetches every test at once and raises naming the first bad
+    witness (`commit.check_witness`'s message). A test per read would wait for the device each
+    time: 368 reads in a small layer's openings."""
 
     def __init__(self, wits: Mapping[str, Any], weights: Mapping[str, commit.Witness] | None):
         self._wits, self._weights = wits, weights
+        self._bad: dict[str, Array] = {}
 
-    def __getitem__(self, name: str) -> commit.Witness:
+    def _read(self, name: str) -> tuple[commit.Witness, str]:
         w = self._wits[name]
         if w is None:
             if self._weights is None or not name.startswith("w/"):
                 raise KeyError(f"pending: no witness for {name!r}")
-            return commit.check_witness(self._weights[name[2:]], f"weights[{name[2:]}]")
-        return commit.check_witness(w, f"witnesses[{name}]")
+            return self._weights[name[2:]], f"weights[{name[2:]}]"
+        return w, f"witnesses[{name}]"
+
+    def __getitem__(self, name: str) -> commit.Witness:
+        w, _ = self._read(name)
+        if name not in self._bad and not isinstance(w.blinds, jax.core.Tracer):
+            bad = field.noncanonical(w.blinds)
+            self._bad[name] = bad if w.is_int else bad | field.noncanonical(w.data)
+        return w
+
+    def check(self) -> None:
+        """Raise ValueError naming the first witness read with a non-canonical element."""
+        names = list(self._bad)
+        for name, bad in zip(names, jax.device_get([self._bad[n] for n in names])):
+            if bad:
+                commit.check_witness(*self._read(name))
 
     def __iter__(self):
         return iter(self._wits)
@@ -221,8 +240,10 @@ def _prove_finish(p, weight_gens, transcript, key, check_witness, weights, progr
     codecache.relieve(t.state)
     cl = _with_claims(p, *found)
     gens = {WEIGHT_GENS: weight_gens, ADVICE_GENS: _advice_gens_for(p)}
-    openings, t = claims.prove_openings(cl, p.commitments, _Resolved(p.witnesses, weights), gens,
-                                        t, k_open, gens_of=gens_of(cl))
+    wits = _Resolved(p.witnesses, weights)
+    openings, t = claims.prove_openings(cl, p.commitments, wits, gens, t, k_open,
+                                        gens_of=gens_of(cl))
+    wits.check()
     mark("openings", t)
     return Finish(ranges=range_proofs, lookups=lookup_proofs, openings=openings), t
 
