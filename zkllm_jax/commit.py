@@ -279,15 +279,16 @@ def int_bits(tensors: Mapping[str, Any]) -> dict[str, int]:
     tensors, measured on the device with one transfer for all; {} under a trace."""
     if any(isinstance(v, jax.core.Tracer) for v in tensors.values()):
         return {}
-    ext = jax.device_get(_extremes(dict(tensors)))
+    ext = jax.device_get(_extremes(tuple(tensors.values())))
     return {k: max(2, 1 + (max(-int(lo), int(hi)) - 1).bit_length())
-            for k, (lo, hi) in ext.items()}
+            for k, (lo, hi) in zip(tensors, ext)}
 
 
+# a tuple, not the caller's dict: names would be part of the cache key, and weights.commit_all
+# (one tensor per call, hundreds of names) would compile once per name instead of per shape
 @jax.jit
-def _extremes(tensors: dict[str, Array]) -> dict[str, tuple[Array, Array]]:
-    return {k: (jnp.min(v).astype(jnp.int32), jnp.max(v).astype(jnp.int32))
-            for k, v in tensors.items()}
+def _extremes(tensors: tuple[Array, ...]) -> tuple[tuple[Array, Array], ...]:
+    return tuple((jnp.min(v).astype(jnp.int32), jnp.max(v).astype(jnp.int32)) for v in tensors)
 
 
 def witness(tensor: Any, key: Array, cols: int | None = None) -> Witness:
