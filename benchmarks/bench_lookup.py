@@ -25,6 +25,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _timeit(fn, reps: int) -> tuple[float, float]:
@@ -70,13 +71,21 @@ def bench_range_lookup(log_n: int, log_table: int, reps: int, device: str, mode:
         lambda: lookup.verify(table, [x.shape], prf, t0, gens)[1].state, reps)
     data = proof.tree_to_bytes(prf) if mode == "zk" else proof.to_bytes(prf)
     lay = lookup.layout(table, [x.shape])
+    # the multiplicities: the native histogram next to the XLA scatter it replaced
+    native = jax.jit(lambda v: lookup.multiplicities(table, v))
+    scatter = jax.jit(lambda v: jnp.zeros((table.size,), jnp.int32).at[v - lo].add(1))
+    if not np.array_equal(np.asarray(native(x)), np.asarray(scatter(x))):
+        raise AssertionError("the native histogram differs from the XLA scatter")
+    sec_hist, _ = _timeit(lambda: native(x), reps)
+    sec_scatter, _ = _timeit(lambda: scatter(x), reps)
     print(json.dumps({
         "bench": "range_lookup", "device": device, "mode": mode, "eager": eager,
         "log_n": log_n, "log_table": log_table,
         "prove_s": sec_prove, "verify_s": sec_verify, "first_prove_s": first_prove,
         "first_verify_s": first_verify, "proof_bytes": len(data), "leaf_vars": lay.h,
         "commitment_rows": int(prf.multiplicity_commitment.shape[0]),
-        "peak_device_bytes": _peak_bytes()}), flush=True)
+        "peak_device_bytes": _peak_bytes(), "multiplicities_s": sec_hist,
+        "scatter_multiplicities_s": sec_scatter}), flush=True)
     if trace:
         from bench_sumcheck_parts import _summarize_trace
 

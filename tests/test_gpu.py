@@ -150,6 +150,79 @@ def test_fr_sum_and_inner_product(shape):
     assert np.all(got == want)
 
 
+@pytest.mark.parametrize("words", [8, 8 * 3, 8 * 64 * 2])
+def test_reduction_scratch_smaller_than_asked(words):
+    """The partials are a result sized by the caller; a smaller one caps the parts (down to a
+    single pass over each row), never the answer."""
+    a, b = fr_values(22, (3, 2**16 + 5)), fr_values(23, (3, 2**16 + 5))
+
+    def short(x, y):
+        out = (jax.ShapeDtypeStruct((3, field.LIMBS), jnp.uint32),
+               jax.ShapeDtypeStruct((words,), jnp.uint32))
+        return (ffi.call("zk_fr_sum", out, x)[0], ffi.call("zk_fr_inner_product", out, x, y)[0])
+
+    _, got = both(short, a, b)
+    cpu = assert_identical(lambda x, y: (field.sum(x), field.inner_product(x, y)), a, b)
+    for g, c in zip(got, cpu):
+        np.testing.assert_array_equal(g, c)
+
+
+def test_sumcheck_pass_scratch_smaller_than_asked():
+    """A round pass's grid is capped at the blocks its partials buffer holds (one block with the
+    smallest buffer): the same round polynomial and folded tables."""
+    from zkllm_jax import sumcheck
+
+    tables = fr_values(24, (3, 2**15))
+    r = fr_values(25, (1,))[0]
+    terms = sumcheck.term_exponents(((0, 1), (2,)), 3)
+    coeffs = fr_values(26, (2,))
+
+    def run(t, rr, c, words):
+        outs = (jax.ShapeDtypeStruct((3, 2**14, field.LIMBS), jnp.uint32),
+                jax.ShapeDtypeStruct((3, field.LIMBS), jnp.uint32),
+                jax.ShapeDtypeStruct((words,), jnp.uint32))
+        return ffi.call("zk_fr_sumcheck_fold_round", outs, t, rr, c, vmap_method="sequential",
+                        terms=terms, num_tables=3, has_eq=0)[:2]
+
+    want = assert_identical(lambda t, rr, c: run(t, rr, c, 8 * 9 * 2048), tables, r, coeffs)
+    for words in (8, 8 * 9 * 3):
+        _, got = both(lambda t, rr, c, w=words: run(t, rr, c, w), tables, r, coeffs)
+        for g, c in zip(got, want):
+            np.testing.assert_array_equal(g, c)
+
+
+def test_transcript_step():
+    """The fused absorb-and-squeeze step (one device thread) gives the CPU's bytes; the CPU's
+    are checked against hashlib in test_transcript.py."""
+    x = fr_values(27, (5,))
+    state = np.arange(32, dtype=np.uint8)
+    meta = np.frombuffer(b"\x00\x00\x00\x03abc\x01\x00\x00\x00\x01", np.uint8)
+    squeeze = np.frombuffer(b"\x00\x00\x00\x01r\x00\x00\x00\x02", np.uint8)
+
+    def step(s, v, m, q):
+        outs = (jax.ShapeDtypeStruct((32,), jnp.uint8),
+                jax.ShapeDtypeStruct((2, field.LIMBS), jnp.uint32))
+        return ffi.call("zk_transcript_step", outs, s, v, m, q)
+
+    assert_identical(step, state, x, meta, squeeze)
+
+
+@pytest.mark.parametrize("lo,log_size", [(-(1 << 15), 16), (0, 17), (-32, 6)])
+def test_range_histogram(lo, log_size):
+    """Warp-aggregated atomics on the GPU count what the CPU counts, with a third of the entries
+    on one bin, values outside the range and a length that is not a multiple of a block."""
+    rng = np.random.default_rng(log_size)
+    x = rng.integers(lo - 100, lo + (1 << log_size) + 100, (1 << 20) + 77).astype(np.int32)
+    x[::3] = lo + 1
+
+    def hist(v):
+        out = jax.ShapeDtypeStruct((1 << log_size,), jnp.int32)
+        return ffi.call("zk_range_histogram", out, v, lo=lo, size=1 << log_size)
+
+    cpu = assert_identical(hist, x)
+    assert int(cpu.sum()) == int(((x >= lo) & (x < lo + (1 << log_size))).sum())
+
+
 @pytest.mark.parametrize("rows,cols", [(1, 1), (3, 2048), (1000, 3), (2**16, 64), (50, 70)])
 def test_fr_fold_rows_i32(rows, cols):
     rng = np.random.default_rng(rows + cols)

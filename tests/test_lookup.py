@@ -355,6 +355,28 @@ def test_histogram_is_safe_under_jit():
     assert np.array_equal(np.asarray(m), want)
 
 
+@pytest.mark.parametrize("lo,log_size", [(-128, 8), (0, 16), (-(1 << 16), 17), (5, 1)])
+def test_range_multiplicities_match_bincount(lo, log_size):
+    """The native histogram (`zk_range_histogram`) against numpy over several columns, int16
+    among them, with values below, inside and above the range and a value repeated across
+    many entries; eager and jitted."""
+    rng = np.random.default_rng(log_size)
+    size = 1 << log_size
+    cols = [rng.integers(lo - 40, lo + size + 40, n).astype(np.int32) for n in (1, 999, 1 << 15)]
+    cols[2][::3] = lo  # one bin hit by a third of a column (warp-aggregated on a GPU)
+    small = np.clip(rng.integers(lo, lo + size, (3, 50)), -(1 << 15), (1 << 15) - 1)
+    cols.append(small.astype(np.int16))
+    table = lookup.range_table(lo, log_size)
+    flat = np.concatenate([c.reshape(-1).astype(np.int64) for c in cols])
+    inside = flat[(flat >= lo) & (flat < lo + size)]
+    want = np.bincount(inside - lo, minlength=size)
+    got = lookup.multiplicities(table, [jnp.asarray(c) for c in cols])
+    got_jit = jax.jit(lambda cs: lookup.multiplicities(table, cs))([jnp.asarray(c) for c in cols])
+    assert got.dtype == jnp.int32 and got.shape == (size,)
+    np.testing.assert_array_equal(np.asarray(got), want)
+    np.testing.assert_array_equal(np.asarray(got_jit), want)
+
+
 # --- attacks -----------------------------------------------------------------------------------
 
 SHAPE = (37,)

@@ -292,3 +292,31 @@ def test_host_hashing_rejects_noncanonical_field_elements():
                                          r" \(1,\)"):
         host.absorb_field(b"f", bad)
     host.absorb_field(b"f", bad[:1])  # the canonical row alone is absorbed
+
+
+@pytest.mark.parametrize("shape,n", [((1,), 1), ((4,), 1), ((2, 3), 3), ((2048,), 2), ((2049,), 1)])
+def test_fused_absorb_challenges_matches_the_two_steps(shape, n):
+    """`absorb_challenges` (off the host: one `zk_transcript_step` call, eager or jitted) gives
+    the state and challenges of `absorb_field` then `challenges` computed with hashlib on the
+    host; 2049 elements (over 2^16 bytes) take the two steps. A changed element, label or
+    challenge count changes the result."""
+    size = int(np.prod(shape))
+    ints = [(F_INTS[i % len(F_INTS)] + 7919 * i) % R for i in range(size)]
+    x = field.encode(np.array(ints, dtype=object).reshape(shape))
+    host = Transcript.new(b"zkllm-test/fused").absorb_ints(b"s", [size])
+    dev = host.with_rng(jax.random.key(1))
+    want_c, want_t = host.absorb_field(b"msg", x).challenges(b"ch", n)
+    fused = jax.jit(lambda t, v: t.absorb_challenges(b"msg", v, b"ch", n))
+    for got_c, got_t in (dev.absorb_challenges(b"msg", x, b"ch", n), fused(dev, x),
+                         host.absorb_challenges(b"msg", x, b"ch", n)):
+        assert got_c.shape == (n, field.LIMBS)
+        np.testing.assert_array_equal(np.asarray(got_c), np.asarray(want_c))
+        np.testing.assert_array_equal(np.asarray(got_t.state), np.asarray(want_t.state))
+    changed = x.at[(0,) * (x.ndim - 1)].set(field.encode(ints[0] + 1))
+    others = [dev.absorb_challenges(b"msg", changed, b"ch", n),
+              dev.absorb_challenges(b"msh", x, b"ch", n),
+              dev.absorb_challenges(b"msg", x, b"ci", n),
+              dev.absorb_challenges(b"msg", x, b"ch", n + 1)]
+    for c, t in others:
+        assert not np.array_equal(np.asarray(t.state), np.asarray(want_t.state))
+        assert not np.array_equal(np.asarray(c[0]), np.asarray(want_c[0]))

@@ -362,10 +362,27 @@ def _move_reduce_axis(a: Array, axis: int) -> Array:
     return jnp.moveaxis(a, axis, -2)
 
 
+def reduce_scratch_words(rows: int, n: int) -> int:
+    """uint32 words of partials the CUDA reduction of `rows` rows of n elements uses
+    (xla_ffi/cuda/field_cuda.cu: about 1024 blocks, each thread over at least 4 elements). The
+    partials are a result of the call, not memory the handler allocates, so XLA can record it
+    into a command buffer; the CPU handler ignores them."""
+    rows = max(int(rows), 1)
+    if n < 64:
+        return LIMBS
+    parts = min(-(-1024 // rows), -(-int(n) // 1024))
+    return LIMBS * rows * parts if parts > 1 else LIMBS
+
+
+def _reduce(target: str, a: Array, *more: Array) -> Array:
+    rows = int(np.prod(a.shape[:-2], dtype=np.int64))
+    scratch = jax.ShapeDtypeStruct((reduce_scratch_words(rows, a.shape[-2]),), jnp.uint32)
+    return ffi.call(target, (_out(a.shape[:-2]), scratch), a, *more)[0]
+
+
 def sum(a: Any, axis: int = -1) -> Array:
     """Σ over one batch axis (default: the last axis before the limbs)."""
-    a = _move_reduce_axis(check(a, "a"), axis)
-    return ffi.call("zk_fr_sum", _out(a.shape[:-2]), a)
+    return _reduce("zk_fr_sum", _move_reduce_axis(check(a, "a"), axis))
 
 
 def inner_product(a: Any, b: Any, axis: int = -1) -> Array:
@@ -374,7 +391,7 @@ def inner_product(a: Any, b: Any, axis: int = -1) -> Array:
     shape = jnp.broadcast_shapes(a.shape, b.shape)
     a = _move_reduce_axis(jnp.broadcast_to(a, shape), axis)
     b = _move_reduce_axis(jnp.broadcast_to(b, shape), axis)
-    return ffi.call("zk_fr_inner_product", _out(a.shape[:-2]), a, b)
+    return _reduce("zk_fr_inner_product", a, b)
 
 
 def fold_rows_i32(m: Any, e: Any) -> Array:

@@ -20,7 +20,9 @@ Each round is one fused native pass (`zk_fr_sumcheck_fold_round`): it folds ever
 the previous challenge and evaluates the next round polynomial from the folded values while
 they are in registers, so the tables are read once and written halved per round. The term
 structure travels as a static attribute (the T×K exponent matrix), the coefficients as an
-Fr[T, 8] operand.
+Fr[T, 8] operand. The round's transcript work (absorb p_j, squeeze r_j) is one native call too
+(`Transcript.absorb_challenges`), and a masked round adds three field operations
+(`_mask_rounds`), so a round is about a dozen device launches.
 
 Zero knowledge (Libra's masking, Xie et al. 2019; Chiesa–Forbes–Spooner): when the transcript
 is zero-knowledge (`Transcript.zk`, the default) the prover draws a random polynomial
@@ -84,6 +86,9 @@ MAX_TERM_DEGREE = 4
 # (a 2^22-entry chunk of 8 tables is 1 GiB) and fold the first LAZY_ROUNDS rounds chunk by chunk
 CHUNK_LOG = 22
 LAZY_ROUNDS = 2
+# the most blocks a native round pass's partials hold: above the resident grid of any current GPU
+# (an H100 or H200 holds 132 SMs × at most 8 blocks of 256 threads), so the grid is never capped
+SCRATCH_BLOCKS = 2048
 MASK_TAG = b"zkllm-jax/sumcheck-mask/v1"
 MASK_PURPOSE = 0x6D61736B  # "mask": the transcript.secret_key purpose of the masks
 
@@ -216,6 +221,16 @@ def _native_terms(tables: Array, terms: Terms | None, has_eq: bool) -> tuple[Ter
     return terms, degree(terms, has_eq)
 
 
+def scratch(pairs: int) -> jax.ShapeDtypeStruct:
+    """The partials buffer of a native round pass over `pairs` pairs, a result of the call (not
+    memory the handler allocates, so XLA can record the pass into a command buffer): on CUDA
+    one block per 256 pairs up to SCRATCH_BLOCKS blocks of at most MAX_NATIVE_TABLES + 1 field
+    elements (xla_ffi/cuda/sumcheck_cuda.cu); the CPU handler ignores it."""
+    blocks = min(-(-int(pairs) // 256), SCRATCH_BLOCKS)
+    words = field.LIMBS * (MAX_NATIVE_TABLES + 1) * blocks if blocks > 1 else field.LIMBS
+    return jax.ShapeDtypeStruct((words,), jnp.uint32)
+
+
 def round_evals(
     tables: Array, coeffs: Array | None = None, *, terms: Terms | None = None,
     has_eq: bool = False,
@@ -228,10 +243,11 @@ def round_evals(
     terms, d = _native_terms(tables, terms, has_eq)
     if coeffs is None:
         coeffs = field.ones((len(terms),))
-    out = jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32)
-    return ffi.call("zk_fr_sumcheck_round", out, tables, coeffs, vmap_method="sequential",
+    outs = (jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32),
+            scratch(tables.shape[1] // 2))
+    return ffi.call("zk_fr_sumcheck_round", outs, tables, coeffs, vmap_method="sequential",
                     terms=term_exponents(terms, tables.shape[0]), num_tables=int(tables.shape[0]),
-                    has_eq=int(has_eq))
+                    has_eq=int(has_eq))[0]
 
 
 def fold_round(
@@ -249,8 +265,9 @@ def fold_round(
     outs = (
         jax.ShapeDtypeStruct((k, n // 2, field.LIMBS), jnp.uint32),
         jax.ShapeDtypeStruct((d + 1, field.LIMBS), jnp.uint32),
+        scratch(n // 4),
     )
-    folded, evals = ffi.call("zk_fr_sumcheck_fold_round", outs, tables, r, coeffs,
+    folded, evals, _ = ffi.call("zk_fr_sumcheck_fold_round", outs, tables, r, coeffs,
                              vmap_method="sequential", terms=term_exponents(terms, k),
                              num_tables=int(k), has_eq=int(has_eq))
     return folded, evals
@@ -588,18 +605,26 @@ def _mask_total(vec: Array, m: int, d: int) -> Array:
     return field.add(field.mul(vec[0], _const(1 << m)), field.mul(rest, _const(1 << (m - 1))))
 
 
-def _mask_round(coef: Array, j: int, m: int, prefix: Array) -> Array:
-    """The g part of round j at t = 0..D; coef: Fr[m, D, 8] (a_{i,1..D}), prefix: a_0 + Σ_{i<j}
-    g_i(r_i)."""
-    d = coef.shape[1]
+def _mask_rounds(coef: Array, rho: Array) -> tuple[Array, Array]:
+    """ρ times the g part of every round (module docstring), at t = 0..D:
+        ρ·[2^(m−j−1)·(prefix_j + g_j(t)) + 2^(m−j−2)·Σ_{i>j} g_i(1)]  (no sum for j = m − 1)
+    = fixed[j] + scale[j]·prefix_j, prefix_j = a_0 + Σ_{i<j} g_i(r_i) the only part that depends on
+    the challenges. coef: Fr[m, D, 8] (a_{i,1..D}). Returns fixed Fr[m, D+1, 8] and scale Fr[m, 8],
+    computed for all rounds in a few batched calls, so that a round adds three field operations
+    to its pass instead of ten."""
+    m, d = coef.shape[0], coef.shape[1]
     powers = jnp.asarray(_int_consts(tuple(t ** e for t in range(d + 1) for e in range(1, d + 1)))
                          ).reshape(d + 1, d, field.LIMBS)
-    g_j = field.inner_product(powers, coef[j][None], axis=1)  # Fr[D+1]
-    out = field.mul(field.add(g_j, prefix), _const(1 << (m - j - 1)))
-    if j < m - 1:  # the later variables each sum to g_i(1) over half the remaining cube
-        suffix = field.sum(coef[j + 1 :].reshape(-1, field.LIMBS), axis=0)
-        out = field.add(out, field.mul(suffix, _const(1 << (m - j - 2))))
-    return out
+    g = field.inner_product(powers[None], coef[:, None], axis=2)  # g_j(t): Fr[m, D+1]
+    later = np.triu(np.ones((m, m), np.int64), 1)  # later[j, i] = (i > j)
+    later = jnp.asarray(_int_consts(tuple(int(v) for v in later.reshape(-1)))).reshape(
+        m, m, field.LIMBS)
+    suffix = field.inner_product(later, field.sum(coef, axis=1)[None])  # Σ_{i>j} g_i(1)
+    c1 = jnp.asarray(_int_consts(tuple(1 << (m - j - 1) for j in range(m))))
+    c2 = jnp.asarray(_int_consts(tuple((1 << (m - j - 2)) if j < m - 1 else 0
+                                       for j in range(m))))
+    fixed = field.add(field.mul(g, c1[:, None]), field.mul(suffix, c2)[:, None])
+    return field.mul(fixed, rho), field.mul(c1, rho)
 
 
 def _powers(r: Array, d: int) -> Array:
@@ -707,17 +732,19 @@ def _prove(
         t = t.absorb_field(b"mask_sum", total)
         rho, t = t.challenge(b"mask_rho")
         coef = vec[1 : 1 + m * d].reshape(m, d, field.LIMBS)
-        prefix = vec[0]
+        fixed, scale = _mask_rounds(coef, rho)
+        prefix, powers = vec[0], []
     messages, point = [], []
     for j in range(m):
-        if t.zk:
-            evals = field.add(evals, field.mul(_mask_round(coef, j, m, prefix), rho))
+        if t.zk:  # ρ times the g part of round j (`_mask_rounds`)
+            evals = field.add(evals, field.add(fixed[j], field.mul(scale[j], prefix)))
         messages.append(evals)
-        t = t.absorb_field(b"round", evals)
-        r, t = t.challenge(b"r")
+        r, t = t.absorb_challenges(b"round", evals, b"r")
+        r = r[0]
         point.append(r)
         if t.zk:
-            prefix = field.add(prefix, field.inner_product(coef[j], _powers(r, d)))
+            powers.append(_powers(r, d))
+            prefix = field.add(prefix, field.inner_product(coef[j], powers[-1]))
         if chunked is not None and j + 1 < chunked.lazy:
             evals = chunked.evals(tuple(point), coeffs, kw)
         elif chunked is not None and j + 1 == chunked.lazy:
@@ -732,7 +759,7 @@ def _prove(
     mask = None
     if t.zk:
         t = t.absorb_field(b"mask_eval", prefix)  # g(r) = a_0 + Σ_i g_i(r_i)
-        ell = mask_functional(jnp.stack(point), d)
+        ell = jnp.concatenate([field.ones((1,)), *powers])  # mask_functional(point, d)
         _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, None,
                                                     delta, nonce=(nonce, nonce_blind),
                                                     bound=premask is not None)

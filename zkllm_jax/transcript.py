@@ -43,6 +43,11 @@ integers: the same bytes and states, without the XLA compilation per (label, sha
 jitted path pays (most of a first verification's time). Provers, traced values and arrays on an
 accelerator take the jitted path.
 
+Fused steps. `absorb_challenges` (absorb field elements, then squeeze challenges) gives the
+bytes of the two steps; off the host it is one `zk_transcript_step` custom call (one device
+thread: a few SHA-256 blocks) instead of about ten small ones, which is what a sumcheck round's
+transcript work costs.
+
 Prover randomness. A prover attaches its secret key with `with_rng(key)` (`prng`: 256 bits from
 `prng.fresh()`); the key rides along as a pytree leaf and is never absorbed (a verifier's
 transcript has none, and the same keyed transcript also verifies). `secret_key(purpose)` derives
@@ -63,7 +68,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from . import curve, field, hashing, prng
+from . import curve, ffi, field, hashing, prng
 
 Array = jax.Array
 
@@ -226,6 +231,21 @@ class Transcript:
         c, t = self.challenges(label, 1)
         return c[0], t
 
+    def absorb_challenges(self, label: bytes | str, x: Any, challenge_label: bytes | str,
+                          n: int = 1) -> tuple[Array, Transcript]:
+        """`absorb_field(label, x)` then `challenges(challenge_label, n)`: the same challenges
+        and state. Off the host, a payload up to CHUNK_BYTES takes one native call (the
+        `zk_transcript_step` custom call) instead of the ten or so small ones of the two steps:
+        a sumcheck round's whole transcript work."""
+        _check_shape(x, (field.LIMBS,), "field elements", "uint32[..., 8]")
+        k = x.size // field.LIMBS
+        if n < 1 or 32 * k > CHUNK_BYTES or (k <= field.HOST_MAX and self.on_host(x)):
+            return self.absorb_field(label, x).challenges(challenge_label, n)
+        meta = _meta(label, KIND_FIELD, x.shape[:-1], 32 * k)
+        squeeze = _lp(_label(challenge_label)) + int(n).to_bytes(4, "big")
+        state, c = _absorb_challenges(self.state, x, meta, squeeze, int(n))
+        return c, self.replace(state=state)
+
 
 def _meta(label: bytes | str, kind: int, shape: Sequence[int], nbytes: int) -> bytes:
     """The static part of an absorb after the state: label, kind, shape, payload length."""
@@ -297,6 +317,16 @@ def _absorb_field(state: Array, x: Array, meta: bytes) -> Array:
 @functools.partial(jax.jit, static_argnums=(2,))
 def _absorb_points(state: Array, p: Array, meta: bytes) -> Array:
     return _absorb_payload(state, curve.to_compressed(p).reshape(-1), meta)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _absorb_challenges(state: Array, x: Array, meta: bytes, squeeze: bytes, n: int
+                       ) -> tuple[Array, Array]:
+    outs = (jax.ShapeDtypeStruct((32,), jnp.uint8),
+            jax.ShapeDtypeStruct((n, field.LIMBS), jnp.uint32))
+    return ffi.call("zk_transcript_step", outs, jnp.asarray(state, jnp.uint8).reshape(32),
+                    x.reshape(-1, field.LIMBS), np.frombuffer(meta, np.uint8),
+                    np.frombuffer(squeeze, np.uint8))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

@@ -51,7 +51,8 @@ ffi::Error BatchInv(ffi::Buffer<ffi::U32> a, ffi::ResultBuffer<ffi::U32> o) {
 }
 
 // a: [m, n, 8] -> [m, 8]
-ffi::Error Sum(ffi::Buffer<ffi::U32> a, ffi::ResultBuffer<ffi::U32> o) {
+ffi::Error Sum(ffi::Buffer<ffi::U32> a, ffi::ResultBuffer<ffi::U32> o,
+               ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/) {
   size_t m = o->element_count() / 8;
   if (m == 0 || a.element_count() % (8 * m)) return ffi::Error::InvalidArgument("bad shapes");
   size_t n = a.element_count() / (8 * m);
@@ -66,7 +67,8 @@ ffi::Error Sum(ffi::Buffer<ffi::U32> a, ffi::ResultBuffer<ffi::U32> o) {
 }
 
 ffi::Error InnerProduct(ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b,
-                        ffi::ResultBuffer<ffi::U32> o) {
+                        ffi::ResultBuffer<ffi::U32> o,
+                        ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/) {
   size_t m = o->element_count() / 8;
   if (m == 0 || a.element_count() % (8 * m) || a.element_count() != b.element_count())
     return ffi::Error::InvalidArgument("bad shapes");
@@ -90,9 +92,13 @@ ffi::Error InnerProduct(ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b,
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_batch_inv_cpu, BatchInv,
                               ffi::Ffi::Bind().Arg<ffi::Buffer<ffi::U32>>().Ret<ffi::Buffer<ffi::U32>>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sum_cpu, Sum,
-                              ffi::Ffi::Bind().Arg<ffi::Buffer<ffi::U32>>().Ret<ffi::Buffer<ffi::U32>>());
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_inner_product_cpu, InnerProduct,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>());

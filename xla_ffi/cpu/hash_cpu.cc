@@ -4,6 +4,7 @@
 #include "xla/ffi/api/ffi.h"
 #include "zkllm/parallel.h"
 #include "zkllm/sha256.h"
+#include "zkllm/transcript.h"
 
 namespace ffi = xla::ffi;
 
@@ -24,8 +25,33 @@ ffi::Error Sha256Rows(ffi::Buffer<ffi::U8> msgs, ffi::ResultBuffer<ffi::U8> out)
   return ffi::Error::Success();
 }
 
+// state uint8[32], x Fr[k, 8], the absorb and squeeze headers (uint8) -> state uint8[32],
+// challenges Fr[n, 8] (zkllm/transcript.h).
+ffi::Error TranscriptStep(ffi::Buffer<ffi::U8> state, ffi::Buffer<ffi::U32> x,
+                          ffi::Buffer<ffi::U8> absorb_meta, ffi::Buffer<ffi::U8> squeeze_meta,
+                          ffi::ResultBuffer<ffi::U8> state_out,
+                          ffi::ResultBuffer<ffi::U32> challenges) {
+  if (!zk::transcript::step_shapes_ok(state.element_count(), x.element_count(),
+                                      state_out->element_count(), challenges->element_count()))
+    return ffi::Error::InvalidArgument("transcript_step: bad shapes");
+  zk::transcript::absorb_challenges(state.typed_data(), x.typed_data(), x.element_count() / 8,
+                                    absorb_meta.typed_data(), absorb_meta.element_count(),
+                                    squeeze_meta.typed_data(), squeeze_meta.element_count(),
+                                    state_out->typed_data(), challenges->typed_data(),
+                                    challenges->element_count() / 8);
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_transcript_step_cpu, TranscriptStep,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Ret<ffi::Buffer<ffi::U8>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>());
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_sha256_cpu, Sha256Rows,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::U8>>()

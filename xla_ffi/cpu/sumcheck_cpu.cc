@@ -8,6 +8,8 @@
 // fr_logup_leaf_round     x, y, ones [N], (α, β), eq_low [B, 8], eq_high [C, 8], r [≥J, 8],
 //                         coeffs [T, 8]  -> the round polynomial [D+1, 8], or (materialize)
 //                         the step's stack folded J times [5, 2^k/2^J, 8]
+// range_histogram         x int32[N], attributes lo, size -> counts int32[size] (a range
+//                         lookup's multiplicities; values outside [lo, lo + size) dropped)
 // The LogUp-GKR handlers rebuild a lookup's witness levels from the int32 leaves in registers
 // (zkllm/logup.h; attributes depth, width, folds, materialize and the round's terms).
 // Attributes of the round handlers: terms (the T×K exponent matrix, row-major), num_tables (K),
@@ -15,8 +17,10 @@
 // The fused fold-round folds variable 0 with the previous challenge and evaluates the next round
 // polynomial from the freshly folded values while they are still in registers: one pass over
 // memory per round.
+#include <algorithm>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "xla/ffi/api/ffi.h"
 #include "zkllm/logup.h"
@@ -155,7 +159,8 @@ void load_coeffs(const ffi::Buffer<ffi::U32>& coeffs, const sc::Terms& tm, Fr* c
 }
 
 ffi::Error Round(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
-                 ffi::ResultBuffer<ffi::U32> evals, ffi::Span<const int64_t> terms,
+                 ffi::ResultBuffer<ffi::U32> evals,
+                 ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
                  int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
@@ -171,7 +176,8 @@ ffi::Error Round(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
 
 ffi::Error FoldRound(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
                      ffi::Buffer<ffi::U32> coeffs, ffi::ResultBuffer<ffi::U32> folded,
-                     ffi::ResultBuffer<ffi::U32> evals, ffi::Span<const int64_t> terms,
+                     ffi::ResultBuffer<ffi::U32> evals,
+                     ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
                      int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
@@ -248,7 +254,8 @@ ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
                           ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
                           ffi::Buffer<ffi::U32> eq_low, ffi::Buffer<ffi::U32> eq_high,
                           ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
-                          ffi::ResultBuffer<ffi::U32> out, ffi::Span<const int64_t> terms,
+                          ffi::ResultBuffer<ffi::U32> out,
+                          ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
                           int64_t depth, int64_t width, int64_t folds, int64_t materialize) {
   sc::Terms tm;
   zk::logup::Step s;
@@ -270,12 +277,43 @@ ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
   return ffi::Error::Success();
 }
 
+// x int32[n] -> counts int32[size] of the values in [lo, lo + size); others are dropped.
+// Chunks count into their own tables, merged under a lock.
+ffi::Error RangeHistogram(ffi::Buffer<ffi::S32> x, ffi::ResultBuffer<ffi::S32> out, int64_t lo,
+                          int64_t size) {
+  if (size < 1 || (size_t)size != out->element_count())
+    return ffi::Error::InvalidArgument("range_histogram: output size differs from the range");
+  int32_t* o = out->typed_data();
+  std::fill(o, o + size, 0);
+  const int32_t* px = x.typed_data();
+  const uint32_t base = (uint32_t)lo, n_bins = (uint32_t)size;
+  std::mutex merge;
+  zk::parallel_chunks(x.element_count(), size_t{1} << 20, [&](size_t b, size_t e) {
+    std::vector<int32_t> local(n_bins, 0);
+    for (size_t i = b; i < e; ++i) {
+      const uint32_t d = (uint32_t)px[i] - base;
+      if (d < n_bins) ++local[d];
+    }
+    std::lock_guard<std::mutex> hold(merge);
+    for (uint32_t j = 0; j < n_bins; ++j) o[j] += local[j];
+  });
+  return ffi::Error::Success();
+}
+
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_range_histogram_cpu, RangeHistogram,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Ret<ffi::Buffer<ffi::S32>>()
+                                  .Attr<int64_t>("lo")
+                                  .Attr<int64_t>("size"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_round_cpu, Round,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
                                   .Attr<int64_t>("num_tables")
@@ -285,6 +323,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_fold_round_cpu, FoldRound,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
@@ -314,6 +353,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_leaf_round_cpu, LogupLeafRound,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
                                   .Attr<int64_t>("depth")

@@ -2,8 +2,10 @@
 //
 // Reductions ([m, n, 8] -> [m, 8]) are block trees: each thread sums a strided slice of a row,
 // warps reduce with shuffles, warp sums meet in shared memory. A long row is split over several
-// blocks whose partial sums (XLA scratch memory) a second launch adds up; short rows take one
-// thread each. Field addition is exact, so every order gives the CPU's result bit for bit.
+// blocks whose partial sums a second launch adds up; short rows take one thread each. Field
+// addition is exact, so every order gives the CPU's result bit for bit. The partials live in a
+// second result the caller sizes (field.reduce_scratch_words): no allocation at run time, so the
+// handlers can be recorded into command buffers; a smaller buffer only means fewer parts.
 #include <optional>
 #include <string>
 
@@ -140,7 +142,7 @@ __global__ void row_serial_kernel(const uint32_t* a, const uint32_t* b, uint32_t
 }
 
 template <bool kMul>
-ffi::Error reduce_rows(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t* a,
+ffi::Error reduce_rows(cudaStream_t s, uint32_t* scratch, size_t scratch_words, const uint32_t* a,
                        const uint32_t* b, size_t count, uint32_t* out, size_t ocount,
                        const char* what) {
   const size_t rows = ocount / 8;
@@ -152,42 +154,41 @@ ffi::Error reduce_rows(cudaStream_t s, ffi::ScratchAllocator& scratch, const uin
                                                                                n);
     return zk::cuda::last_error(what);
   }
-  // About 1024 blocks in flight, each thread summing at least ~4 elements.
+  // About 1024 blocks in flight, each thread summing at least ~4 elements, as many parts as the
+  // scratch holds (the same formula as field.reduce_scratch_words).
   size_t parts = (1024 + rows - 1) / rows;
   size_t most = (n + 4 * kBlock - 1) / (4 * kBlock);
   if (parts > most) parts = most;
+  if (parts > scratch_words / (8 * rows)) parts = scratch_words / (8 * rows);
   if (parts < 1) parts = 1;
   const unsigned grid = (unsigned)(rows * parts < kMaxGrid ? rows * parts : kMaxGrid);
   if (parts == 1) {
     row_parts_kernel<kMul><<<grid, kBlock, 0, s>>>(a, b, out, rows, n, 1);
     return zk::cuda::last_error(what);
   }
-  std::optional<void*> buf = zk::cuda::scratch_alloc(scratch, rows * parts * 8 * sizeof(uint32_t));
-  if (!buf.has_value())
-    return ffi::Error(ffi::ErrorCode::kResourceExhausted,
-                      std::string(what) + ": could not allocate scratch memory");
-  uint32_t* partial = static_cast<uint32_t*>(*buf);
-  row_parts_kernel<kMul><<<grid, kBlock, 0, s>>>(a, b, partial, rows, n, parts);
+  row_parts_kernel<kMul><<<grid, kBlock, 0, s>>>(a, b, scratch, rows, n, parts);
   ffi::Error err = zk::cuda::last_error(what);
   if (err.failure()) return err;
   const unsigned grid2 = (unsigned)(rows < kMaxGrid ? rows : kMaxGrid);
-  row_parts_kernel<false><<<grid2, kBlock, 0, s>>>(partial, nullptr, out, rows, parts, 1);
+  row_parts_kernel<false><<<grid2, kBlock, 0, s>>>(scratch, nullptr, out, rows, parts, 1);
   return zk::cuda::last_error(what);
 }
 
 // a: [m, n, 8] -> [m, 8]
-ffi::Error Sum(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<ffi::U32> a,
-               ffi::ResultBuffer<ffi::U32> o) {
-  return reduce_rows<false>(s, scratch, a.typed_data(), nullptr, a.element_count(),
-                            o->typed_data(), o->element_count(), "fr_sum");
+ffi::Error Sum(cudaStream_t s, ffi::Buffer<ffi::U32> a, ffi::ResultBuffer<ffi::U32> o,
+               ffi::ResultBuffer<ffi::U32> scratch) {
+  return reduce_rows<false>(s, scratch->typed_data(), scratch->element_count(), a.typed_data(),
+                            nullptr, a.element_count(), o->typed_data(), o->element_count(),
+                            "fr_sum");
 }
 
-ffi::Error InnerProduct(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<ffi::U32> a,
-                        ffi::Buffer<ffi::U32> b, ffi::ResultBuffer<ffi::U32> o) {
+ffi::Error InnerProduct(cudaStream_t s, ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b,
+                        ffi::ResultBuffer<ffi::U32> o, ffi::ResultBuffer<ffi::U32> scratch) {
   if (a.element_count() != b.element_count())
     return ffi::Error::InvalidArgument("fr_inner_product: operand sizes differ");
-  return reduce_rows<true>(s, scratch, a.typed_data(), b.typed_data(), a.element_count(),
-                           o->typed_data(), o->element_count(), "fr_inner_product");
+  return reduce_rows<true>(s, scratch->typed_data(), scratch->element_count(), a.typed_data(),
+                           b.typed_data(), a.element_count(), o->typed_data(),
+                           o->element_count(), "fr_inner_product");
 }
 
 }  // namespace
@@ -196,17 +197,20 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_batch_inv_cuda, BatchInv,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sum_cuda, Sum,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_inner_product_cuda, InnerProduct,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);

@@ -5,6 +5,7 @@
 #include "zkllm/compress.h"
 #include "zkllm/h2c.h"
 #include "zkllm/sha256.h"
+#include "zkllm/transcript.h"
 
 namespace ffi = xla::ffi;
 using zk::G1;
@@ -105,27 +106,62 @@ ffi::Error Decompress(cudaStream_t s, ffi::Buffer<ffi::U8> enc, ffi::ResultBuffe
                      n, 128, "g1_decompress kernel");
 }
 
+__global__ void transcript_step_kernel(const uint8_t* state, const uint32_t* x, size_t k,
+                                       const uint8_t* am, size_t al, const uint8_t* sm,
+                                       size_t sl, uint8_t* state_out, uint32_t* c, size_t n) {
+  zk::transcript::absorb_challenges(state, x, k, am, al, sm, sl, state_out, c, n);
+}
+
+// One thread: the step is sequential hashing (a few SHA-256 blocks), a single launch.
+ffi::Error TranscriptStep(cudaStream_t s, ffi::Buffer<ffi::U8> state, ffi::Buffer<ffi::U32> x,
+                          ffi::Buffer<ffi::U8> absorb_meta, ffi::Buffer<ffi::U8> squeeze_meta,
+                          ffi::ResultBuffer<ffi::U8> state_out,
+                          ffi::ResultBuffer<ffi::U32> challenges) {
+  if (!zk::transcript::step_shapes_ok(state.element_count(), x.element_count(),
+                                      state_out->element_count(), challenges->element_count()))
+    return ffi::Error::InvalidArgument("transcript_step: bad shapes");
+  transcript_step_kernel<<<1, 1, 0, s>>>(
+      state.typed_data(), x.typed_data(), x.element_count() / 8, absorb_meta.typed_data(),
+      absorb_meta.element_count(), squeeze_meta.typed_data(), squeeze_meta.element_count(),
+      state_out->typed_data(), challenges->typed_data(), challenges->element_count() / 8);
+  return zk::cuda::last_error("transcript_step kernel");
+}
+
 }  // namespace
 
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_transcript_step_cuda, TranscriptStep,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Arg<ffi::Buffer<ffi::U8>>()
+                                  .Ret<ffi::Buffer<ffi::U8>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_sha256_cuda, Sha256Rows,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U8>>()
-                                  .Ret<ffi::Buffer<ffi::U8>>());
+                                  .Ret<ffi::Buffer<ffi::U8>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_g1_hash_to_curve_cuda, HashToCurve,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U8>>()
                                   .Arg<ffi::Buffer<ffi::U8>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_g1_compress_cuda, Compress,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U8>>());
+                                  .Ret<ffi::Buffer<ffi::U8>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_g1_decompress_cuda, Decompress,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U8>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);

@@ -1,5 +1,8 @@
 #pragma once
 // Elementwise handlers on CUDA: one thread per element, on XLA's stream, no allocation or sync.
+// Handlers that only launch kernels on XLA's stream and use no scratch memory carry
+// ZK_CMD_BUFFER, so that XLA may record them into command buffers (CUDA graphs) with the
+// fusions around them instead of launching every small kernel from the host.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -33,6 +36,8 @@ inline unsigned grid_for(size_t n, unsigned block) {
   size_t g = (n + block - 1) / block;
   return (unsigned)(g > 0x7fffffffu ? 0x7fffffffu : (g == 0 ? 1 : g));
 }
+
+#define ZK_CMD_BUFFER {xla::ffi::Traits::kCmdBufferCompatible}
 
 template <class Op>
 __global__ void map1_kernel(const uint32_t* a, uint32_t* o, size_t n) {
@@ -77,7 +82,8 @@ ffi::Error map2(cudaStream_t s, ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b
       xla::ffi::Ffi::Bind()                                                    \
           .Ctx<xla::ffi::PlatformStream<cudaStream_t>>()                       \
           .Arg<xla::ffi::Buffer<xla::ffi::U32>>()                              \
-          .Ret<xla::ffi::Buffer<xla::ffi::U32>>())
+          .Ret<xla::ffi::Buffer<xla::ffi::U32>>(),                             \
+      ZK_CMD_BUFFER)
 #define ZK_CUDA_MAP2(name, Op)                                                  \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(                                               \
       name, zk::cuda::map2<Op>,                                                \
@@ -85,4 +91,5 @@ ffi::Error map2(cudaStream_t s, ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b
           .Ctx<xla::ffi::PlatformStream<cudaStream_t>>()                       \
           .Arg<xla::ffi::Buffer<xla::ffi::U32>>()                              \
           .Arg<xla::ffi::Buffer<xla::ffi::U32>>()                              \
-          .Ret<xla::ffi::Buffer<xla::ffi::U32>>())
+          .Ret<xla::ffi::Buffer<xla::ffi::U32>>(),                             \
+      ZK_CMD_BUFFER)

@@ -12,11 +12,16 @@
 // from its int32 leaves per entry (zkllm/logup.h): a lazy round reads 8–12 bytes a leaf instead
 // of the level's field tables, and no level larger than the kept ones is ever stored.
 //
+// The partials live in a last result the caller sizes (sumcheck.scratch_words): nothing is
+// allocated at run time, so the passes can be recorded into command buffers; a buffer smaller
+// than the resident grid's partials only caps the grid.
+//
 // The default instance (one term of all tables, D = K) has its own pass (accumulate_product):
 // exactly D + 1 accumulators, compile-time points, independent products; fewer registers and
 // more resident warps than the term loop, which keeps kEvals accumulators for any degree.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -274,15 +279,17 @@ void launch_shape(Kernel kernel, std::atomic<int>& per_sm, size_t items, unsigne
   blocks = (unsigned)(need < cap ? need : cap);
 }
 
-// Scratch for a multi-block pass's partials, N field elements a block (none for one block).
+// The partials of a multi-block pass, N field elements a block (none for one block); the grid
+// is capped at the blocks the caller's scratch holds.
+struct Scratch {
+  uint32_t* data;
+  size_t words;
+};
 template <int N>
-ffi::Error alloc_partials(ffi::ScratchAllocator& scratch, unsigned blocks, uint32_t*& partials) {
-  partials = nullptr;
-  if (blocks <= 1) return ffi::Error::Success();
-  auto mem = zk::cuda::scratch_alloc(scratch, sizeof(uint32_t) * 8 * N * blocks);
-  if (!mem.has_value()) return ffi::Error::Internal("sumcheck: no scratch memory");
-  partials = static_cast<uint32_t*>(*mem);
-  return ffi::Error::Success();
+uint32_t* take_partials(const Scratch& scratch, unsigned& blocks) {
+  const size_t fit = scratch.words / (8 * N);
+  if (blocks > fit) blocks = (unsigned)(fit > 0 ? fit : 1);
+  return blocks > 1 ? scratch.data : nullptr;
 }
 
 // The kernel that runs each pass (only the chosen one is instantiated).
@@ -308,7 +315,7 @@ template <int K, bool Product>
 std::atomic<int> per_sm_round{0};
 
 template <int K, bool Product>
-ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t* t, size_t n,
+ffi::Error launch(cudaStream_t s, const Scratch& scratch, const uint32_t* t, size_t n,
                   const uint32_t* r, const sc::Terms& tm, const uint32_t* coeffs,
                   uint32_t* folded, uint32_t* out) {
   constexpr int N = Eval<K, Product>::kAcc;
@@ -319,8 +326,7 @@ ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t
                  threads);
   else
     launch_shape(round_entry<K, Product>(), per_sm_round<K, Product>, items, blocks, threads);
-  uint32_t* partials = nullptr;
-  if (auto err = alloc_partials<N>(scratch, blocks, partials); err.failure()) return err;
+  uint32_t* partials = take_partials<N>(scratch, blocks);
   if constexpr (kTwoBlocks<K, Product>) {
     if (r)
       fold_round_kernel_2<K, Product>
@@ -341,7 +347,7 @@ ffi::Error launch(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t
 }
 
 template <int K>
-ffi::Error launch_k(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32_t* t, size_t n,
+ffi::Error launch_k(cudaStream_t s, const Scratch& scratch, const uint32_t* t, size_t n,
                     const uint32_t* r, const sc::Terms& tm, const uint32_t* coeffs,
                     uint32_t* folded, uint32_t* out) {
   if constexpr (K <= sc::kMaxTermDegree + 1) {
@@ -351,7 +357,7 @@ ffi::Error launch_k(cudaStream_t s, ffi::ScratchAllocator& scratch, const uint32
   return launch<K, false>(s, scratch, t, n, r, tm, coeffs, folded, out);
 }
 
-ffi::Error dispatch(cudaStream_t s, ffi::ScratchAllocator& scratch, size_t K, const uint32_t* t,
+ffi::Error dispatch(cudaStream_t s, const Scratch& scratch, size_t K, const uint32_t* t,
                     size_t n, const uint32_t* r, const sc::Terms& tm, const uint32_t* coeffs,
                     uint32_t* folded, uint32_t* out) {
   static_assert(sc::kMaxTables == 8, "dispatch covers K = 1..8");
@@ -367,8 +373,8 @@ ffi::Error dispatch(cudaStream_t s, ffi::ScratchAllocator& scratch, size_t K, co
   }
 }
 
-ffi::Error Round(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<ffi::U32> tables,
-                 ffi::Buffer<ffi::U32> coeffs, ffi::ResultBuffer<ffi::U32> evals,
+ffi::Error Round(cudaStream_t s, ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
+                 ffi::ResultBuffer<ffi::U32> evals, ffi::ResultBuffer<ffi::U32> scratch,
                  ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
@@ -376,13 +382,14 @@ ffi::Error Round(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<ffi:
     return err;
   size_t n = 0;
   if (auto err = table_dims(tables.element_count(), num_tables, 2, n); err.failure()) return err;
-  return dispatch(s, scratch, num_tables, tables.typed_data(), n, nullptr, tm,
+  return dispatch(s, {scratch->typed_data(), scratch->element_count()}, num_tables,
+                  tables.typed_data(), n, nullptr, tm,
                   coeffs.typed_data(), nullptr, evals->typed_data());
 }
 
-ffi::Error FoldRound(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<ffi::U32> tables,
-                     ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
-                     ffi::ResultBuffer<ffi::U32> folded, ffi::ResultBuffer<ffi::U32> evals,
+ffi::Error FoldRound(cudaStream_t s, ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
+                     ffi::Buffer<ffi::U32> coeffs, ffi::ResultBuffer<ffi::U32> folded,
+                     ffi::ResultBuffer<ffi::U32> evals, ffi::ResultBuffer<ffi::U32> scratch,
                      ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
@@ -392,7 +399,8 @@ ffi::Error FoldRound(cudaStream_t s, ffi::ScratchAllocator scratch, ffi::Buffer<
   if (auto err = table_dims(tables.element_count(), num_tables, 4, n); err.failure()) return err;
   if (r.element_count() != 8 || folded->element_count() != tables.element_count() / 2)
     return ffi::Error::InvalidArgument("sumcheck fold round: bad challenge or output shape");
-  return dispatch(s, scratch, num_tables, tables.typed_data(), n, r.typed_data(), tm,
+  return dispatch(s, {scratch->typed_data(), scratch->element_count()}, num_tables,
+                  tables.typed_data(), n, r.typed_data(), tm,
                   coeffs.typed_data(), folded->typed_data(), evals->typed_data());
 }
 
@@ -461,7 +469,7 @@ template <int J>
 std::atomic<int> per_sm_logup{0};
 
 template <int J>
-ffi::Error logup_launch(cudaStream_t st_, ffi::ScratchAllocator& scratch, const lg::Step& s,
+ffi::Error logup_launch(cudaStream_t st_, const Scratch& scratch, const lg::Step& s,
                         const uint32_t* ab, const uint32_t* r, int64_t materialize,
                         const sc::Terms& tm, const uint32_t* coeffs, uint32_t* out) {
   const size_t items = s.half >> J;
@@ -472,8 +480,7 @@ ffi::Error logup_launch(cudaStream_t st_, ffi::ScratchAllocator& scratch, const 
   }
   unsigned blocks = 0, threads = 0;
   launch_shape(&logup_round_kernel<J>, per_sm_logup<J>, items / 2, blocks, threads);
-  uint32_t* partials = nullptr;
-  if (auto err = alloc_partials<kEvals>(scratch, blocks, partials); err.failure()) return err;
+  uint32_t* partials = take_partials<kEvals>(scratch, blocks);
   logup_round_kernel<J><<<blocks, threads, 0, st_>>>(s, ab, r, tm, coeffs, items / 2, partials,
                                                      out);
   if (blocks > 1)
@@ -495,13 +502,14 @@ ffi::Error LogupLevel(cudaStream_t st_, ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi
   return zk::cuda::last_error("logup level kernel");
 }
 
-ffi::Error LogupLeafRound(cudaStream_t st_, ffi::ScratchAllocator scratch,
-                          ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
+ffi::Error LogupLeafRound(cudaStream_t st_, ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
                           ffi::Buffer<ffi::U32> ones, ffi::Buffer<ffi::U32> ab,
                           ffi::Buffer<ffi::U32> eq_low, ffi::Buffer<ffi::U32> eq_high,
                           ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
-                          ffi::ResultBuffer<ffi::U32> out, ffi::Span<const int64_t> terms,
-                          int64_t depth, int64_t width, int64_t folds, int64_t materialize) {
+                          ffi::ResultBuffer<ffi::U32> out, ffi::ResultBuffer<ffi::U32> scratch_buf,
+                          ffi::Span<const int64_t> terms, int64_t depth, int64_t width,
+                          int64_t folds, int64_t materialize) {
+  const Scratch scratch{scratch_buf->typed_data(), scratch_buf->element_count()};
   sc::Terms tm;
   lg::Step s;
   if (auto err = logup_round(terms, x, y, ones, ab, eq_low, eq_high, r, coeffs,
@@ -517,36 +525,80 @@ ffi::Error LogupLeafRound(cudaStream_t st_, ffi::ScratchAllocator scratch,
   }
 }
 
+// A range lookup's multiplicities: each warp groups its lanes by bin (__match_any_sync) and one
+// lane per group adds the group's count, so a value repeated across a warp (zeros, a saturated
+// digit) costs one atomic, not 32.
+__global__ void range_histogram_kernel(const int32_t* x, size_t n, uint32_t lo, uint32_t size,
+                                       int32_t* out) {
+  const size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i0 = blockIdx.x * (size_t)blockDim.x; i0 < n; i0 += stride) {
+    const size_t i = i0 + threadIdx.x;
+    const uint32_t d = i < n ? (uint32_t)x[i] - lo : 0xFFFFFFFFu;
+    const bool in = d < size;
+    const unsigned active = __ballot_sync(0xFFFFFFFFu, in);
+    if (!in) continue;
+    const unsigned same = __match_any_sync(active, d);
+    if ((threadIdx.x & 31) == (unsigned)(__ffs(same) - 1)) atomicAdd(out + d, __popc(same));
+  }
+}
+
+ffi::Error RangeHistogram(cudaStream_t st_, ffi::Buffer<ffi::S32> x,
+                          ffi::ResultBuffer<ffi::S32> out, int64_t lo, int64_t size) {
+  if (size < 1 || (size_t)size != out->element_count())
+    return ffi::Error::InvalidArgument("range_histogram: output size differs from the range");
+  if (cudaMemsetAsync(out->typed_data(), 0, sizeof(int32_t) * (size_t)size, st_) != cudaSuccess)
+    return zk::cuda::last_error("range_histogram memset");
+  const size_t n = x.element_count();
+  if (n == 0) return ffi::Error::Success();
+  const size_t blocks = std::min<size_t>((n + kBlock - 1) / kBlock, size_t{1} << 16);
+  range_histogram_kernel<<<(unsigned)blocks, kBlock, 0, st_>>>(x.typed_data(), n, (uint32_t)lo,
+                                                               (uint32_t)size,
+                                                               out->typed_data());
+  return zk::cuda::last_error("range_histogram kernel");
+}
+
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_range_histogram_cuda, RangeHistogram,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Ret<ffi::Buffer<ffi::S32>>()
+                                  .Attr<int64_t>("lo")
+                                  .Attr<int64_t>("size"),
+                              ZK_CMD_BUFFER);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_round_cuda, Round,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
                                   .Attr<int64_t>("num_tables")
-                                  .Attr<int64_t>("has_eq"));
+                                  .Attr<int64_t>("has_eq"),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_sumcheck_fold_round_cuda, FoldRound,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
                                   .Attr<int64_t>("num_tables")
-                                  .Attr<int64_t>("has_eq"));
+                                  .Attr<int64_t>("has_eq"),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_mle_fold_cuda, Fold,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
-                                  .Ret<ffi::Buffer<ffi::U32>>());
+                                  .Ret<ffi::Buffer<ffi::U32>>(),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_level_cuda, LogupLevel,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
@@ -556,11 +608,11 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_level_cuda, LogupLevel,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<int64_t>("depth")
-                                  .Attr<int64_t>("width"));
+                                  .Attr<int64_t>("width"),
+                              ZK_CMD_BUFFER);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_leaf_round_cuda, LogupLeafRound,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Ctx<ffi::ScratchAllocator>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
@@ -570,8 +622,10 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(zk_fr_logup_leaf_round_cuda, LogupLeafRound,
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Arg<ffi::Buffer<ffi::U32>>()
                                   .Ret<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::U32>>()
                                   .Attr<ffi::Span<const int64_t>>("terms")
                                   .Attr<int64_t>("depth")
                                   .Attr<int64_t>("width")
                                   .Attr<int64_t>("folds")
-                                  .Attr<int64_t>("materialize"));
+                                  .Attr<int64_t>("materialize"),
+                              ZK_CMD_BUFFER);
