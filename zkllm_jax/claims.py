@@ -94,6 +94,20 @@ def num_vars(shape: Sequence[int]) -> int:
     return sum(mle.num_vars(int(d)) for d in shape)
 
 
+def as_tensor(x: Any, name: str = "x") -> Array:
+    """An operand of `mle.partial_evaluate`: JAX int32 (or narrower) arrays as int32, folded
+    there without a field copy; anything else as `as_field`."""
+    if isinstance(x, (jax.Array, jax.core.Tracer)) and x.dtype in (jnp.int32, jnp.int16,
+                                                                   jnp.int8):
+        return x.astype(jnp.int32)
+    return as_field(x, name)
+
+
+def dims(x: Array) -> tuple[int, ...]:
+    """The logical shape of an `as_tensor` operand (an Fr tensor without its limb axis)."""
+    return tuple(x.shape) if x.dtype == jnp.int32 else tuple(x.shape[:-1])
+
+
 def as_field(x: Any, name: str = "x") -> Array:
     """A tensor as field elements: uint32[..., 8] is taken as Fr already; JAX int32 (or
     narrower) arrays and numpy integer arrays (any width, or Python ints as objects) encode."""

@@ -85,13 +85,23 @@ class OpeningError(ValueError):
         super().__init__(f"hyrax opening rejected: {check}: {detail}")
 
 
+# An int32 commitment's blind b = Σ_k d_k·2^(16k) (d_k < 2^16) enters its MSM as BLIND_DIGITS
+# more columns, digits d_k on points 2^(16k)·H, instead of one full-width scalar multiplication
+# b·H per row: on an H100 those took 1.15 s of a 7B layer's 6.4 s advice commitment.
+BLIND_DIGITS = 16
+BLIND_DIGIT_BITS = 16
+
+
 @struct.dataclass
 class Generators:
-    """g: uint32[cols, 3, 12] row generators; h: blinding generator; u: inner-product generator."""
+    """g: uint32[cols, 3, 12] row generators; h: blinding generator; u: inner-product generator;
+    h_digits: uint32[BLIND_DIGITS, 3, 12], the points 2^(16k)·H of int32 commitments' blind
+    digits (made once by `setup`: per commitment they were 16 scalar multiplications)."""
 
     g: Array
     h: Array
     u: Array
+    h_digits: Array
 
 
 @struct.dataclass
@@ -152,12 +162,16 @@ class Witness:
         return f"Witness(data={self.data!r}, blinds={self.blinds!r}, layout={self.layout!r})"
 
 
+def field_parts(w: Witness) -> dict[str, Array]:
+    """A witness's field-valued parts by name: its blinds, and its matrix unless it is int32."""
+    return {"blinds": w.blinds} if w.is_int else {"blinds": w.blinds, "matrix": w.data}
+
+
 def check_witness(w: Witness, name: str) -> Witness:
-    """Canonical-limb checks of a witness's field parts (the blinds; a field matrix), inside
+    """Canonical-limb checks of a witness's field parts (`field_parts`), inside
     `field.trusted()` too: a prover's check of a witness it was given. Returns `w`."""
-    field.check_canonical(w.blinds, f"{name}.blinds")
-    if not w.is_int:
-        field.check_canonical(w.data, f"{name}.matrix")
+    for part, x in field_parts(w).items():
+        field.check_canonical(x, f"{name}.{part}")
     return w
 
 
@@ -188,10 +202,13 @@ def setup(cols: int, tag: bytes) -> Generators:
         raise ValueError(f"setup: cols must be a power of two >= 1, got {cols}")
     # concrete even when called while tracing, so callers may cache the result
     with jax.ensure_compile_time_eval():
+        h = curve.generators(1, tag + b"/blind")[0]
+        digits = np.array([1 << (BLIND_DIGIT_BITS * k) for k in range(BLIND_DIGITS)], object)
         return Generators(
             g=curve.generators(cols, tag),
-            h=curve.generators(1, tag + b"/blind")[0],
+            h=h,
             u=curve.generators(1, tag + b"/ipa-u")[0],
+            h_digits=curve.scalar_mul(h, digits),
         )
 
 
@@ -314,20 +331,12 @@ def _witness(tensor, key, n, c, is_int):
     return Witness(matrix=_matrix(tensor, n, c, is_int), blinds=blinds(key, 1 << (n - c)))
 
 
-# An int32 commitment's blind b = Σ_k d_k·2^(16k) (d_k < 2^16) enters its MSM as BLIND_DIGITS
-# more columns, digits d_k on points 2^(16k)·H, instead of one full-width scalar multiplication
-# b·H per row: on an H100 those took 1.15 s of a 7B layer's 6.4 s advice commitment.
-BLIND_DIGITS = 16
-BLIND_DIGIT_BITS = 16
-
-
-def _blind_columns(h: Array, b: Array, is_int: bool) -> tuple[Array, Array]:
+def _blind_columns(gens: Generators, b: Array, is_int: bool) -> tuple[Array, Array]:
     """Points and scalars whose MSM per row is b_i·H: one column (H, b) for field matrices; for
     int32 ones, the blinds' 16-bit digits on 2^(16k)·H."""
     if not is_int:
-        return h[None], b[:, None]
-    pts = curve.scalar_mul(h, np.array([1 << (BLIND_DIGIT_BITS * k) for k in range(BLIND_DIGITS)],
-                                       object))
+        return gens.h[None], b[:, None]
+    pts = gens.h_digits
     limbs = field.to_canonical_limbs(b)
     digits = jnp.stack([limbs & 0xFFFF, limbs >> 16], axis=-1).astype(jnp.int32)
     return pts, digits.reshape(b.shape[0], BLIND_DIGITS)
@@ -337,7 +346,7 @@ def _blind_columns(h: Array, b: Array, is_int: bool) -> tuple[Array, Array]:
 def _commit(tensor, gens, key, n, c, is_int, with_witness, bits=None):
     mat = _matrix(tensor, n, c, is_int)
     b = blinds(key, 1 << (n - c))
-    h_pts, h_scalars = _blind_columns(gens.h, b, is_int)
+    h_pts, h_scalars = _blind_columns(gens, b, is_int)
     c_rows = curve.msm(jnp.concatenate([gens.g[: 1 << c], h_pts]),
                        jnp.concatenate([mat, h_scalars], axis=1), bits=bits)
     com = Commitment(rows=c_rows, num_vars=n, col_vars=c)

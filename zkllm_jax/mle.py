@@ -184,13 +184,18 @@ def evaluate_i32(x: Any, point: Any) -> Array:
 def partial_evaluate(x: Any, points: dict[int, Any]) -> Array:
     """Fix chosen axes of a multi-dimensional tensor at points; the other axes stay.
 
-    x: Fr[d0, ..., d_{m-1}, 8]; points: {axis: Fr[ceil(log2 d_axis), 8]}. Axis a is zero-padded
-    to a power of two and contracted with eq(points[a], ·), which is its MLE evaluated at that
-    point with the other axes free. Returns the tensor without the fixed axes (remaining axes
-    unpadded).
+    x: Fr[d0, ..., d_{m-1}, 8], or an int32 tensor [d0, ..., d_{m-1}]; points: {axis:
+    Fr[ceil(log2 d_axis), 8]}. Axis a is zero-padded to a power of two and contracted with
+    eq(points[a], ·), which is its MLE evaluated at that point with the other axes free. Returns
+    the tensor without the fixed axes (remaining axes unpadded), as field elements. An int32
+    tensor's first contraction is one native pass (`field.fold_rows_i32`): no field copy of it
+    and no broadcast eq table of its size are made (a 7B layer's attention probabilities at
+    2048 tokens, 2^27 entries, were 4 GiB as field elements and four such arrays at once).
     """
-    x = field.check(x, "x")
-    nd = x.ndim - 1
+    is_int = hasattr(x, "dtype") and x.dtype == jnp.int32
+    if not is_int:
+        x = field.check(x, "x")
+    nd = x.ndim - (0 if is_int else 1)
     norm: dict[int, Array] = {}
     for axis, p in points.items():
         if not -nd <= axis < nd:
@@ -203,7 +208,12 @@ def partial_evaluate(x: Any, points: dict[int, Any]) -> Array:
             norm[a] = p  # an axis of length 1 has no variables
         else:
             norm[a] = _check_point(p, k, name=f"points[{axis}]")
+    if is_int and not norm:
+        return field.encode(x)
     for a in sorted(norm, reverse=True):  # highest first so lower axis numbers stay valid
+        if is_int:
+            x, is_int = _fold_axis_i32(x, a, norm[a]), False
+            continue
         if norm[a].shape[0] == 0:
             x = jnp.take(x, 0, axis=a)
             continue
@@ -213,6 +223,19 @@ def partial_evaluate(x: Any, points: dict[int, Any]) -> Array:
         shape[a] = eq.shape[0]
         x = field.inner_product(xa, eq.reshape(tuple(shape) + (field.LIMBS,)), axis=a)
     return x
+
+
+def _fold_axis_i32(x: Array, a: int, point: Array) -> Array:
+    """Σ_i eq(point, i)·x[..., i (axis a), ...] as field elements, by `field.fold_rows_i32` over
+    x with axis a moved first (an int32 copy unless a = 0). The zero padding of axis a adds
+    nothing, so eq's first d_a entries suffice."""
+    moved = jnp.moveaxis(x, a, 0)
+    rest = moved.shape[1:]
+    if point.shape[0] == 0:
+        return field.encode(moved[0])
+    e = eq_table(point)[: moved.shape[0]]
+    folded = field.fold_rows_i32(moved.reshape(moved.shape[0], -1), e)
+    return folded.reshape(tuple(rest) + (field.LIMBS,))
 
 
 def evaluate_tensor(x: Any, points: Sequence[Any]) -> Array:

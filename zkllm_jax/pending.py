@@ -178,8 +178,8 @@ class _Resolved(Mapping):
     def __getitem__(self, name: str) -> commit.Witness:
         w, _ = self._read(name)
         if name not in self._bad and not isinstance(w.blinds, jax.core.Tracer):
-            bad = field.noncanonical(w.blinds)
-            self._bad[name] = bad if w.is_int else bad | field.noncanonical(w.data)
+            tests = [field.noncanonical(x) for x in commit.field_parts(w).values()]
+            self._bad[name] = functools.reduce(jnp.logical_or, tests)
         return w
 
     def check(self) -> None:

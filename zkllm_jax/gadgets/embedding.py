@@ -25,8 +25,9 @@ from ..claims import (
     ClaimSet,
     GadgetError,
     absorb_claim,
-    as_field,
+    as_tensor,
     check_claim,
+    dims,
     eq_ints,
     ints,
     point_of,
@@ -105,9 +106,9 @@ def prove(table: Any, tokens: Any, out_claim: Claim, transcript: Transcript
 
     table: int32 or Fr (V, D); tokens: int32 (T,), public. Pure and jit-able.
     """
-    fe = as_field(table, "table")
+    fe = as_tensor(table, "table")  # an int32 table is folded natively
     tokens = jnp.asarray(tokens, jnp.int32)
-    v, d, t_len = _check(fe.shape[:-1], tokens, out_claim)
+    v, d, t_len = _check(dims(fe), tokens, out_claim)
     t = _begin(transcript, v, d, tokens, out_claim)
     u_t, u_d = core.split_point(out_claim.point, (t_len, d))
     te = mle.partial_evaluate(fe, {1: u_d})  # Fr[V]: E(v, u_d)

@@ -50,7 +50,9 @@ from ..claims import (
     GadgetError,
     absorb_claim,
     as_field,
+    as_tensor,
     check_claim,
+    dims,
     eq_ints,
     ints,
     point_of,
@@ -104,8 +106,8 @@ def _shapes(a_shape, b_shape, nt: bool, gadget: str) -> tuple[int, int, int, int
 
 def _prove_bmm(a: Any, b: Any, claim: Claim, t: Transcript, *, nt: bool, label: bytes,
                gadget: str) -> tuple[Claim, Claim, MatmulProof, Transcript]:
-    a, b = as_field(a, "a"), as_field(b, "b")
-    bs, i, j, k, bb = _shapes(a.shape[:-1], b.shape[:-1], nt, gadget)
+    a, b = as_tensor(a, "a"), as_tensor(b, "b")  # int32 operands are folded natively
+    bs, i, j, k, bb = _shapes(dims(a), dims(b), nt, gadget)
     g = bs // bb
     check_claim(claim, nvars((bs, i, j)), "output claim", gadget)
     t = t.begin(label, [bs, i, j, k, bb, int(nt)])
@@ -194,9 +196,9 @@ def prove(x: Any, w: Any, out_claim: Claim, transcript: Transcript
 
     Returns ({"x": [claim], "w": [claim]}, proof, transcript). Pure and jit-able.
     """
-    fx, fw = as_field(x, "x"), as_field(w, "w")
-    _check_2d(fx.shape[:-1], fw.shape[:-1])
-    ca, cb, prf, t = _prove_bmm(fx[None], fw[None], out_claim, transcript, nt=True,
+    tx, tw = as_tensor(x, "x"), as_tensor(w, "w")
+    _check_2d(dims(tx), dims(tw))
+    ca, cb, prf, t = _prove_bmm(tx[None], tw[None], out_claim, transcript, nt=True,
                                 label=MATMUL, gadget="matmul")
     return {"x": [ca], "w": [cb]}, prf, t
 
@@ -287,8 +289,8 @@ def prove_siblings(
     Returns ({"x": [claim], "w0": [...], "w1": [...], ...}, proof, transcript). Jit-able.
     """
     fx = as_field(x, "x")
-    fws = [as_field(w, f"ws[{s}]") for s, w in enumerate(ws)]
-    t_len, k, outs = _sibling_shapes(fx.shape[:-1], [w.shape[:-1] for w in fws])
+    fws = [as_tensor(w, f"ws[{s}]") for s, w in enumerate(ws)]  # int32 folded natively
+    t_len, k, outs = _sibling_shapes(fx.shape[:-1], [dims(w) for w in fws])
     if len(out_claims) != len(outs):
         raise ValueError(f"matmul_siblings: {len(outs)} weights but {len(out_claims)} claims")
     for s, c in enumerate(out_claims):
