@@ -268,8 +268,8 @@ def fold_round(
         scratch(n // 4),
     )
     folded, evals, _ = ffi.call("zk_fr_sumcheck_fold_round", outs, tables, r, coeffs,
-                             vmap_method="sequential", terms=term_exponents(terms, k),
-                             num_tables=int(k), has_eq=int(has_eq))
+                                vmap_method="sequential", terms=term_exponents(terms, k),
+                                num_tables=int(k), has_eq=int(has_eq))
     return folded, evals
 
 
@@ -635,12 +635,6 @@ def _powers(r: Array, d: int) -> Array:
     return jnp.stack(out)
 
 
-def mask_functional(point: Any, d: int) -> Array:
-    """ℓ(r) = (1, r_0..r_0^D, r_1.., ..., r_{m−1}^D): g(r) = ⟨s, ℓ(r)⟩."""
-    m = point.shape[0]
-    return jnp.concatenate([field.ones((1,))] + [_powers(point[i], d) for i in range(m)])
-
-
 def premasks(transcript: Transcript, shapes: Sequence[tuple[int, int]]
              ) -> tuple[tuple[Premask, ...], Transcript]:
     """Masks for a sequence of zero-knowledge sumchecks, drawn and committed before the first.
@@ -759,7 +753,8 @@ def _prove(
     mask = None
     if t.zk:
         t = t.absorb_field(b"mask_eval", prefix)  # g(r) = a_0 + Σ_i g_i(r_i)
-        ell = jnp.concatenate([field.ones((1,)), *powers])  # mask_functional(point, d)
+        # ℓ(r) = (1, r_0..r_0^D, ..., r_{m−1}..r_{m−1}^D), g(r) = ⟨s, ℓ(r)⟩, from the rounds' powers
+        ell = jnp.concatenate([field.ones((1,)), *powers])
         _, opening, t = commit.prove_vector_opening(vec, blind, mask_com, ell, gens, t, None,
                                                     delta, nonce=(nonce, nonce_blind),
                                                     bound=premask is not None)
@@ -900,7 +895,8 @@ def verify(
 
 
 def _mask_functional_ints(point: Sequence[int], d: int) -> Array:
-    """`mask_functional` from Python integers (the verifier's side)."""
+    """ℓ(r) = (1, r_0..r_0^D, ..., r_{m−1}..r_{m−1}^D) from Python integers (the verifier's
+    side of the prover's g(r) = ⟨s, ℓ(r)⟩)."""
     vals = [1]
     for r in point:
         vals += [pow(r, e, R) for e in range(1, d + 1)]

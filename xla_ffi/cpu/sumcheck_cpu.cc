@@ -160,8 +160,8 @@ void load_coeffs(const ffi::Buffer<ffi::U32>& coeffs, const sc::Terms& tm, Fr* c
 
 ffi::Error Round(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
                  ffi::ResultBuffer<ffi::U32> evals,
-                 ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
-                 int64_t num_tables, int64_t has_eq) {
+                 ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/,
+                 ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
       err.failure())
@@ -177,8 +177,8 @@ ffi::Error Round(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> coeffs,
 ffi::Error FoldRound(ffi::Buffer<ffi::U32> tables, ffi::Buffer<ffi::U32> r,
                      ffi::Buffer<ffi::U32> coeffs, ffi::ResultBuffer<ffi::U32> folded,
                      ffi::ResultBuffer<ffi::U32> evals,
-                     ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
-                     int64_t num_tables, int64_t has_eq) {
+                     ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/,
+                     ffi::Span<const int64_t> terms, int64_t num_tables, int64_t has_eq) {
   sc::Terms tm;
   if (auto err = decode(terms, num_tables, has_eq, coeffs, evals->element_count() / 8, tm);
       err.failure())
@@ -255,8 +255,9 @@ ffi::Error LogupLeafRound(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y,
                           ffi::Buffer<ffi::U32> eq_low, ffi::Buffer<ffi::U32> eq_high,
                           ffi::Buffer<ffi::U32> r, ffi::Buffer<ffi::U32> coeffs,
                           ffi::ResultBuffer<ffi::U32> out,
-                          ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/, ffi::Span<const int64_t> terms,
-                          int64_t depth, int64_t width, int64_t folds, int64_t materialize) {
+                          ffi::ResultBuffer<ffi::U32> /*scratch: the CUDA handler's partials*/,
+                          ffi::Span<const int64_t> terms, int64_t depth, int64_t width,
+                          int64_t folds, int64_t materialize) {
   sc::Terms tm;
   zk::logup::Step s;
   if (auto err = logup_round(terms, x, y, ones, ab, eq_low, eq_high, r, coeffs,
